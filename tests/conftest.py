@@ -1,0 +1,128 @@
+"""Test harness: one real PostgreSQL + pgvector for the whole session.
+
+Before anything imports Django, ``pytest_configure`` starts the embedded server under
+``.twin/test`` (or uses ``DATABASE_URL`` when set), creates a fresh database for this session,
+applies every migration to it with ``twin.migrate`` (Alembic + Django) and points both the data
+plane and Django at it. Each test then isolates itself: ``db_conn`` rolls back, Django's ``db``
+fixture rolls back, and tests that commit through a subprocess use unique users.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+_session: dict = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("help") or config.getoption("version"):
+        return
+    from twin import db
+    from twin.embedded_pg import EmbeddedPostgres
+    from twin.migrate import migrate
+    from twin.settings import get_settings, load_settings
+
+    external = os.environ.get("DATABASE_URL")
+    home = Path(os.environ.get("TWIN_TEST_HOME", ROOT / ".twin" / "test"))
+    if external:
+        server = None
+        admin_url = db.with_database(db.database_url(load_settings()), "postgres")
+    else:
+        server = EmbeddedPostgres(home)
+        admin_url = server.start().url("postgres")
+    name = f"twin_test_{os.getpid()}"
+    _drop_database(admin_url, name)
+    db.ensure_database(admin_url, name)
+    url = db.with_database(admin_url, name)
+
+    os.environ.update(
+        DATABASE_URL=url,
+        TWIN_HOME=str(home),
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        TWIN_ALLOW_PRIVATE_URLS="true",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+    )
+    get_settings.cache_clear()
+    migrate(url, get_settings(), include_airflow=False)
+    _session.update(server=server, admin_url=admin_url, name=name, url=url)
+
+    import django
+
+    django.setup()  # pytest-django's own set-up only runs for settings configured before this hook
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _session:
+        return
+    from django.db import connections
+
+    connections.close_all()
+    _drop_database(_session["admin_url"], _session["name"])
+    if _session["server"] is not None:
+        _session["server"].stop()
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    from twin.db import sqlalchemy_url
+
+    engine = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup():
+    """The session database is already migrated (by twin.migrate); Django uses it as it is."""
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return _session["url"]
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> str:
+    """The same server's ``postgres`` database, for tests that create databases of their own."""
+    return _session["admin_url"]
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    from twin.db import sqlalchemy_url
+
+    engine = sa.create_engine(sqlalchemy_url(database_url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_conn(engine):
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        yield conn
+        transaction.rollback()
+
+
+@pytest.fixture
+def scratch_database(admin_database_url):
+    """A brand-new empty database on the test server, dropped afterwards."""
+    from twin.db import ensure_database, with_database
+
+    name = f"twin_scratch_{uuid.uuid4().hex[:10]}"
+    ensure_database(admin_database_url, name)
+    yield with_database(admin_database_url, name)
+    _drop_database(admin_database_url, name)
+
+
+@pytest.fixture
+def unique_email() -> str:
+    return f"user-{uuid.uuid4().hex[:10]}@example.com"

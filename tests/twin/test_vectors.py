@@ -1,0 +1,37 @@
+"""pgvector's HNSW index answers nearest-neighbour queries on vectors.chunk_embeddings."""
+
+import numpy as np
+import sqlalchemy as sa
+
+from twin.tables import chunk_embeddings, hnsw_index_name
+
+MODEL = "all-MiniLM-L6-v2"
+NEAREST = sa.text(
+    "select chunk_id from vectors.chunk_embeddings where model = :model "
+    "order by embedding::vector(384) <=> cast(:query as vector(384)) limit :k"
+)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
+def test_hnsw_query_returns_the_nearest_rows(db_conn):
+    rng = np.random.default_rng(7)
+    vectors = [_unit(rng.normal(size=384)) for _ in range(300)]
+    db_conn.execute(chunk_embeddings.insert(), [
+        {"chunk_id": f"c{i}", "model": MODEL, "user_id": 1, "embedding": v.tolist()} for i, v in enumerate(vectors)
+    ])
+    db_conn.execute(sa.text("set local enable_seqscan = off"))
+    target = 123
+    query = _unit(vectors[target] + rng.normal(scale=0.05, size=384))
+
+    plan = "\n".join(row[0] for row in db_conn.execute(
+        sa.text("explain " + NEAREST.text), {"model": MODEL, "query": str(query.tolist()), "k": 5}
+    ))
+    assert hnsw_index_name(MODEL) in plan
+
+    found = [row[0] for row in db_conn.execute(NEAREST, {"model": MODEL, "query": str(query.tolist()), "k": 5})]
+    exact = np.argsort([-float(np.dot(query, v)) for v in vectors])[:5]
+    assert found[0] == f"c{target}"
+    assert found == [f"c{i}" for i in exact]

@@ -1,0 +1,52 @@
+"""Read-only selectors over the web app's users (Django owns the table; the data plane reads it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import sqlalchemy as sa
+
+from twin.settings import PROJECT_ROOT
+
+auth_user = sa.Table(
+    "auth_user",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("username", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("is_active", sa.Boolean),
+)
+
+
+class UserNotFound(LookupError):
+    pass
+
+
+class UserCreationError(RuntimeError):
+    pass
+
+
+def user_id_for_email(conn: sa.Connection, email: str) -> int:
+    """The user id for ``email``; :class:`UserNotFound` with a hint when there is none."""
+    normalised = email.strip().lower()
+    user_id = conn.execute(
+        sa.select(auth_user.c.id).where(sa.func.lower(auth_user.c.email) == normalised, auth_user.c.is_active)
+    ).scalar()
+    if user_id is None:
+        raise UserNotFound(f"no user with email {normalised}: create one with `twin user create {normalised}`")
+    return int(user_id)
+
+
+def create_user(email: str, password: str | None, database_url: str, *, admin: bool = False) -> tuple[int, str]:
+    """Create a web app user through Django's management command; returns (id, password used)."""
+    password = password or secrets.token_urlsafe(12)
+    env = {**os.environ, "DATABASE_URL": database_url, "TWIN_NEW_USER_PASSWORD": password}
+    args = [sys.executable, "-m", "webapp.manage", "twin_user_create", email] + (["--admin"] if admin else [])
+    result = subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown error"
+        raise UserCreationError(message.removeprefix("CommandError: "))
+    return int(result.stdout.strip().splitlines()[-1]), password

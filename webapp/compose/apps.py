@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ComposeConfig(AppConfig):
+    name = "webapp.compose"
+    label = "compose"
