@@ -35,7 +35,11 @@ def pytest_configure(config: pytest.Config) -> None:
         admin_url = db.with_database(db.database_url(load_settings()), "postgres")
     else:
         server = EmbeddedPostgres(home)
-        admin_url = server.start().url("postgres")
+        if server.status().running:
+            server = None  # another session (or a developer) runs it: leave it running at the end
+            admin_url = EmbeddedPostgres(home).read_state().url("postgres")
+        else:
+            admin_url = server.start().url("postgres")
     name = f"twin_test_{os.getpid()}"
     _drop_database(admin_url, name)
     db.ensure_database(admin_url, name)

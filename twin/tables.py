@@ -65,7 +65,6 @@ documents = sa.Table(
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint(_in("platform", PLATFORMS), name="documents_platform_valid"),
     sa.CheckConstraint(_in("kind", KINDS), name="documents_kind_valid"),
-    sa.UniqueConstraint("user_id", "source_url", "content_hash", name="documents_user_url_hash_key"),
     sa.Index("documents_user_url_fetched_idx", "user_id", "source_url", sa.text("fetched_at desc")),
     schema="raw",
 )

@@ -73,7 +73,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "kind in ('post', 'article', 'repository_file', 'paper', 'link')", name="documents_kind_valid"
         ),
-        sa.UniqueConstraint("user_id", "source_url", "content_hash", name="documents_user_url_hash_key"),
         schema="raw",
     )
     op.create_index(
