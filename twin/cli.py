@@ -164,6 +164,15 @@ def psql(ctx: typer.Context) -> None:
     raise typer.Exit(subprocess.call([binary, url, *ctx.args]))
 
 
+# Command groups of the other components register themselves on `app` when imported.
+# (Integration note: replaced by explicit imports once all three modules exist.)
+import importlib.util as _importlib_util  # noqa: E402
+
+for _module in ("cli_collect", "cli_import", "cli_index"):
+    if _importlib_util.find_spec(f"twin.{_module}") is not None:
+        __import__(f"twin.{_module}")
+
+
 def main() -> None:
     try:
         app()
