@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         else:
             admin_url = server.start().url("postgres")
     name = f"twin_test_{os.getpid()}"
-    _drop_database(admin_url, name)
+    db.drop_database(admin_url, name)
     db.ensure_database(admin_url, name)
     url = db.with_database(admin_url, name)
 
@@ -68,18 +68,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from django.db import connections
 
     connections.close_all()
-    _drop_database(_session["admin_url"], _session["name"])
+    from twin.db import drop_database
+
+    drop_database(_session["admin_url"], _session["name"])
     if _session["server"] is not None:
         _session["server"].stop()
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    from twin.db import sqlalchemy_url
-
-    engine = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +112,12 @@ def db_conn(engine):
 @pytest.fixture
 def scratch_database(admin_database_url):
     """A brand-new empty database on the test server, dropped afterwards."""
-    from twin.db import ensure_database, with_database
+    from twin.db import drop_database, ensure_database, with_database
 
     name = f"twin_scratch_{uuid.uuid4().hex[:10]}"
     ensure_database(admin_database_url, name)
     yield with_database(admin_database_url, name)
-    _drop_database(admin_database_url, name)
+    drop_database(admin_database_url, name)
 
 
 @pytest.fixture

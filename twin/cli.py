@@ -152,6 +152,49 @@ def user_create(
         console.print(f"Generated password: {used_password}", highlight=False)
 
 
+@app.command("airflow")
+def airflow(
+    migrate_only: Annotated[bool, typer.Option("--migrate-only", help="prepare the metadata database and exit")] = False,
+) -> None:
+    """Run Airflow for this project (api-server, scheduler, dag-processor, triggerer) until Ctrl-C.
+
+    Metadata goes to the `airflow` database on the project's server; DAGs come from dags/; the
+    admin login is TWIN_AIRFLOW_USER / TWIN_AIRFLOW_PASSWORD.
+    """
+    import time
+
+    from twin.airflow import AirflowError, AirflowProcesses, airflow_home, prepare
+    from twin.db import ensure_database, with_database
+
+    settings = _settings()
+    try:
+        with console.status("preparing Airflow's metadata database..."):
+            url = twin_db.prepare_server(settings)
+            ensure_database(with_database(url, "postgres"), settings.airflow_db_name)
+            env = prepare(settings)
+    except (AirflowError, twin_db.DatabaseUnavailable, twin_db.EmbeddedPostgresError) as exc:
+        raise fail(str(exc))
+    if migrate_only:
+        console.print("Airflow metadata database is ready.")
+        return
+    processes = AirflowProcesses(env, airflow_home(settings) / "logs" / "components")
+    processes.start()
+    try:
+        with console.status("starting Airflow..."):
+            processes.wait_until_ready(str(settings.airflow_url))
+        console.print(f"Airflow is up at {settings.airflow_url} — log in as {settings.airflow_user!r} "
+                      f"with TWIN_AIRFLOW_PASSWORD. Logs: {processes.log_dir}. Ctrl-C stops it.", highlight=False)
+        while not processes.dead():
+            time.sleep(1)
+        raise fail(f"Airflow {', '.join(processes.dead())} exited; see {processes.log_dir}")
+    except AirflowError as exc:
+        raise fail(str(exc))
+    except KeyboardInterrupt:
+        console.print("stopping Airflow...")
+    finally:
+        processes.stop()
+
+
 @app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def psql(ctx: typer.Context) -> None:
     """Open psql on the project database (extra arguments go to psql)."""

@@ -128,6 +128,16 @@ def ensure_database(admin_url: str, name: str) -> bool:
         engine.dispose()
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` (disconnecting its sessions) if it exists."""
+    engine = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    finally:
+        engine.dispose()
+
+
 def prepare_server(settings: Settings | None = None) -> str:
     """Start the embedded server if it is the one in use, and make sure the project database exists."""
     settings = settings or get_settings()
@@ -143,6 +153,7 @@ __all__ = [
     "check_connection",
     "connection_parts",
     "database_url",
+    "drop_database",
     "django_database",
     "embedded_server",
     "ensure_database",

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from twin.db import sqlalchemy_url
+from twin.db import drop_database, sqlalchemy_url
 from twin.migrate import VERSION_TABLE, head_revision, migrate
 from twin.settings import load_settings
 from twin.tables import metadata
@@ -39,10 +39,7 @@ def test_migrate_from_empty_then_rerun_is_a_noop(scratch_database):
     assert not second.changed
     assert second.django_applied == [] and second.airflow_database_created is False
 
-    engine = sa.create_engine(sqlalchemy_url(scratch_database), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"drop database if exists \"{settings.airflow_db_name}\" with (force)"))
-    engine.dispose()
+    drop_database(scratch_database, settings.airflow_db_name)
 
 
 def test_session_database_matches_the_table_definitions(engine):

@@ -1,0 +1,84 @@
+"""The REST client against a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) on loopback."""
+
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from twin.airflow import AirflowProcesses, airflow_home, prepare
+from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
+from twin.db import drop_database, ensure_database
+from twin.settings import load_settings
+
+pytestmark = pytest.mark.slow
+DAGS = Path(__file__).parent / "airflow_dags"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, admin_database_url):
+    name = f"airflow_{uuid.uuid4().hex[:8]}"
+    ensure_database(admin_database_url, name)
+    settings = load_settings(
+        home=tmp_path_factory.mktemp("twin_home"),
+        airflow_db_name=name,
+        airflow_url=f"http://127.0.0.1:{_free_port()}",
+        airflow_password="a-test-password",
+    )
+    env = prepare(settings, dags_folder=DAGS)
+    processes = AirflowProcesses(env, airflow_home(settings) / "logs")
+    processes.start()
+    try:
+        processes.wait_until_ready(str(settings.airflow_url))
+        yield settings
+    finally:
+        processes.stop()
+        assert processes.dead() == [] and not processes.processes
+        drop_database(admin_database_url, name)
+
+
+def _wait_for_dag(client: AirflowClient, dag_id: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.unpause(dag_id)
+            return
+        except AirflowRejected as exc:
+            if exc.status_code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def test_trigger_with_conf_and_poll_to_success(airflow):
+    with AirflowClient.from_settings(airflow) as client:
+        assert client.health()["metadatabase"]["status"] == "healthy"
+        _wait_for_dag(client, "echo_conf")
+        run = client.trigger("echo_conf", {"who": "ada"})
+        assert run.state in ("queued", "running") and run.conf == {"who": "ada"}
+        finished = client.wait("echo_conf", run.dag_run_id, timeout=180, poll=1)
+        assert finished.state == "success"
+        tasks = client.task_states("echo_conf", run.dag_run_id)
+        assert [(t.task_id, t.state) for t in tasks] == [("echo", "success")]
+
+
+def test_wrong_password_and_unknown_dag_are_rejected(airflow):
+    bad = AirflowClient(str(airflow.airflow_url), airflow.airflow_user, "wrong")
+    with pytest.raises(AirflowRejected, match="refused the login"):
+        bad.trigger("echo_conf")
+    with AirflowClient.from_settings(airflow) as client:
+        with pytest.raises(AirflowRejected) as excinfo:
+            client.trigger("no_such_dag")
+        assert excinfo.value.status_code == 404
+
+
+def test_unreachable_airflow_is_a_clear_error():
+    client = AirflowClient(f"http://127.0.0.1:{_free_port()}", "admin", "x", timeout=2)
+    with pytest.raises(AirflowUnavailable, match="not reachable"):
+        client.trigger("echo_conf", {"user_id": 1})

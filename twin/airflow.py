@@ -1,0 +1,158 @@
+"""Running Airflow 3 for this project: environment, metadata database, and the four components.
+
+Metadata lives in the ``airflow`` database on the project's Postgres server. The admin login comes
+from settings (``TWIN_AIRFLOW_USER`` / ``TWIN_AIRFLOW_PASSWORD``) through the simple auth manager's
+passwords file. Each component runs in its own process group so that stopping kills its workers too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from twin.db import database_url, sqlalchemy_url
+from twin.settings import PROJECT_ROOT, Settings, get_settings
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+
+
+class AirflowError(RuntimeError):
+    pass
+
+
+def airflow_home(settings: Settings) -> Path:
+    return settings.home / "airflow"
+
+
+def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = None) -> dict[str, str]:
+    """The environment every Airflow process of this project runs with."""
+    settings = settings or get_settings()
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    metadata_url = sqlalchemy_url(database_url(settings, database=settings.airflow_db_name))
+    project_url = database_url(settings)
+    port = settings.airflow_url.port or 8080
+    host = settings.airflow_url.host or "127.0.0.1"
+    # A stable secret per installation, so tokens issued by one component are valid for the others.
+    secret = hashlib.sha256(f"{settings.secret_key.get_secret_value()}|airflow-jwt".encode()).hexdigest()
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{port}/execution/",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+            "AIRFLOW__API__HOST": host,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": str(settings.airflow_url).rstrip("/"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The DAGs' tasks talk to the project database and settings like every other component.
+            "DATABASE_URL": project_url,
+            "TWIN_HOME": str(settings.home),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "NO_COLOR": "1",
+        }
+    )
+    return env
+
+
+def write_admin_login(settings: Settings) -> None:
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "passwords.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({settings.airflow_user: settings.airflow_password.get_secret_value()}, handle)
+
+
+def airflow_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "airflow"), *args]
+
+
+def migrate_metadata(env: dict[str, str]) -> None:
+    """``airflow db migrate`` against the project's ``airflow`` database (idempotent)."""
+    result = subprocess.run(airflow_command("db", "migrate"), env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise AirflowError("airflow db migrate failed:\n" + (result.stderr or result.stdout)[-3000:])
+
+
+@dataclass
+class AirflowProcesses:
+    """The api-server, scheduler, dag-processor and triggerer, each in its own process group."""
+
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for component in COMPONENTS:
+            log = open(self.log_dir / f"{component}.log", "ab")
+            self.processes[component] = subprocess.Popen(
+                airflow_command(component), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            log.close()
+
+    def dead(self) -> list[str]:
+        return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    def wait_until_ready(self, base_url: str, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if dead := self.dead():
+                raise AirflowError(f"Airflow {', '.join(dead)} exited; see the logs in {self.log_dir}")
+            try:
+                response = httpx.get(f"{base_url.rstrip('/')}/api/v2/monitor/health", timeout=5)
+                if response.status_code == 200 and response.json().get("scheduler", {}).get("status") == "healthy":
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        raise AirflowError(f"Airflow was not healthy after {timeout:.0f}s; see the logs in {self.log_dir}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            # Workers (gunicorn/uvicorn, executor children) may outlive their parent: end the group.
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+        self.processes.clear()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None) -> dict[str, str]:
+    """Everything before starting: the env, the admin login file and the metadata schema."""
+    settings = settings or get_settings()
+    env = airflow_env(settings, dags_folder=dags_folder)
+    write_admin_login(settings)
+    migrate_metadata(env)
+    return env
