@@ -104,6 +104,8 @@ def _render(element, out: list[str], list_depth: int = 0) -> None:
         return
     tag = element.tag.lower()
     if tag == "pre":
+        for br in element.iter("br"):  # Medium's feed breaks code lines with <br>
+            br.tail = "\n" + (br.tail or "")
         code = element.text_content()
         out.append("```\n" + code.strip("\n") + "\n```")
         return

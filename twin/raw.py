@@ -117,14 +117,14 @@ class CrawlRun:
     error, or an exception escaped).
     """
 
-    def __init__(self, engine: sa.Engine, user_id: int, source: str, platform: str):
+    def __init__(self, engine: sa.Engine, user_id: int, source: str, platform: str, *, crawl_run_id: uuid.UUID | None = None):
         if platform not in PLATFORMS:
             raise InvalidDocument(f"unknown platform {platform!r}")
         self.engine = engine
         self.user_id = user_id
         self.source = source
         self.platform = platform
-        self.crawl_run_id = uuid.uuid4()
+        self.crawl_run_id = crawl_run_id or uuid.uuid4()
         self.counts = CrawlCounts()
         self.status: str = "running"
 
@@ -182,3 +182,15 @@ class CrawlRun:
                     error=summary or None,
                 )
             )
+
+
+def abandon_run(engine: sa.Engine, crawl_run_id: uuid.UUID, error: str) -> bool:
+    """Mark a run whose process died or was stopped as failed; returns whether it was still running."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            crawl_runs.update()
+            .where(crawl_runs.c.crawl_run_id == crawl_run_id, crawl_runs.c.status == "running")
+            .values(status="failed", finished_at=sa.func.clock_timestamp(), error=error,
+                    errors=[{"url": None, "error": error}])
+        )
+    return result.rowcount == 1

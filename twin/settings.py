@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     airflow_db_name: str = Field(default="airflow", pattern=r"^[a-z_][a-z0-9_]*$")
 
     embedding_model: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = Field(default=32, ge=1, le=4096)
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    search_candidates: int = Field(default=50, ge=1, le=1000)
     base_model: str = "tiny-local"
 
     serving_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8100")
@@ -51,7 +54,25 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     github_token: SecretStr | None = None
     github_api_url: AnyHttpUrl = AnyHttpUrl("https://api.github.com")
+    crawl_polite: bool = True
+    crawl_user_agent: str = "LLMTwinBot/0.1 (+https://github.com/llm-twin/llm-twin; personal writing collector)"
+    crawl_concurrency_per_domain: int = Field(default=2, ge=1, le=64)
+    crawl_delay_s: float = Field(default=1.0, ge=0)
+    crawl_timeout_s: float = Field(default=30.0, gt=0)
+    crawl_retries: int = Field(default=3, ge=0, le=10)
+    crawl_backoff_s: float = Field(default=2.0, ge=0)
+    crawl_max_wait_s: float = Field(default=300.0, ge=0)
+    crawl_max_bytes: int = Field(default=20_000_000, ge=1024)
+    crawl_github_max_file_bytes: int = Field(default=200_000, ge=1)
+    crawl_github_max_files: int = Field(default=400, ge=1)
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    import_max_member_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    import_max_total_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    import_max_members: int = Field(default=20_000, ge=1)
+    import_max_compression_ratio: float = Field(default=200.0, gt=1)
     ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+    ray_dashboard: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

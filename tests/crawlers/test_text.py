@@ -64,3 +64,7 @@ def test_challenges_and_login_walls_are_recognised(page, status, expected):
 
 def test_ordinary_article_is_not_blocked():
     assert blocked_reason("<article><p>How I think about caching.</p></article>", 200) is None
+
+
+def test_code_lines_broken_with_br_keep_their_newlines():
+    assert html_to_text("<pre>def f():<br>    return 1</pre>") == "```\ndef f():\n    return 1\n```"

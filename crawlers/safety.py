@@ -1,0 +1,68 @@
+"""The private-address guard: user-supplied URLs must not reach loopback, private networks or cloud metadata.
+
+Every fetch checks the URL before connecting (``read_link`` on each redirect hop, the Scrapy
+downloader middleware on every request, redirects included). ``TWIN_ALLOW_PRIVATE_URLS=true``
+lifts the guard for tests and the offline demo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+# Cloud metadata endpoints; most are link-local or shared space already, listed so the refusal says why.
+METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6
+}
+METADATA_HOSTNAMES = {"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"}
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be fetched (bad scheme, or it resolves to a non-public address)."""
+
+
+def refusal_reason(address: str) -> str | None:
+    """Why ``address`` (an IP literal) may not be contacted, or None for a public address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return f"{ip} is a cloud metadata address"
+    if ip.is_loopback:
+        return f"{ip} is a loopback address"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address"
+    if ip.is_private or not ip.is_global:
+        return f"{ip} is a private or reserved address"
+    return None
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Raise :class:`UnsafeURL` unless ``url`` is http(s) and every address its host resolves to is public."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(f"refused {url}: only http and https URLs can be fetched")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURL(f"refused {url}: no host name")
+    if allow_private:
+        return
+    if host.rstrip(".").lower() in METADATA_HOSTNAMES:
+        raise UnsafeURL(f"refused {url}: {host} is a cloud metadata host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeURL(f"refused {url}: invalid port") from None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        reason = refusal_reason(info[4][0])
+        if reason:
+            raise UnsafeURL(f"refused {url}: {reason} (private networks are off limits; "
+                            "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")

@@ -1,0 +1,105 @@
+"""``read_link`` (the reusable link reader) and the private-address guard, with the guard on and off."""
+
+import asyncio
+import socket
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from scrapy import Request
+
+from crawlers.links import LinkError, read_link
+from crawlers.middlewares import PrivateAddressGuardMiddleware, RefusedURL
+from crawlers.safety import UnsafeURL, check_url
+from tests.crawlers.spider_fixtures import fixture_server  # noqa: F401
+from twin.settings import load_settings
+
+
+def settings(**overrides):
+    values = {"allow_private_urls": True, "crawl_timeout_s": 2.0, **overrides}
+    return load_settings(_env_file=None, **values)
+
+
+def test_reads_an_article_through_a_redirect(fixture_server):
+    document = read_link(fixture_server.url("/web/moved"), settings())
+    assert document.url == fixture_server.url("/web/moved")
+    assert document.final_url == fixture_server.url("/web/article.html")
+    assert document.source_url == "https://fieldnotes.example.org/2024/02/retrieval-is-a-search-problem/"
+    assert document.kind == "link" and document.content_type == "text/html"
+    assert document.title == "Retrieval is a search problem" and document.author == "Lin Chen"
+    assert document.published_at == datetime(2024, 2, 14, 16, 45, tzinfo=timezone.utc)
+    assert document.content.startswith("# Retrieval is a search problem\n\nTeams spend weeks")
+    record = document.to_record()
+    assert record.platform == "web" and record.kind == "link" and record.own_writing is False
+    assert record.metadata["author"] == "Lin Chen" and record.metadata["fetched_from"] == document.final_url
+
+
+def test_reads_a_pdf(fixture_server):
+    document = read_link(fixture_server.url("/web/paper.pdf"), settings())
+    assert document.kind == "paper" and document.title == "Hybrid Retrieval for Personal Writing Assistants"
+    assert "dense and lexical retrieval" in document.content and document.metadata == {"pages": 1}
+
+
+@pytest.mark.parametrize(("path", "overrides", "message"), [
+    ("/web/missing", {}, "HTTP 404 Not Found"),
+    ("/web/error", {}, "HTTP 500 Internal Server Error"),
+    ("/web/challenge.html", {}, "bot challenge page"),
+    ("/linkedin/posts/adalovelace_walled", {}, "login wall"),
+    ("/web/photo.jpg", {}, "unsupported content type 'image/jpeg'"),
+    ("/web/big.html", {"crawl_max_bytes": 100_000}, "too large"),
+    ("/web/slow", {"crawl_timeout_s": 0.5}, "timed out"),
+])
+def test_bad_links_raise_a_readable_error(fixture_server, path, overrides, message):
+    with pytest.raises(LinkError, match=message):
+        read_link(fixture_server.url(path), settings(**overrides))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://localhost:8000/admin", "http://10.1.2.3/", "http://192.168.1.1/", "http://172.16.0.5/",
+    "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://2130706433/",
+    "http://0.0.0.0/", "http://100.100.100.200/", "http://metadata.google.internal/computeMetadata/v1/",
+])
+def test_private_addresses_are_refused_when_the_guard_is_on(url):
+    with pytest.raises(UnsafeURL, match="refused"):
+        check_url(url, allow_private=False)
+
+
+def test_guard_lets_public_addresses_and_the_override_through():
+    check_url("http://93.184.216.34/", allow_private=False)
+    check_url("http://127.0.0.1:9/", allow_private=True)
+    with pytest.raises(UnsafeURL, match="only http and https"):
+        check_url("file:///etc/passwd", allow_private=True)
+
+
+def test_read_link_refuses_the_fixture_server_with_the_guard_on(fixture_server):
+    with pytest.raises(LinkError, match="127.0.0.1 is a loopback address"):
+        read_link(fixture_server.url("/web/article.html"), settings(allow_private_urls=False))
+
+
+def test_every_redirect_hop_is_checked(monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_dns(host, *args, **kwargs):
+        if host == "blog.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_dns)
+    asked = []
+
+    def handler(request):
+        asked.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/iam/"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(LinkError, match="169.254.169.254 is a cloud metadata address"):
+        read_link("http://blog.example.com/post", settings(allow_private_urls=False), client=client)
+    assert asked == ["http://blog.example.com/post"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://10.0.0.8/", "http://169.254.169.254/latest/meta-data/"])
+def test_scrapy_guard_middleware_refuses_private_addresses(url):
+    guard = PrivateAddressGuardMiddleware(allow_private=False)
+    with pytest.raises(RefusedURL, match="refused"):
+        asyncio.run(guard.process_request(Request(url)))
+    assert asyncio.run(PrivateAddressGuardMiddleware(allow_private=True).process_request(Request(url))) is None
