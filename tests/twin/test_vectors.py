@@ -3,9 +3,11 @@
 import numpy as np
 import sqlalchemy as sa
 
-from twin.tables import chunk_embeddings, hnsw_index_name
+from twin.tables import chunk_embeddings, hnsw_index_ddl, hnsw_index_name
 
-MODEL = "all-MiniLM-L6-v2"
+# A model key of its own (with its own HNSW index, created in the test's transaction), so rows other
+# tests committed under the real model cannot change the plan.
+MODEL = "test-vectors-384"
 NEAREST = sa.text(
     "select chunk_id from vectors.chunk_embeddings where model = :model "
     "order by embedding::vector(384) <=> cast(:query as vector(384)) limit :k"
@@ -17,6 +19,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def test_hnsw_query_returns_the_nearest_rows(db_conn):
+    db_conn.execute(sa.text(hnsw_index_ddl(MODEL, 384)))
     rng = np.random.default_rng(7)
     vectors = [_unit(rng.normal(size=384)) for _ in range(300)]
     db_conn.execute(chunk_embeddings.insert(), [

@@ -1,0 +1,59 @@
+-- Latest versions with clean text: unicode and whitespace normalised, leftover HTML and markdown
+-- noise removed (prose only: code keeps its characters and indentation), a first line that only
+-- repeats the title removed, near-empty documents dropped.
+
+with
+
+latest_documents as (
+
+    select * from {{ ref('stg_raw__latest_documents') }}
+
+),
+
+normalised as (
+
+    select
+        document_version_id,
+        user_id,
+        platform,
+        kind,
+        source_url,
+        nullif({{ normalise_prose_whitespace(strip_invisible("normalize(coalesce(title, ''), NFKC)")) }}, '') as title,
+        case
+            when kind = 'repository_file' then
+                {{ normalise_code_whitespace(strip_invisible(unify_line_endings("normalize(content, NFC)"))) }}
+            else
+                {{ normalise_prose_whitespace(strip_markdown(strip_html(strip_invisible(unify_line_endings("normalize(content, NFKC)"))))) }}
+        end as text,
+        is_own_writing,
+        published_at,
+        fetched_at
+
+    from latest_documents
+
+),
+
+cleaned as (
+
+    select
+        document_version_id,
+        user_id,
+        platform,
+        kind,
+        source_url,
+        title,
+        case
+            when kind <> 'repository_file' and title is not null and starts_with(text, title || E'\n')
+                then ltrim(substr(text, char_length(title) + 1), E'\n ')
+            else text
+        end as text,
+        is_own_writing,
+        published_at,
+        fetched_at
+
+    from normalised
+
+)
+
+select * from cleaned
+where {{ meaningful_length('text') }} >= {{ var('min_document_chars') }}
