@@ -10,6 +10,8 @@ fixture rolls back, and tests that commit through a subprocess use unique users.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -45,7 +47,14 @@ def pytest_configure(config: pytest.Config) -> None:
     db.ensure_database(admin_url, name)
     url = db.with_database(admin_url, name)
 
+    airflow_name = f"airflow_test_{os.getpid()}"
     os.environ.update(
+        # Airflow reads its configuration when first imported: point it at this session's own
+        # metadata database (created and migrated by the `airflow_metadata` fixture when needed).
+        AIRFLOW_HOME=str(home / f"airflow-{os.getpid()}"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=db.sqlalchemy_url(db.with_database(admin_url, airflow_name)),
         DATABASE_URL=url,
         TWIN_HOME=str(home),
         DJANGO_SETTINGS_MODULE="webapp.settings",
@@ -55,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     get_settings.cache_clear()
     migrate(url, get_settings(), include_airflow=False)
-    _session.update(server=server, admin_url=admin_url, name=name, url=url)
+    _session.update(server=server, admin_url=admin_url, name=name, url=url, airflow_name=airflow_name)
 
     import django
 
@@ -68,9 +77,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from django.db import connections
 
     connections.close_all()
+    if "airflow.settings" in sys.modules:
+        sys.modules["airflow.settings"].dispose_orm()  # before its database is dropped below
     from twin.db import drop_database
 
     drop_database(_session["admin_url"], _session["name"])
+    drop_database(_session["admin_url"], _session["airflow_name"])
+    shutil.rmtree(os.environ["AIRFLOW_HOME"], ignore_errors=True)
     if _session["server"] is not None:
         _session["server"].stop()
 
@@ -89,6 +102,20 @@ def database_url() -> str:
 def admin_database_url() -> str:
     """The same server's ``postgres`` database, for tests that create databases of their own."""
     return _session["admin_url"]
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata(admin_database_url) -> str:
+    """Airflow's metadata database for this session, created and migrated on first use."""
+    import subprocess
+
+    from twin.db import ensure_database
+
+    ensure_database(admin_database_url, _session["airflow_name"])
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "airflow"), "db", "migrate"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
 
 @pytest.fixture(scope="session")

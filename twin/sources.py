@@ -14,6 +14,8 @@ sources_source = sa.Table(
     sa.Column("platform", sa.Text),
     sa.Column("url", sa.Text),
     sa.Column("is_active", sa.Boolean),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
 )
 
 

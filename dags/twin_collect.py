@@ -1,0 +1,65 @@
+"""Collect each user's writing, clean and chunk it with dbt, and embed the new chunks.
+
+`user_id` (optional) limits a run to one user; empty means every user with active sources.
+One mapped crawl task per source: a source that fails (after its retries) fails only its own task,
+and dbt and embedding still run on whatever the other sources collected.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
+
+CHUNKS = Asset(name="twin_chunks", uri="x-twin://marts/chunks")
+SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
+
+
+@dag(
+    dag_id="twin_collect",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={"user_id": Param(None, type=["null", "integer"], description="one user's id; empty = every user")},
+    default_args={
+        "owner": "twin",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(hours=2),
+    },
+    tags=["twin", "collect"],
+    doc_md=__doc__,
+)
+def twin_collect():
+    @task
+    def list_sources(params=None) -> list[dict]:
+        from twin.collect import sources_to_collect
+
+        return sources_to_collect(params.get("user_id"))
+
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ source_url }}")
+    def crawl_source(source: dict) -> dict:
+        from twin.collect import collect_source
+
+        get_current_context()["source_url"] = source["url"]  # names the mapped task in the UI
+        return collect_source(source)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    def build_marts() -> dict:
+        from twin.collect import build_marts as run_dbt_build
+
+        return run_dbt_build()
+
+    @task(outlets=[CHUNKS, SFT_SAMPLES])
+    def embed_new_chunks() -> dict:
+        from twin.collect import embed_new_chunks as embed
+
+        return embed()
+
+    crawl_source.expand(source=list_sources()) >> build_marts() >> embed_new_chunks()
+
+
+twin_collect()

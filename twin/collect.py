@@ -1,0 +1,51 @@
+"""The steps of the collection pipeline, as the ``twin_collect`` DAG runs them.
+
+Plain functions with JSON-able inputs and outputs, so Airflow tasks stay one-liners and the same
+steps can be called directly (the Airflow overhead benchmark does). Every step is idempotent: a
+crawl appends only changed versions, dbt's chunk model is incremental, and embedding skips chunks
+that already have a vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from twin.db import get_engine
+from twin.settings import get_settings
+from twin.sources import active_sources
+
+
+class SourceFailed(RuntimeError):
+    """A source could not be collected at all; its crawl run in raw.crawl_runs holds the details."""
+
+
+def sources_to_collect(user_id: int | None = None) -> list[dict]:
+    """The active sources of one user, or of every user with sources."""
+    with get_engine().connect() as conn:
+        return [source.as_dict() for source in active_sources(conn, user_id)]
+
+
+def collect_source(source: dict) -> dict:
+    """Crawl one source in its own process; raise :class:`SourceFailed` when nothing could be collected."""
+    from crawlers.run import crawl
+
+    summary = crawl(int(source["user_id"]), source["url"], source["platform"])
+    if not summary.ok:
+        reasons = "; ".join(error["error"] for error in summary.errors[:3]) or "no reason recorded"
+        raise SourceFailed(f"{source['platform']} source {source['url']} failed: {reasons} "
+                           f"(crawl run {summary.crawl_run_id})")
+    return asdict(summary)
+
+
+def build_marts() -> dict:
+    """``dbt build`` over everything collected (incremental; stops on a failing dbt test)."""
+    from twin.transform import transform
+
+    return {"summary": transform().summary()}
+
+
+def embed_new_chunks() -> dict:
+    """Embed the chunks that have no vector for the configured model yet."""
+    from twin.embed import embed_chunks
+
+    return asdict(embed_chunks(get_engine(), get_settings().embedding_model))
