@@ -50,7 +50,7 @@ class TaskState:
 
 
 class AirflowClient:
-    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 10.0):
+    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
@@ -124,13 +124,20 @@ class AirflowClient:
         ]
 
     def wait(self, dag_id: str, dag_run_id: str, *, timeout: float = 600.0, poll: float = 2.0) -> DagRun:
+        """Poll until the run finishes; a busy api-server missing a poll or two is tolerated."""
         deadline = time.monotonic() + timeout
+        state = "unknown"
         while True:
-            run = self.get_run(dag_id, dag_run_id)
-            if run.finished:
-                return run
+            try:
+                run = self.get_run(dag_id, dag_run_id)
+                if run.finished:
+                    return run
+                state = run.state
+            except AirflowUnavailable:
+                if time.monotonic() > deadline:
+                    raise
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{dag_id} run {dag_run_id} still {run.state} after {timeout:.0f}s")
+                raise TimeoutError(f"{dag_id} run {dag_run_id} still {state} after {timeout:.0f}s")
             time.sleep(poll)
 
 

@@ -81,6 +81,11 @@ def test_collect_fills_raw_marts_and_vectors_and_a_rerun_adds_nothing(engine, co
     assert len(broken) == 1 and broken[0].status == "failed" and broken[0].error
     assert sorted(run.status for run in runs) == ["failed", "succeeded", "succeeded"]
 
+    from twin.retrieval import search_documents
+
+    hits = search_documents(engine, user_id, "Small PRs, big trust: reviewers approve what they can hold in their head", k=5)
+    assert hits[0].url == "https://medium.com/@ada/small-prs-big-trust-1c2d3e4f5a6b", "crawled text is searchable"
+
     collect_dag.test(run_conf={"user_id": user_id})
     assert _counts(engine, user_id) == after_first, "a second run duplicates nothing"
     with engine.connect() as conn:

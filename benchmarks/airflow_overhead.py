@@ -1,0 +1,106 @@
+"""Airflow overhead: the twin_collect pipeline through Airflow vs the same steps called directly.
+
+Against the project's database (`twin db start && twin migrate` first) and the test fixture server
+on 127.0.0.1, for two fresh users with the same three sources (two Medium feeds and an article):
+  1. direct: ``twin.collect`` steps called in this process (list → crawl each → dbt build → embed),
+  2. Airflow: the real api-server, scheduler, dag-processor and triggerer (`twin airflow`'s code),
+     `twin_collect` triggered over the REST API with the user's id and polled until it finishes.
+Prints both wall times and the ratio. Each path collects for its own user, so both do the same work.
+
+    .venv/bin/python benchmarks/airflow_overhead.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CRAWL_ENV = {"TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "TWIN_CRAWL_RETRIES": "0"}
+
+
+def create_user_with_sources(server, database_url: str) -> int:
+    import sqlalchemy as sa
+
+    from twin.db import get_engine
+    from twin.sources import sources_source
+    from twin.users import create_user
+
+    user_id, _ = create_user(f"bench-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
+    with get_engine().begin() as conn:
+        conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(), is_active=True), [
+            {"user_id": user_id, "platform": "medium", "url": server.url("/medium/feed/@ada")},
+            {"user_id": user_id, "platform": "substack", "url": server.url("/substack/ada")},
+            {"user_id": user_id, "platform": "web", "url": server.url("/web/article.html")},
+        ])
+    return user_id
+
+
+def run_direct(user_id: int) -> float:
+    from twin.collect import build_marts, collect_source, embed_new_chunks, sources_to_collect
+
+    started = time.perf_counter()
+    for source in sources_to_collect(user_id):
+        collect_source(source)
+    build_marts()
+    embed_new_chunks()
+    return time.perf_counter() - started
+
+
+def run_through_airflow(user_id: int, settings) -> tuple[float, str]:
+    from twin.airflow import AirflowProcesses, airflow_home, prepare
+    from twin.airflow_client import AirflowClient, AirflowRejected
+
+    processes = AirflowProcesses(prepare(settings), airflow_home(settings) / "logs" / "benchmark")
+    processes.start()
+    try:
+        processes.wait_until_ready(str(settings.airflow_url))
+        with AirflowClient.from_settings(settings) as client:
+            deadline = time.monotonic() + 180
+            while True:  # the dag-processor needs a moment to parse the DAG files
+                try:
+                    client.unpause("twin_collect")
+                    break
+                except AirflowRejected:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+            started = time.perf_counter()
+            run = client.trigger("twin_collect", {"user_id": user_id})
+            finished = client.wait("twin_collect", run.dag_run_id, timeout=1800, poll=0.5)
+            return time.perf_counter() - started, finished.state
+    finally:
+        processes.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
+    os.environ.update(CRAWL_ENV)
+
+    from tests.crawlers.fixture_server import FixtureServer
+    from twin.db import database_url, prepare_server
+    from twin.settings import get_settings
+
+    settings = get_settings()
+    prepare_server(settings)
+    url = database_url(settings)
+    with FixtureServer() as server:
+        direct_user = create_user_with_sources(server, url)
+        airflow_user = create_user_with_sources(server, url)
+        run_direct(create_user_with_sources(server, url))  # warm-up: first dbt build and model load
+        direct = run_direct(direct_user)
+        through_airflow, state = run_through_airflow(airflow_user, settings)
+    print(f"direct steps        : {direct:7.1f} s")
+    print(f"through Airflow     : {through_airflow:7.1f} s  (run {state})")
+    print(f"Airflow overhead    : {through_airflow / direct:7.2f}x the direct wall time")
+
+
+if __name__ == "__main__":
+    main()
