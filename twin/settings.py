@@ -43,10 +43,15 @@ class Settings(BaseSettings):
 
     serving_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8100")
     serving_token: SecretStr = SecretStr("change-me-serving-token")
+    serving_config: Path = PROJECT_ROOT / "serving" / "config.yaml"
+    serving_max_models_per_replica: int = Field(default=3, ge=1, le=64)
+    openai_api_key: SecretStr | None = None
     airflow_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080")
     airflow_user: str = "admin"
     airflow_password: SecretStr = SecretStr("admin")
+    serving_timeout_s: float = Field(default=300.0, gt=0)
     web_port: int = Field(default=8000, ge=1, le=65535)
+    ray_dashboard_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8265")
     secret_key: SecretStr = SecretStr("insecure-dev-key-set-TWIN_SECRET_KEY-in-production")
     debug: bool = False
     allowed_hosts: str = "127.0.0.1,localhost"

@@ -1,0 +1,54 @@
+"""Registry rules: one active adapter per user, promoted only when it beats the baseline."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from training import registry
+
+
+def _ready(db_conn, user_id, perplexity, baseline):
+    model_id = registry.start_run(db_conn, user_id, "tiny", {"name": "tiny"})
+    status = registry.finish_run(db_conn, model_id, adapter_uri=f"/adapters/{model_id}",
+                                 metrics={"perplexity": perplexity}, perplexity=perplexity,
+                                 baseline_perplexity=baseline)
+    return model_id, status
+
+
+def test_better_adapter_replaces_the_active_one(db_conn, user_id):
+    first, status = _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)  # vs the base model
+    assert status == "active"
+    second, status = _ready(db_conn, user_id, perplexity=40.0, baseline=50.0)  # vs the active adapter
+    assert status == "active"
+    assert registry.active_model(db_conn, user_id).model_id == second
+    assert registry.get_model(db_conn, first).status == "ready"
+
+
+def test_worse_adapter_stays_ready(db_conn, user_id):
+    first, _ = _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)
+    second, status = _ready(db_conn, user_id, perplexity=60.0, baseline=50.0)
+    assert status == "ready"
+    assert registry.active_model(db_conn, user_id).model_id == first
+    assert [record.status for record in registry.list_models(db_conn, user_id)].count("active") == 1
+
+
+def test_adapter_that_does_not_beat_the_base_is_not_activated(db_conn, user_id):
+    _, status = _ready(db_conn, user_id, perplexity=300.0, baseline=200.0)
+    assert status == "ready" and registry.active_model(db_conn, user_id) is None
+
+
+def test_failed_run_keeps_its_reason_and_no_adapter(db_conn, user_id):
+    model_id = registry.start_run(db_conn, user_id, "tiny", {})
+    registry.update_run(db_conn, model_id, adapter_uri="/half/copied")
+    registry.fail_run(db_conn, model_id, "out of disk space")
+    record = registry.get_model(db_conn, model_id)
+    assert (record.status, record.error, record.adapter_uri) == ("failed", "out of disk space", None)
+
+
+def test_database_allows_one_active_per_user(db_conn, user_id):
+    _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)
+    other = registry.start_run(db_conn, user_id, "tiny", {})
+    with pytest.raises(sa.exc.IntegrityError):
+        with db_conn.begin_nested():
+            registry.update_run(db_conn, other, status="active")

@@ -1,0 +1,154 @@
+"""Training configs: one YAML file per base model under ``training/configs/``, validated here.
+
+An invalid file raises :class:`ConfigError` with one line per problem, naming the field
+(``lora.r: Input should be greater than or equal to 1``), so the CLI can print it as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "tiny.yaml"
+TINY_LOCAL = "tiny-local"
+
+
+class ConfigError(ValueError):
+    """An unreadable or invalid training config; the message names every bad field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TinyModelSpec(_Section):
+    """Shape of the locally built model used when ``base_model`` is ``tiny-local``."""
+
+    vocab_size: int = Field(default=2000, ge=300, le=65536)
+    hidden_size: int = Field(default=64, ge=8, le=1024)
+    intermediate_size: int = Field(default=128, ge=8, le=4096)
+    num_hidden_layers: int = Field(default=2, ge=1, le=12)
+    num_attention_heads: int = Field(default=4, ge=1, le=32)
+    max_position_embeddings: int = Field(default=512, ge=64, le=8192)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> "TinyModelSpec":
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        return self
+
+
+class LoraSpec(_Section):
+    r: int = Field(default=16, ge=1, le=512)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default=["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+    # Layers trained in full and saved with the adapter (the tiny model's random head needs it).
+    modules_to_save: list[str] = []
+
+
+class ScalingSpec(_Section):
+    num_workers: int = Field(default=1, ge=1, le=1024)
+    use_gpu: bool = False
+    resources_per_worker: dict[str, float] = {"CPU": 1}
+
+
+class DpoSpec(_Section):
+    """Optional second stage: chosen = the author's text, rejected = the base model's generation."""
+
+    enabled: bool = False
+    beta: float = Field(default=0.1, gt=0)
+    learning_rate: float = Field(default=5e-6, gt=0, le=1)
+    epochs: float = Field(default=1, gt=0)
+    max_new_tokens: int = Field(default=128, ge=1)
+
+
+class EvaluationSpec(_Section):
+    max_samples: int = Field(default=16, ge=1, description="held-out samples used for generation and style")
+    max_new_tokens: int = Field(default=96, ge=1)
+
+
+class TrainingConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    base_model: str = Field(min_length=1, description="Hugging Face id, local folder, or tiny-local")
+    tiny_model: TinyModelSpec = TinyModelSpec()
+    system_prompt: str | None = None
+    lora: LoraSpec = LoraSpec()
+    max_seq_length: int = Field(default=512, ge=16, le=32768)
+    learning_rate: float = Field(default=2e-4, gt=0, le=1)
+    epochs: float = Field(default=3, gt=0)
+    max_steps: int = Field(default=-1, ge=-1, description="-1: run for `epochs`")
+    per_device_batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    packing: bool = False
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    logging_steps: int = Field(default=5, ge=1)
+    save_steps: int = Field(default=50, ge=1)
+    checkpoints_to_keep: int = Field(default=2, ge=1)
+    max_failures: int = Field(default=0, ge=-1, description="worker-group restarts from the last checkpoint")
+    scaling: ScalingSpec = ScalingSpec()
+    storage_path: str | None = Field(default=None, description="Ray Train storage; default $TWIN_HOME/ray_results")
+    min_train_samples: int = Field(default=16, ge=1)
+    min_validation_samples: int = Field(default=2, ge=1)
+    min_free_disk_gb: float = Field(default=0.5, ge=0)
+    evaluation: EvaluationSpec = EvaluationSpec()
+    dpo: DpoSpec = DpoSpec()
+
+    @property
+    def is_tiny_local(self) -> bool:
+        return self.base_model == TINY_LOCAL
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrainingConfig":
+        if self.bf16 and not self.scaling.use_gpu:
+            raise ValueError("bf16: true needs scaling.use_gpu: true (CPU training runs in float32)")
+        if self.dpo.enabled:
+            raise ValueError("dpo.enabled: the DPO stage is not available yet; set it to false")
+        return self
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "config"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling against training/configs/tiny.yaml)"
+    return f"{location}: {message}"
+
+
+def parse_config(data: Any, source: str = "config") -> TrainingConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return TrainingConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = "\n".join(f"  {_describe(error)}" for error in exc.errors())
+        raise ConfigError(f"invalid training config {source}:\n{lines}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping in a YAML file (used to register a failure even when validation fails)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"training config {path} does not exist (configs ship in {CONFIG_DIR})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"training config {path} is not valid YAML: {exc}") from None
+    return data if data is not None else {}
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG, **overrides: Any) -> TrainingConfig:
+    """Read and validate a YAML config; ``overrides`` replace top-level fields (tests, CLI flags)."""
+    data = read_config_file(path)
+    if isinstance(data, dict):
+        data = {**data, **overrides}
+    return parse_config(data, str(path))

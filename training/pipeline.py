@@ -1,0 +1,304 @@
+"""One fine-tuning run end to end: dataset snapshot → base model → Ray Train (SFT + LoRA) →
+evaluation against the base (and the current active adapter) → registry.
+
+Every run has a ``registry.models`` row from its first step; whatever goes wrong turns it into
+``failed`` with a readable reason (and removes a half-copied adapter), so nothing is left half
+registered. An interrupted run keeps its Ray checkpoints and continues with ``resume_model_id``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from training import registry
+from training.config import (CONFIG_DIR, DEFAULT_CONFIG, ConfigError, TrainingConfig, parse_config,
+                             read_config_file)
+from training.dataset import DatasetError, DatasetSnapshot, load_snapshot, prepare_dataset
+from training.loading import BaseModelNotFound
+from twin.settings import PROJECT_ROOT, Settings, get_settings
+
+# What not to upload when the project is shipped to a Ray cluster as a working dir.
+WORKING_DIR_EXCLUDES = [".venv/", ".twin/", ".git/", "node_modules/", "*.pyc"]
+
+Progress = Callable[[str, "int | None", "int | None"], None]
+"""Called with (what is happening, steps done, steps in total) — the step counts during training only."""
+
+
+class TrainingFailed(RuntimeError):
+    def __init__(self, reason: str, model_id: uuid.UUID):
+        super().__init__(reason)
+        self.model_id = model_id
+
+
+class DiskSpaceError(OSError):
+    pass
+
+
+@dataclass(frozen=True)
+class FineTuneOutcome:
+    model_id: uuid.UUID
+    status: str  # active or ready
+    adapter_uri: str
+    base_model: str
+    dataset_snapshot: str
+    metrics: dict[str, Any]
+    report_path: Path
+    plot_path: Path
+
+
+def default_config_path(settings: Settings | None = None) -> Path:
+    """The shipped config whose base_model is TWIN_BASE_MODEL (tiny.yaml for tiny-local)."""
+    base_model = (settings or get_settings()).base_model
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        raw = read_config_file(path)
+        if isinstance(raw, dict) and raw.get("base_model") == base_model:
+            return path
+    raise ConfigError(f"no config in {CONFIG_DIR} has base_model {base_model!r} (TWIN_BASE_MODEL): "
+                      "pass one with --config")
+
+
+def ensure_ray(settings: Settings) -> None:
+    """Connect to RAY_ADDRESS, or start a local Ray (dashboard on 8265 unless TWIN_RAY_DASHBOARD=false)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # Ray 2.60 enables token auth by default
+    env_vars = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",  # its print hook leaks dill's captured disassembly into the logs
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    if settings.ray_address and settings.ray_address.startswith("ray://"):  # a driver here, the cluster elsewhere
+        ray.init(address=settings.ray_address, runtime_env={
+            "working_dir": str(PROJECT_ROOT), "env_vars": {**env_vars, "PYTHONPATH": "."},
+            "excludes": WORKING_DIR_EXCLUDES})
+    elif settings.ray_address:  # a driver on the cluster, e.g. a Ray job that already shipped the project
+        ray.init(address=settings.ray_address, runtime_env={"env_vars": {**env_vars, "PYTHONPATH": "."}})
+    else:
+        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_dashboard,
+                 dashboard_port=8265, runtime_env={"env_vars": env_vars})
+
+
+def _check_disk(spec: TrainingConfig, paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True)
+        free_gb = shutil.disk_usage(path).free / 1e9
+        if free_gb < spec.min_free_disk_gb:
+            raise DiskSpaceError(errno.ENOSPC, f"out of disk space: {free_gb:.2f} GB free under {path}, the config "
+                                 f"needs at least {spec.min_free_disk_gb} GB (min_free_disk_gb)")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One readable reason for the registry and the CLI."""
+    if isinstance(exc, (ConfigError, DatasetError, BaseModelNotFound, DiskSpaceError)):
+        return exc.strerror if isinstance(exc, DiskSpaceError) else str(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
+        return f"out of disk space while training: {exc}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # Ray wraps a worker's exception with its traceback: the last "SomeError: ..." line is the cause
+    causes = [line for line in lines if line.split(":", 1)[0].endswith(("Error", "Exception", "Training"))]
+    return (causes[-1] if causes else lines[0])[:2000]
+
+
+def _poll_progress(progress_file: Path, progress: Progress, stop: threading.Event) -> None:
+    import json
+
+    last = None
+    while not stop.wait(0.5):
+        try:
+            record = json.loads(progress_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if record != last:
+            last = record
+            logs = record.get("logs", {})
+            detail = f" loss {logs['loss']:.3f}" if "loss" in logs else ""
+            detail += f" held-out loss {logs['eval_loss']:.3f}" if "eval_loss" in logs else ""
+            progress(f"training{detail}", record["step"], record["max_steps"])
+
+
+def _evaluate(spec: TrainingConfig, base_model: str, adapters: dict[str, str | None], snapshot: DatasetSnapshot,
+              embedding_model: str) -> dict[str, Any]:
+    """Each model on the held-out split, in a Ray task (on a GPU when the run trains on GPUs)."""
+    import ray
+
+    from training.evaluate import evaluate_variant
+
+    task = ray.remote(evaluate_variant).options(num_cpus=1, num_gpus=1 if spec.scaling.use_gpu else 0)
+    options = dict(max_length=spec.max_seq_length, max_samples=spec.evaluation.max_samples,
+                   max_new_tokens=spec.evaluation.max_new_tokens, embedding_model=embedding_model)
+    refs = {name: task.remote(base_model, adapter, snapshot.validation, **options) for name, adapter in adapters.items()}
+    return {name: ray.get(ref) for name, ref in refs.items()}
+
+
+def fine_tune(user_id: int, config: str | Path | TrainingConfig | None = None, *,
+              rows: Iterable[Mapping] | None = None, resume_model_id: uuid.UUID | str | None = None,
+              settings: Settings | None = None, engine: sa.Engine | None = None,
+              progress: Progress | None = None, interrupt_after_step: int | None = None) -> FineTuneOutcome:
+    """Fine-tune ``user_id``'s twin; raises :class:`TrainingFailed` (row marked failed) on any problem.
+
+    ``rows`` replaces reading ``marts.sft_samples`` (tests, imports); ``interrupt_after_step``
+    stops the run after that checkpoint as if it were killed, to exercise resuming.
+    """
+    from twin.db import get_engine
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    progress = progress or (lambda message, done=None, total=None: None)
+
+    model_id, spec, setup_error, run = _open_run(engine, settings, user_id, config, resume_model_id)
+    adapter_dir = settings.home / "adapters" / str(user_id) / str(model_id)
+    try:
+        if setup_error is not None:
+            raise setup_error
+        return _run(engine, settings, user_id, model_id, spec, run, adapter_dir, rows, progress, interrupt_after_step)
+    except Exception as exc:
+        reason = describe_failure(exc)
+        with engine.begin() as conn:
+            registry.fail_run(conn, model_id, reason)
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+        raise TrainingFailed(reason, model_id) from exc
+
+
+def _open_run(engine, settings, user_id, config, resume_model_id):
+    """Create (or, resuming, reopen) the registry row; a config problem is returned, not raised, so it
+    is recorded on the row like every other failure."""
+    if resume_model_id is not None:
+        model_id = uuid.UUID(str(resume_model_id))
+        with engine.begin() as conn:
+            record = registry.get_model(conn, model_id)
+            if record is None or record.user_id != user_id:
+                raise TrainingFailed(f"no training run {model_id} for user {user_id}", model_id)
+            if record.status not in ("failed", "training") or "run" not in record.config:
+                raise TrainingFailed(f"run {model_id} is {record.status} and cannot be resumed", model_id)
+            registry.restart_run(conn, model_id)
+        return model_id, TrainingConfig.model_validate(record.config["training"]), None, record.config["run"]
+
+    model_id = uuid.uuid4()
+    config = config if config is not None else default_config_path(settings)
+    spec, error, document = None, None, {}
+    try:
+        if isinstance(config, TrainingConfig):
+            spec = config
+        else:
+            document = {"config_path": str(config)}
+            raw = read_config_file(config)
+            document["raw"] = raw
+            spec = parse_config(raw, str(config))
+    except ConfigError as exc:
+        error = exc
+    run = None
+    if spec is not None:
+        storage_path = spec.storage_path or str(settings.home / "ray_results")
+        run = {"storage_path": storage_path, "name": f"user{user_id}-{model_id}", "dataset_snapshot": None}
+        document = {"config_path": document.get("config_path"), "training": spec.model_dump(mode="json"), "run": run}
+    raw_base = document.get("raw", {}).get("base_model") if isinstance(document.get("raw"), dict) else None
+    base_model = spec.base_model if spec else str(raw_base or settings.base_model)
+    with engine.begin() as conn:
+        registry.start_run(conn, user_id, base_model, document, model_id)
+    return model_id, spec, error, run
+
+
+def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter_dir: Path, rows, progress,
+         interrupt_after_step) -> FineTuneOutcome:
+    from training.loading import check_base_model
+    from training.tiny_model import build_tiny_model
+    from training.train import fit
+
+    progress("exporting the dataset snapshot", None, None)
+    if run.get("dataset_snapshot"):
+        snapshot = load_snapshot(Path(run["dataset_snapshot"]))
+    else:
+        connection = None if rows is not None else engine.connect()
+        try:
+            snapshot = prepare_dataset(user_id, settings.home, rows=rows, conn=connection,
+                                       system_prompt=spec.system_prompt, min_train=spec.min_train_samples,
+                                       min_validation=spec.min_validation_samples)
+        finally:
+            if connection is not None:
+                connection.close()
+    run = {**run, "dataset_snapshot": str(snapshot.path)}
+    with engine.begin() as conn:
+        record = registry.get_model(conn, model_id)
+        registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
+
+    _check_disk(spec, [Path(run["storage_path"]), settings.home])
+
+    progress("preparing the base model", None, None)
+    if spec.is_tiny_local:
+        base_model = str(build_tiny_model(snapshot.corpus, spec.tiny_model, settings.home, spec.seed))
+    else:
+        check_base_model(spec.base_model)
+        base_model = spec.base_model
+    with engine.begin() as conn:
+        registry.update_run(conn, model_id, base_model=base_model)
+
+    progress(f"starting Ray Train ({spec.scaling.num_workers} workers)", None, None)
+    ensure_ray(settings)
+    progress_file = Path(run["storage_path"]) / f"{run['name']}.progress.json"
+    loop_config = {
+        "training": spec.model_dump(mode="json"),
+        "base_model": base_model,
+        "train_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.train],
+        "validation_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.validation],
+        "progress_file": str(progress_file),
+        "interrupt_after_step": interrupt_after_step,
+    }
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll_progress, args=(progress_file, progress, stop), daemon=True)
+    poller.start()
+    try:
+        summary = fit(loop_config, storage_path=run["storage_path"], name=run["name"], adapter_dir=adapter_dir)
+    finally:
+        stop.set()
+        poller.join()
+        progress_file.unlink(missing_ok=True)
+
+    progress("evaluating base and tuned models on the held-out split", None, None)
+    with engine.connect() as conn:
+        active = registry.active_model(conn, user_id)
+    adapters = {"base": None, "tuned": str(adapter_dir)}
+    if active and active.base_model == base_model and active.adapter_uri and Path(active.adapter_uri).is_dir():
+        adapters["active"] = active.adapter_uri
+    evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model)
+    baseline = "active" if "active" in evaluation else "base"
+
+    from training.evaluate import loss_curve, write_report
+
+    metrics = {
+        "model_id": str(model_id),
+        "base_model_name": spec.base_model,
+        "dataset": {"snapshot_id": snapshot.snapshot_id, "train_samples": len(snapshot.train),
+                    "validation_samples": len(snapshot.validation)},
+        "training": {"global_step": summary["global_step"], "resumed_from_step": summary["resumed_from_step"],
+                     "world_size": summary["world_size"], "loss_curve": loss_curve(summary["log_history"])},
+        "evaluation": evaluation,
+        "perplexity": evaluation["tuned"]["perplexity"],
+        "style_score": evaluation["tuned"]["style"]["score"],
+        "compared_with": {"name": baseline, "model_id": str(active.model_id) if baseline == "active" else None,
+                          "perplexity": evaluation[baseline]["perplexity"]},
+    }
+    report_path, plot_path = write_report(metrics, adapter_dir)
+    metrics["report"] = {"json": str(report_path), "plot": str(plot_path)}
+    with engine.begin() as conn:
+        status = registry.finish_run(conn, model_id, adapter_uri=str(adapter_dir), metrics=metrics,
+                                     perplexity=metrics["perplexity"],
+                                     baseline_perplexity=metrics["compared_with"]["perplexity"])
+    return FineTuneOutcome(model_id, status, str(adapter_dir), base_model, str(snapshot.path), metrics,
+                           report_path, plot_path)
+
+
+__all__ = ["DEFAULT_CONFIG", "FineTuneOutcome", "TrainingFailed", "default_config_path", "describe_failure",
+           "ensure_ray", "fine_tune"]

@@ -1,0 +1,93 @@
+"""``registry.models``: one row per fine-tuning run.
+
+Life of a row: ``training`` when the run starts, then ``failed`` (with the reason) or ``ready``
+(with the adapter and its metrics). A ready adapter becomes the user's ``active`` one only if it
+beats the current active adapter (or, with none, the base model) on held-out perplexity; the
+previous active one goes back to ``ready``. At most one row per user is active (a unique index
+enforces it). Serving reads :func:`active_model`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from twin.tables import models
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model_id: uuid.UUID
+    user_id: int
+    base_model: str
+    adapter_uri: str | None
+    dataset_snapshot: str | None
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    status: str
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row) -> "ModelRecord":
+        return cls(row.model_id, row.user_id, row.base_model, row.adapter_uri, row.dataset_snapshot,
+                   dict(row.config), dict(row.metrics), row.status, row.error)
+
+
+def start_run(conn: sa.Connection, user_id: int, base_model: str, config: dict[str, Any],
+              model_id: uuid.UUID | None = None) -> uuid.UUID:
+    model_id = model_id or uuid.uuid4()
+    conn.execute(models.insert().values(model_id=model_id, user_id=user_id, base_model=base_model,
+                                        config=config, status="training"))
+    return model_id
+
+
+def update_run(conn: sa.Connection, model_id: uuid.UUID, **values: Any) -> None:
+    conn.execute(models.update().where(models.c.model_id == model_id).values(**values, updated_at=sa.func.now()))
+
+
+def restart_run(conn: sa.Connection, model_id: uuid.UUID) -> None:
+    """Back to ``training`` for a resumed run (only a failed or stuck run can be resumed)."""
+    update_run(conn, model_id, status="training", error=None)
+
+
+def fail_run(conn: sa.Connection, model_id: uuid.UUID, reason: str) -> None:
+    """Mark the run failed; a failed run never points at an adapter."""
+    update_run(conn, model_id, status="failed", error=reason, adapter_uri=None)
+
+
+def get_model(conn: sa.Connection, model_id: uuid.UUID) -> ModelRecord | None:
+    row = conn.execute(sa.select(models).where(models.c.model_id == model_id)).first()
+    return ModelRecord.from_row(row) if row else None
+
+
+def active_model(conn: sa.Connection, user_id: int) -> ModelRecord | None:
+    """The adapter serving should use for ``user_id`` (None: use the base model)."""
+    row = conn.execute(sa.select(models).where(models.c.user_id == user_id, models.c.status == "active")).first()
+    return ModelRecord.from_row(row) if row else None
+
+
+def list_models(conn: sa.Connection, user_id: int) -> list[ModelRecord]:
+    rows = conn.execute(sa.select(models).where(models.c.user_id == user_id).order_by(models.c.created_at.desc()))
+    return [ModelRecord.from_row(row) for row in rows]
+
+
+def finish_run(conn: sa.Connection, model_id: uuid.UUID, *, adapter_uri: str, metrics: dict[str, Any],
+               perplexity: float, baseline_perplexity: float) -> str:
+    """Record a successful run and promote it if it beats the baseline; returns the final status.
+
+    ``baseline_perplexity`` is the current active adapter's perplexity on this run's held-out
+    split (or the base model's when the user has no active adapter). The user's rows are locked so
+    two runs finishing together cannot both win.
+    """
+    record = get_model(conn, model_id)
+    conn.execute(sa.select(models.c.model_id).where(models.c.user_id == record.user_id).with_for_update())
+    promote = perplexity < baseline_perplexity
+    if promote:
+        conn.execute(models.update().where(models.c.user_id == record.user_id, models.c.status == "active")
+                     .values(status="ready", updated_at=sa.func.now()))
+    status = "active" if promote else "ready"
+    update_run(conn, model_id, status=status, adapter_uri=adapter_uri, metrics=metrics, error=None)
+    return status
