@@ -172,6 +172,47 @@ def fine_tune(user_id: int, config: str | Path | TrainingConfig | None = None, *
         raise TrainingFailed(reason, model_id) from exc
 
 
+def start_fine_tune(user_id: int, config: str | Path | None = None, *, settings: Settings | None = None,
+                    engine: sa.Engine | None = None) -> uuid.UUID:
+    """The first step of a run on its own (the ``twin_finetune`` DAG's export task): open the registry
+    row and export the dataset snapshot. :func:`fine_tune` with ``resume_model_id`` does the rest,
+    reusing the snapshot. Failures are recorded on the row and raised as :class:`TrainingFailed`."""
+    from twin.db import get_engine
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    model_id, spec, setup_error, run = _open_run(engine, settings, user_id, config, None)
+    try:
+        if setup_error is not None:
+            raise setup_error
+        _export_snapshot(engine, settings, user_id, model_id, spec, run, rows=None)
+    except Exception as exc:
+        reason = describe_failure(exc)
+        with engine.begin() as conn:
+            registry.fail_run(conn, model_id, reason)
+        raise TrainingFailed(reason, model_id) from exc
+    return model_id
+
+
+def _export_snapshot(engine, settings, user_id, model_id, spec: TrainingConfig, run, rows) -> tuple[DatasetSnapshot, dict]:
+    """The run's dataset snapshot: the one it already recorded, or a new export recorded on its row."""
+    if run.get("dataset_snapshot"):
+        return load_snapshot(Path(run["dataset_snapshot"])), run
+    connection = None if rows is not None else engine.connect()
+    try:
+        snapshot = prepare_dataset(user_id, settings.home, rows=rows, conn=connection,
+                                   system_prompt=spec.system_prompt, min_train=spec.min_train_samples,
+                                   min_validation=spec.min_validation_samples)
+    finally:
+        if connection is not None:
+            connection.close()
+    run = {**run, "dataset_snapshot": str(snapshot.path)}
+    with engine.begin() as conn:
+        record = registry.get_model(conn, model_id)
+        registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
+    return snapshot, run
+
+
 def _open_run(engine, settings, user_id, config, resume_model_id):
     """Create (or, resuming, reopen) the registry row; a config problem is returned, not raised, so it
     is recorded on the row like every other failure."""
@@ -218,21 +259,7 @@ def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter
     from training.train import fit
 
     progress("exporting the dataset snapshot", None, None)
-    if run.get("dataset_snapshot"):
-        snapshot = load_snapshot(Path(run["dataset_snapshot"]))
-    else:
-        connection = None if rows is not None else engine.connect()
-        try:
-            snapshot = prepare_dataset(user_id, settings.home, rows=rows, conn=connection,
-                                       system_prompt=spec.system_prompt, min_train=spec.min_train_samples,
-                                       min_validation=spec.min_validation_samples)
-        finally:
-            if connection is not None:
-                connection.close()
-    run = {**run, "dataset_snapshot": str(snapshot.path)}
-    with engine.begin() as conn:
-        record = registry.get_model(conn, model_id)
-        registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
+    snapshot, run = _export_snapshot(engine, settings, user_id, model_id, spec, run, rows)
 
     _check_disk(spec, [Path(run["storage_path"]), settings.home])
 

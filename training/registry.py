@@ -91,3 +91,30 @@ def finish_run(conn: sa.Connection, model_id: uuid.UUID, *, adapter_uri: str, me
     status = "active" if promote else "ready"
     update_run(conn, model_id, status=status, adapter_uri=adapter_uri, metrics=metrics, error=None)
     return status
+
+
+USERS_WITH_NEW_SAMPLES = sa.text("""
+    with samples as (
+        select user_id, count(*) as sample_count from marts.sft_samples group by user_id
+    ),
+    last_trained as (
+        select distinct on (user_id)
+            user_id,
+            coalesce((metrics -> 'dataset' ->> 'train_samples')::int, 0)
+              + coalesce((metrics -> 'dataset' ->> 'validation_samples')::int, 0) as trained_on
+        from registry.models
+        where status in ('ready', 'active')
+        order by user_id, created_at desc
+    )
+    select samples.user_id
+    from samples left join last_trained using (user_id)
+    where samples.sample_count - coalesce(last_trained.trained_on, 0) >= :minimum
+    order by samples.user_id
+""")
+
+
+def users_due_for_training(conn: sa.Connection, min_new_samples: int) -> list[int]:
+    """Users whose training samples grew by at least ``min_new_samples`` since their last finished run."""
+    if conn.execute(sa.text("select to_regclass('marts.sft_samples')")).scalar() is None:
+        return []
+    return [int(row.user_id) for row in conn.execute(USERS_WITH_NEW_SAMPLES, {"minimum": min_new_samples})]

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     import_max_members: int = Field(default=20_000, ge=1)
     import_max_compression_ratio: float = Field(default=200.0, gt=1)
     ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
+    finetune_min_new_samples: int = Field(default=20, ge=1)
     ray_num_cpus: int | None = Field(default=None, ge=1)
     ray_dashboard: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

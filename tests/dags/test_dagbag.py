@@ -30,7 +30,7 @@ def dagbag():
 
 def test_no_import_errors_and_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    assert {"twin_collect"} <= set(dagbag.dag_ids)
+    assert {"twin_collect", "twin_finetune"} <= set(dagbag.dag_ids)
 
 
 def test_every_task_has_an_owner_retries_and_every_dag_tags(dagbag):
@@ -58,3 +58,11 @@ def test_collect_dag_shape(dagbag):
     assert {outlet.name for outlet in dag.get_task("embed_new_chunks").outlets} == {"twin_chunks", "twin_sft_samples"}
     assert dag.params["user_id"] is None
     assert dag.catchup is False
+
+
+def test_finetune_dag_shape_and_trigger(dagbag):
+    dag = dagbag.dags["twin_finetune"]
+    assert set(dag.task_ids) == {"users_to_train", "export_dataset", "train_evaluate_register"}
+    assert "twin_sft_samples" in repr(dag.timetable.asset_condition), "new training data triggers it"
+    assert set(dag.params.keys()) == {"user_id", "config"}
+    assert dag.get_task("train_evaluate_register").retries == 2
