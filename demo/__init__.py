@@ -1,0 +1,1 @@
+"""The bundled sample persona and the local sample site that serves it (the one-command demo)."""
