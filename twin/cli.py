@@ -211,7 +211,7 @@ def psql(ctx: typer.Context) -> None:
 # (Integration note: replaced by explicit imports once all three modules exist.)
 import importlib.util as _importlib_util  # noqa: E402
 
-for _module in ("cli_collect", "cli_import", "cli_index", "cli_train"):
+for _module in ("cli_collect", "cli_import", "cli_index", "cli_train", "cli_serve", "cli_web"):
     if _importlib_util.find_spec(f"twin.{_module}") is not None:
         __import__(f"twin.{_module}")
 

@@ -23,6 +23,9 @@ INSTALLED_APPS = [
     "webapp.sources",
     "webapp.collection",
     "webapp.compose",
+    "webapp.dataplane",
+    "webapp.library",
+    "webapp.twins",
 ]
 
 MIDDLEWARE = [
@@ -31,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -48,6 +52,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.context_processors.twin_links",
             ],
         },
     },
@@ -80,10 +85,39 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = _twin.home / "static"
 MEDIA_ROOT = _twin.home / "uploads"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "compose:index"
+LOGOUT_REDIRECT_URL = "accounts:login"
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "LLM Twin <no-reply@localhost>"
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# The services the web app talks to (same env names as every other component; see .env.example).
+TWIN_SERVING_URL = str(_twin.serving_url).rstrip("/")
+TWIN_SERVING_TOKEN = _twin.serving_token.get_secret_value()
+TWIN_SERVING_TIMEOUT_S = _twin.serving_timeout_s
+TWIN_AIRFLOW_URL = str(_twin.airflow_url).rstrip("/")
+TWIN_AIRFLOW_USER = _twin.airflow_user
+TWIN_AIRFLOW_PASSWORD = _twin.airflow_password.get_secret_value()
+TWIN_AIRFLOW_TIMEOUT_S = 10.0
+# A pending request (Airflow was unreachable) is retried when its page is viewed at most this often.
+TWIN_COLLECT_RETRY_AFTER_S = 15
+TWIN_RAY_DASHBOARD_URL = str(_twin.ray_dashboard_url).rstrip("/")
+# Export uploads: size limit, and where they are kept (outside the web root, one folder per user).
+TWIN_IMPORT_MAX_BYTES = _twin.import_max_bytes
+TWIN_UPLOAD_DIR = _twin.home / "uploads"
+# Run an upload's import in a background thread of the web process (False: leave it pending for
+# `manage.py import_pending_uploads`, e.g. from cron or a worker).
+TWIN_IMPORT_IN_BACKGROUND = True
+FILE_UPLOAD_HANDLERS = [
+    "webapp.sources.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 LOGGING = {
     "version": 1,

@@ -3,14 +3,50 @@ from django.contrib import admin
 from webapp.compose.models import Generation, Prompt
 
 
+class GenerationInline(admin.StackedInline):
+    model = Generation
+    extra = 0
+    fields = ["post", "edited_post", "rating", "sources", "links", "model", "timings", "created_at"]
+    readonly_fields = ["post", "sources", "links", "model", "timings", "created_at"]
+    show_change_link = True
+
+
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
-    list_display = ["text", "user", "created_at"]
+    list_display = ["short_text", "user", "generation_count", "created_at"]
+    list_filter = ["created_at"]
     search_fields = ["text", "user__email"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    inlines = [GenerationInline]
+
+    @admin.display(description="prompt")
+    def short_text(self, obj):
+        return obj.text[:80]
+
+    @admin.display(description="posts")
+    def generation_count(self, obj):
+        return obj.generations.count()
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ["post", "user", "rating", "created_at"]
-    list_filter = ["rating"]
-    search_fields = ["post", "edited_post", "user__email"]
+    list_display = ["short_post", "user", "rating", "edited", "adapter", "created_at"]
+    list_filter = ["rating", "created_at", ("edited_post", admin.EmptyFieldListFilter)]
+    search_fields = ["post", "edited_post", "user__email", "prompt__text"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["prompt"]
+    readonly_fields = ["created_at", "edited_at"]
+
+    @admin.display(description="post")
+    def short_post(self, obj):
+        return obj.post[:80]
+
+    @admin.display(boolean=True)
+    def edited(self, obj):
+        return bool(obj.edited_post)
+
+    @admin.display(description="adapter")
+    def adapter(self, obj):
+        return (obj.model or {}).get("adapter") or "base"

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -29,7 +30,10 @@ class Generation(models.Model):
     links = models.JSONField(default=list, blank=True)
     model = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
-    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    trace = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="1 (poor) to 5 (great)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,3 +41,8 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return self.post[:80]
+
+    @property
+    def final_post(self) -> str:
+        """The user's edit when there is one, else what the twin wrote."""
+        return self.edited_post or self.post

@@ -25,3 +25,50 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()}: {self.url}"
+
+
+class Upload(models.Model):
+    """A LinkedIn/Medium/Substack data export the user uploaded, and how its import went.
+
+    The archive is kept under ``$TWIN_HOME/uploads/<user_id>/`` (outside the web root, never served)
+    and imported in the background with ``crawlers.importers.import_export``.
+    """
+
+    class Kind(models.TextChoices):
+        LINKEDIN = "linkedin", "LinkedIn data export"
+        MEDIUM = "medium", "Medium export"
+        SUBSTACK = "substack", "Substack export"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be imported"
+        IMPORTING = "importing", "Importing"
+        SUCCEEDED = "succeeded", "Imported"
+        PARTIAL = "partial", "Imported with errors"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    original_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=1000, editable=False)
+    size = models.PositiveBigIntegerField()
+    publication_url = models.URLField(max_length=2000, blank=True, help_text="Substack only: your publication's address")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    crawl_run_id = models.UUIDField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    skipped = models.JSONField(default=dict, blank=True)
+    notices = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.original_name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.PARTIAL, self.Status.FAILED)
