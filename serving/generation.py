@@ -1,0 +1,315 @@
+"""Generation backends: a Hugging Face causal LM with the user's LoRA adapter (loaded with
+training's own :func:`training.loading.load_for_inference`), or an OpenAI-compatible server.
+
+:func:`generate` and :func:`generate_stream` take a loaded model and a :class:`GenerationRequest`
+(the user's request plus the context gathered by the ingress), assemble the prompt within the
+model's context window, generate, and post-process. The Serve ``Generator`` deployment and the
+in-process path both call them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from serving.config import GenerationConfig, PromptConfig
+from serving.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
+from training.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS
+
+logger = logging.getLogger("ray.serve.twin")
+BASE_MODEL_ID = "base"
+TINY_LOCAL = "tiny-local"
+
+# Text the offline stand-in base model's tokenizer is trained on when a user has no adapter of
+# their own and TWIN_BASE_MODEL is tiny-local (each trained adapter carries its own tiny base).
+STARTER_CORPUS = [
+    DEFAULT_SYSTEM_PROMPT,
+    "Write a LinkedIn post in my voice about what I learned this week.",
+    "Open with a one-line hook. Short paragraphs of one to three sentences, separated by blank lines.",
+    "Shipping beats polishing. Put it out, listen, then improve it. #learning #engineering",
+    "Three things I tell every engineer I mentor: write down what you expect, read the error twice, ask for help early.",
+    "Retrieval, search, embeddings, models, data, teams, customers, product, writing, reading, links, papers.",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load for a user: ``model_id`` is the multiplexing key (the registry id, or ``base``)."""
+
+    model_id: str
+    base_model: str
+    adapter_uri: str | None = None
+
+    def describe(self) -> dict:
+        return {"base": self.base_model, "adapter": self.adapter_uri,
+                "model_id": None if self.model_id == BASE_MODEL_ID else self.model_id}
+
+
+@dataclass
+class GenerationRequest:
+    prompt: str
+    links: list[ContextItem]
+    hits: list[ContextItem]
+    max_new_tokens: int
+    temperature: float
+    spec: ModelSpec
+
+
+@dataclass
+class GenerationResult:
+    post: str
+    model: dict
+    used: list[dict] = field(default_factory=list)  # context items used, in prompt order
+    truncated_keys: list[str] = field(default_factory=list)
+    dropped_keys: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    context_tokens: int = 0
+    generated_tokens: int = 0
+    raw_chars: int = 0
+    prompt_truncated: bool = False
+    generate_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_base_model(name: str, home: Path) -> str:
+    """A loadable base model: ``tiny-local`` becomes the starter tiny model (built once, offline)."""
+    if name != TINY_LOCAL:
+        return name
+    from training.config import DEFAULT_CONFIG, parse_config, read_config_file
+    from training.tiny_model import build_tiny_model
+
+    spec = parse_config(read_config_file(DEFAULT_CONFIG), str(DEFAULT_CONFIG))
+    return str(build_tiny_model(STARTER_CORPUS * 4, spec.tiny_model, home, seed=spec.seed))
+
+
+class TransformersModel:
+    """A base model (+ LoRA adapter) and its tokenizer, ready to generate."""
+
+    backend = "transformers"
+
+    def __init__(self, spec: ModelSpec, *, home: Path, device: str | None = None):
+        import torch
+
+        from training.loading import load_for_inference
+
+        self.spec = spec
+        self.fallback_reason: str | None = None
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        base = resolve_base_model(spec.base_model, home)
+        started = time.perf_counter()
+        try:
+            self.model, self.tokenizer = load_for_inference(spec.adapter_uri, base)
+        except (FileNotFoundError, OSError, ValueError) as exc:
+            if spec.adapter_uri is None:
+                raise
+            # a registered adapter that cannot be read: serve the base model and say so
+            self.fallback_reason = f"adapter {spec.adapter_uri} could not be loaded: {str(exc).splitlines()[0]}"
+            logger.warning("adapter fallback: %s", self.fallback_reason)
+            self.model, self.tokenizer = load_for_inference(None, base)
+        self.model.to(self.device)
+        self.load_ms = (time.perf_counter() - started) * 1000
+        config = getattr(self.model, "config", None)
+        self.max_positions = int(getattr(config, "max_position_embeddings", None) or 2048)
+        self._bad_words = [ids for ids in (self.tokenizer.encode(marker, add_special_tokens=False) for marker in MARKERS) if ids]
+        for token_id in {self.tokenizer.pad_token_id, self.tokenizer.bos_token_id, self.tokenizer.unk_token_id}:
+            if token_id is not None and token_id != self.tokenizer.eos_token_id:
+                self._bad_words.append([token_id])
+
+    def describe(self) -> dict:
+        info = {"backend": self.backend, **self.spec.describe(), "fallback": self.spec.adapter_uri is None
+                or self.fallback_reason is not None}
+        if self.fallback_reason:
+            info.update(adapter=None, fallback_reason=self.fallback_reason)
+        return info
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def budget(self, max_new_tokens: int) -> tuple[int, int]:
+        """(new tokens, prompt tokens) that fit the context window together."""
+        new_tokens = max(1, min(max_new_tokens, self.max_positions // 2))
+        return new_tokens, self.max_positions - new_tokens - 2
+
+    def _inputs(self, text: str):
+        return self.tokenizer(text, return_tensors="pt", add_special_tokens=True).to(self.device)
+
+    def _options(self, max_new_tokens: int, temperature: float) -> dict:
+        options = dict(max_new_tokens=max_new_tokens, min_new_tokens=min(8, max_new_tokens),
+                       pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+                       bad_words_ids=self._bad_words or None, repetition_penalty=1.1)
+        if temperature > 0:
+            options.update(do_sample=True, temperature=temperature, top_p=0.95)
+        else:
+            options.update(do_sample=False)
+        return options
+
+    def complete(self, text: str, max_new_tokens: int, temperature: float) -> tuple[str, int, int]:
+        import torch
+
+        inputs = self._inputs(text)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature))
+        prompt_length = inputs["input_ids"].shape[1]
+        generated = output[0][prompt_length:]
+        return self.tokenizer.decode(generated, skip_special_tokens=False), prompt_length, len(generated)
+
+    def stream(self, text: str, max_new_tokens: int, temperature: float) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self._inputs(text)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=300)
+        error: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**inputs, **self._options(max_new_tokens, temperature), streamer=streamer)
+            except BaseException as exc:  # surfaced to the consumer below
+                error.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+        if error:
+            raise error[0]
+
+
+class OpenAIModel:
+    """An OpenAI-compatible ``/chat/completions`` server. The system and instruction go as chat
+    messages, which the server renders with its model's own chat template."""
+
+    backend = "openai"
+
+    def __init__(self, spec: ModelSpec, config: GenerationConfig, api_key: str | None):
+        self.spec = spec
+        self.config = config.openai
+        self.api_key = api_key
+        self.fallback_reason = None
+        self.max_positions = self.config.context_tokens
+        if spec.adapter_uri and self.config.adapter_model:
+            self.model_name = self.config.adapter_model.format(model_id=spec.model_id)
+        else:
+            self.model_name = self.config.model
+            if spec.adapter_uri:
+                self.fallback_reason = "the OpenAI-compatible backend has no adapter_model template configured"
+
+    def describe(self) -> dict:
+        info = {"backend": self.backend, "base": self.config.model, "adapter": None, "model_id": None,
+                "served_model": self.model_name, "fallback": self.model_name == self.config.model}
+        if self.model_name != self.config.model:
+            info.update(adapter=self.spec.adapter_uri, model_id=self.spec.model_id)
+        if self.fallback_reason:
+            info["fallback_reason"] = self.fallback_reason
+        return info
+
+    def count_tokens(self, text: str) -> int:
+        return int(len(text) / self.config.chars_per_token) + 1
+
+    def budget(self, max_new_tokens: int) -> tuple[int, int]:
+        new_tokens = max(1, min(max_new_tokens, self.max_positions // 2))
+        return new_tokens, self.max_positions - new_tokens
+
+    def _body(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None, stream: bool) -> dict:
+        return {"model": self.model_name, "stream": stream, "max_tokens": max_new_tokens, "temperature": temperature,
+                "messages": [{"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
+                             {"role": "user", "content": assembled.instruction}]}
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def complete_chat(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None):
+        import httpx
+
+        response = httpx.post(f"{self.config.base_url.rstrip('/')}/chat/completions", timeout=self.config.timeout_s,
+                              json=self._body(assembled, max_new_tokens, temperature, system, False), headers=self._headers())
+        response.raise_for_status()
+        data = response.json()
+        usage = data.get("usage") or {}
+        text = data["choices"][0]["message"]["content"] or ""
+        return text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+    def stream_chat(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None) -> Iterator[str]:
+        import httpx
+
+        with httpx.stream("POST", f"{self.config.base_url.rstrip('/')}/chat/completions", timeout=self.config.timeout_s,
+                          json=self._body(assembled, max_new_tokens, temperature, system, True), headers=self._headers()) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                delta = json.loads(payload)["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+
+def load_model(spec: ModelSpec, config: GenerationConfig, *, home: Path, api_key: str | None = None):
+    if config.backend == "openai":
+        return OpenAIModel(spec, config, api_key)
+    return TransformersModel(spec, home=home, device=config.device)
+
+
+def _assemble(model, request: GenerationRequest, prompt_config: PromptConfig) -> tuple[AssembledPrompt, int]:
+    new_tokens, prompt_budget = model.budget(request.max_new_tokens)
+    assembled = assemble_prompt(request.prompt, request.links, request.hits, count_tokens=model.count_tokens,
+                                prompt_budget=prompt_budget, context_tokens=prompt_config.context_tokens,
+                                link_share=prompt_config.link_share, max_post_chars=prompt_config.max_post_chars,
+                                system=prompt_config.system_prompt)
+    return assembled, new_tokens
+
+
+def _result(model, assembled: AssembledPrompt, raw: str, prompt_tokens: int, generated: int, started: float,
+            prompt_config: PromptConfig) -> GenerationResult:
+    return GenerationResult(
+        post=postprocess(raw, prompt_config.max_post_chars), model=model.describe(),
+        used=[{**entry.item.to_dict(), "tokens": entry.tokens, "truncated": entry.truncated} for entry in assembled.used],
+        truncated_keys=[entry.item.key for entry in assembled.used if entry.truncated], dropped_keys=assembled.dropped,
+        prompt_tokens=prompt_tokens, context_tokens=assembled.context_tokens, generated_tokens=generated,
+        raw_chars=len(raw), prompt_truncated=assembled.prompt_truncated,
+        generate_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def generate(model, request: GenerationRequest, prompt_config: PromptConfig) -> GenerationResult:
+    """Assemble, generate, post-process (blocking)."""
+    started = time.perf_counter()
+    assembled, new_tokens = _assemble(model, request, prompt_config)
+    if isinstance(model, OpenAIModel):
+        raw, prompt_tokens, generated = model.complete_chat(assembled, new_tokens, request.temperature, prompt_config.system_prompt)
+        prompt_tokens = prompt_tokens or model.count_tokens(assembled.text)
+    else:
+        raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, request.temperature)
+    return _result(model, assembled, raw, prompt_tokens, generated, started, prompt_config)
+
+
+def generate_stream(model, request: GenerationRequest, prompt_config: PromptConfig) -> Iterator[dict]:
+    """``{"type": "token", "text": ...}`` events (cleaned text as it grows), then
+    ``{"type": "result", "result": GenerationResult-dict}`` with the final post-processed post."""
+    started = time.perf_counter()
+    assembled, new_tokens = _assemble(model, request, prompt_config)
+    if isinstance(model, OpenAIModel):
+        pieces = model.stream_chat(assembled, new_tokens, request.temperature, prompt_config.system_prompt)
+    else:
+        pieces = model.stream(assembled.text, new_tokens, request.temperature)
+    raw, shown, count = "", "", 0
+    for piece in pieces:
+        raw += piece
+        count += 1
+        visible = stream_safe_prefix(raw)[:prompt_config.max_post_chars]
+        if visible.startswith(shown) and len(visible) > len(shown):
+            yield {"type": "token", "text": visible[len(shown):]}
+            shown = visible
+    prompt_tokens = model.count_tokens(assembled.text)
+    generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count
+    yield {"type": "result", "result": _result(model, assembled, raw, prompt_tokens, generated, started, prompt_config).to_dict()}

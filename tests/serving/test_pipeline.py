@@ -1,0 +1,193 @@
+"""The request-handling functions without Ray: prompt assembly, post-processing, validation, link
+safety (redirect hops), the in-process pipeline and the OpenAI-compatible backend."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, ServingConfig
+from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
+from serving.pipeline import InProcessTwin, PostRequest, read_links, request_errors
+from serving.prompting import (ContextItem, assemble_prompt, clean_text, enforce_length, postprocess,
+                               stream_safe_prefix)
+from training.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def item(origin: str, key: str, text: str, url: str | None = None, score: float | None = None) -> ContextItem:
+    return ContextItem(origin=origin, key=key, text=text, url=url or f"https://example.com/{key}", title=key.upper(),
+                       platform="web" if origin == "link" else "linkedin", kind="link" if origin == "link" else "post",
+                       score=score)
+
+
+def test_links_come_first_then_chunks_deduplicated_within_the_budget():
+    links = [item("link", "L1", "fresh " * 200, url="https://news.example.com/a")]
+    hits = [item("retrieval", "c1", "my own words about search " * 5, score=0.03),
+            item("retrieval", "c2", "My own  words about SEARCH " * 5, score=0.02),  # same text: dropped
+            item("retrieval", "c3", "an old copy of the link", url="https://news.example.com/a/", score=0.01),  # same page
+            item("retrieval", "c4", "more of my writing " * 40, score=0.01)]
+    assembled = assemble_prompt("Write about search", links, hits, count_tokens=words, prompt_budget=400,
+                                context_tokens=150, link_share=0.5)
+    keys = [entry.item.key for entry in assembled.used]
+    assert keys[0] == "L1" and "c1" in keys and "c2" not in keys and "c3" not in keys
+    assert {"c2", "c3"} <= set(assembled.dropped)
+    assert assembled.context_tokens <= 150 and words(assembled.text) <= 400
+    link_entry = assembled.used[0]
+    assert link_entry.truncated and link_entry.tokens <= 75 + 1
+    assert assembled.text.startswith(SYSTEM_MARKER) and assembled.text.endswith(RESPONSE_MARKER + "\n")
+    assert assembled.text.index("New links I am sharing") < assembled.text.index("From my earlier writing")
+    assert "At most 3000 characters" in assembled.text
+
+
+def test_a_prompt_longer_than_the_window_is_cut_to_fit():
+    assembled = assemble_prompt("word " * 500, [], [item("retrieval", "c1", "text " * 50)], count_tokens=words,
+                                prompt_budget=200, context_tokens=100)
+    assert assembled.prompt_truncated and words(assembled.text) <= 200 and not assembled.used
+
+
+def test_postprocessing_strips_template_leakage_and_enforces_the_length():
+    raw = f"{RESPONSE_MARKER}\nShipping beats polishing.<pad>\n\n\n\nShort paragraph. </s>{INSTRUCTION_MARKER}\nignored"
+    assert clean_text(raw) == "Shipping beats polishing.\n\nShort paragraph."
+    assert clean_text("Hook line\n### Instruction: do something else") == "Hook line"
+    assert clean_text("A post<|im_end|>trailing") == "A post"
+    long_post = "\n\n".join(f"Paragraph {n}. " + "word " * 60 for n in range(30))
+    cut = postprocess(long_post, 3000)
+    assert len(cut) <= 3000 and cut.endswith("word") and clean_text(long_post).startswith(cut)
+    assert len(enforce_length("x" * 5000, 3000)) == 3000
+
+
+def test_streaming_holds_back_what_could_become_a_marker():
+    assert stream_safe_prefix("Hello world\n###") == "Hello world"
+    assert stream_safe_prefix("Hello world\n### Instr") == "Hello world"
+    assert stream_safe_prefix("Hello <|im_") == "Hello"
+    assert stream_safe_prefix("Hello world. #ai") == "Hello world. #ai"
+
+
+def test_request_limits_name_the_field():
+    limits = LimitsConfig(max_prompt_chars=10, max_links=1, max_k=3, max_new_tokens=50)
+    errors = request_errors(PostRequest(user="a@b.c", prompt="x" * 11, links=["http://a", "http://b"], k=4,
+                                        max_new_tokens=51), limits)
+    assert [error["loc"][-1] for error in errors] == ["prompt", "links", "k", "max_new_tokens"]
+    assert request_errors(PostRequest(user=" ", prompt="  "), limits)[0]["loc"] == ("body", "prompt")
+
+
+def test_private_and_metadata_addresses_are_refused_without_fetching():
+    from twin.settings import load_settings
+
+    settings = load_settings(_env_file=None, allow_private_urls=False, crawl_timeout_s=2)
+    results = read_links(["http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8100/v1/posts",
+                          "file:///etc/passwd"], settings, store=False)
+    assert [result["status"] for result in results] == ["refused"] * 4
+    assert "cloud metadata" in results[1]["error"] and "only http and https" in results[3]["error"]
+
+
+@pytest.fixture(scope="module")
+def in_process(serving_users):
+    return InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 24}}))
+
+
+@pytest.mark.slow
+def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_proceeds(
+        in_process, serving_users, link_server, monkeypatch):
+    """The guard is on; the fixture server stands in for a public site (its own address is let
+    through for the first hop only), and redirects to the cloud metadata address."""
+    import crawlers.links
+    from crawlers.safety import check_url
+
+    first_hop = link_server.url("/web/to-metadata")
+    checked = []
+
+    def guard(url, *, allow_private):
+        checked.append(url)
+        if url != first_hop:
+            check_url(url, allow_private=allow_private)
+
+    monkeypatch.setattr(crawlers.links, "check_url", guard)
+    in_process.settings = in_process.settings.model_copy(update={"allow_private_urls": False})
+    response = __import__("asyncio").run(in_process.write(PostRequest(
+        user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop])))
+    link = response["links"][0]
+    assert link["status"] == "refused" and "169.254.169.254 is a cloud metadata address" in link["error"]
+    assert checked == [first_hop, "http://169.254.169.254/latest/meta-data/"]
+    assert response["post"] and response["model"]["model_id"] == serving_users.adapters[serving_users.grace_id][0]
+    assert all(source["origin"] == "retrieval" for source in response["sources"])
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"body": body, "auth": self.headers.get("Authorization")})
+        text = "Hook line.\n\nA short paragraph. #search ### Instruction: leaked"
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for piece in (text[:10], text[10:30], text[30:]):
+                self.wfile.write(f"data: {json.dumps({'choices': [{'delta': {'content': piece}}]})}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        payload = json.dumps({"choices": [{"message": {"content": text}}],
+                              "usage": {"prompt_tokens": 120, "completion_tokens": 14}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_compatible_backend_uses_the_adapter_model_name_and_post_processes():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = GenerationConfig(backend="openai", openai=OpenAIBackend(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", model="qwen-base", adapter_model="user-{model_id}"))
+        model = OpenAIModel(ModelSpec("m-1", "qwen-base", "/adapters/1"), config, api_key="sk-test")
+        request = GenerationRequest("Write about search", [], [item("retrieval", "c1", "my words")], 64, 0.5,
+                                    ModelSpec("m-1", "qwen-base", "/adapters/1"))
+        result = generate(model, request, PromptConfig())
+        assert result.post == "Hook line.\n\nA short paragraph. #search"
+        assert result.prompt_tokens == 120 and result.generated_tokens == 14
+        assert result.model["served_model"] == "user-m-1" and result.model["fallback"] is False
+        sent = _FakeOpenAI.requests[-1]
+        assert sent["auth"] == "Bearer sk-test" and sent["body"]["model"] == "user-m-1"
+        assert [m["role"] for m in sent["body"]["messages"]] == ["system", "user"]
+        assert "my words" in sent["body"]["messages"][1]["content"]
+        events = list(generate_stream(model, request, PromptConfig()))
+        assert events[-1]["type"] == "result" and events[-1]["result"]["post"] == result.post
+        assert "".join(e["text"] for e in events if e["type"] == "token").startswith("Hook line.")
+        base_only = OpenAIModel(ModelSpec("base", "qwen-base"), config, api_key=None)
+        assert base_only.describe()["fallback"] is True and base_only.model_name == "qwen-base"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_twin_serve_prints_the_effective_config(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--print-config", "--port", "9123", "--host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(result.stdout)
+    assert config["http_options"] == {"host": "0.0.0.0", "port": 9123}
+    application = config["applications"][0]
+    assert application["import_path"] == "serving.app:build_app"
+    assert {d["name"] for d in application["deployments"]} == {"Ingress", "Retriever", "LinkReader", "Generator"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**config, "applications": [{**application, "args": {"limits": {"max_k": 0}}}]}))
+    result = CliRunner().invoke(app, ["serve", "--print-config", "--config", str(bad)])
+    assert result.exit_code == 2 and "limits.max_k" in result.output

@@ -1,0 +1,88 @@
+"""``twin serve``: the Ray Serve RAG application (``POST /v1/posts``) on local Ray or a cluster."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from twin.cli import _settings, app, console, fail
+from twin.settings import PROJECT_ROOT
+
+
+@app.command("serve")
+def serve_command(
+    config: Annotated[Optional[Path], typer.Option(help="Serve config file (default: TWIN_SERVING_CONFIG)")] = None,
+    host: Annotated[Optional[str], typer.Option(help="HTTP host (default: the host of TWIN_SERVING_URL)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (default: the port of TWIN_SERVING_URL, 8100)")] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(help="CPUs of the local Ray (default: TWIN_RAY_NUM_CPUS or all)")] = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="print the effective config and exit")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the application to be running")] = 600,
+) -> None:
+    """Start the serving app: on a local Ray (Ctrl-C stops it), or deployed to the cluster at RAY_ADDRESS.
+
+    Prints the URL; the API is documented at URL/docs. Requests need
+    `Authorization: Bearer $TWIN_SERVING_TOKEN`.
+    """
+    import yaml
+
+    from serving.config import ServingConfigError
+    from serving.deploy import deploy, ensure_ray, load_deploy_config, shutdown
+
+    settings = _settings()
+    path = config or settings.serving_config
+    path = path if path.is_absolute() else (PROJECT_ROOT / path if not path.exists() else path.resolve())
+    host = host or settings.serving_url.host
+    port = port or settings.serving_url.port or 8100
+    try:
+        effective = load_deploy_config(path, host=host, port=port)
+    except ServingConfigError as exc:
+        raise fail(str(exc), 2)
+    if print_config:
+        typer.echo(yaml.safe_dump(effective, sort_keys=False))
+        return
+    if settings.serving_token.get_secret_value() == "change-me-serving-token":
+        console.print("[yellow]warning:[/] TWIN_SERVING_TOKEN is the default value: set a long random token "
+                      "before exposing the service", highlight=False)
+
+    import ray
+
+    with console.status("starting Ray..." if not settings.ray_address else f"connecting to {settings.ray_address}..."):
+        if settings.ray_address:
+            # ship the project to the cluster once; the application uses the uploaded copy
+            from serving.deploy import EXCLUDES
+
+            ray.init(address=settings.ray_address, namespace="serve",
+                     runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": EXCLUDES}, log_to_driver=False)
+            started = True
+            uploaded = (ray.get_runtime_context().runtime_env or {}).get("working_dir")
+            effective = load_deploy_config(path, host=host, port=port, working_dir=uploaded)
+        else:
+            started = ensure_ray(settings, num_cpus=num_cpus)
+    try:
+        with console.status("deploying the serving application (loading models)..."):
+            url = deploy(effective, timeout_s=timeout)
+    except Exception as exc:  # DeployError, or Ray failing to start replicas
+        if not settings.ray_address:
+            shutdown(started)
+        raise fail(f"serving did not start: {exc}")
+    if settings.ray_address:
+        console.print(f"Deployed to {settings.ray_address}; the cluster's Serve proxy listens on port {port} "
+                      "(`serve status` shows the application).")
+        ray.shutdown()
+        return
+    typer.echo(url)
+    console.print(f"Serving on {url} (API docs: {url}/docs). Ctrl-C stops it.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping...")
+        shutdown(started)
