@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: help install system-deps test demo lock clean
+.PHONY: help install system-deps test demo up lock clean
 
 help:
 	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
-	@echo "make demo     the one-command demo (arrives with the demo issue; not available yet)"
+	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
+	@echo "make up       install, then start every service for real use (no demo data)"
 	@echo "make install  create .venv and install the locked dependencies and the project"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 
@@ -28,10 +29,11 @@ system-deps:
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo:
-	@echo "make demo is delivered by the one-command demo issue and is not available yet." >&2
-	@echo "Until then: make install && .venv/bin/twin db start && .venv/bin/twin migrate" >&2
-	@exit 2
+demo: install
+	$(BIN)/twin demo $(DEMO_ARGS)
+
+up: install
+	$(BIN)/twin up
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -7,6 +7,7 @@ and dbt and embedding still run on whatever the other sources collected.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -14,11 +15,13 @@ from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, tas
 
 CHUNKS = Asset(name="twin_chunks", uri="x-twin://marts/chunks")
 SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
+# A cron expression or preset; "none" leaves only triggered runs (the demo sets it).
+COLLECT_SCHEDULE = os.environ.get("TWIN_COLLECT_SCHEDULE", "@daily")
 
 
 @dag(
     dag_id="twin_collect",
-    schedule="@daily",
+    schedule=None if COLLECT_SCHEDULE.lower() == "none" else COLLECT_SCHEDULE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

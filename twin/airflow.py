@@ -34,8 +34,10 @@ def airflow_home(settings: Settings) -> Path:
     return settings.home / "airflow"
 
 
-def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = None) -> dict[str, str]:
-    """The environment every Airflow process of this project runs with."""
+def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = None,
+                base_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every Airflow process of this project runs with (``base_env``, default this
+    process's environment, plus Airflow's configuration)."""
     settings = settings or get_settings()
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = 
     host = settings.airflow_url.host or "127.0.0.1"
     # A stable secret per installation, so tokens issued by one component are valid for the others.
     secret = hashlib.sha256(f"{settings.secret_key.get_secret_value()}|airflow-jwt".encode()).hexdigest()
-    env = dict(os.environ)
+    env = dict(os.environ if base_env is None else base_env)
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -149,10 +151,11 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None) -> dict[str, str]:
+def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None,
+            base_env: dict[str, str] | None = None) -> dict[str, str]:
     """Everything before starting: the env, the admin login file and the metadata schema."""
     settings = settings or get_settings()
-    env = airflow_env(settings, dags_folder=dags_folder)
+    env = airflow_env(settings, dags_folder=dags_folder, base_env=base_env)
     write_admin_login(settings)
     migrate_metadata(env)
     return env

@@ -115,6 +115,17 @@ class AirflowClient:
         path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}"
         return _dag_run(self._request("GET", path, f"read run {dag_run_id}"))
 
+    def list_runs(self, dag_id: str, *, limit: int = 20) -> list[DagRun]:
+        """The DAG's most recent runs, newest first."""
+        data = self._request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", f"list runs of {dag_id}",
+                             params={"order_by": "-run_after", "limit": limit})
+        return [_dag_run(item) for item in data.get("dag_runs", [])]
+
+    def set_run_state(self, dag_id: str, dag_run_id: str, state: str) -> DagRun:
+        """Mark a run ``success`` or ``failed`` (ends a run left over from an interrupted session)."""
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}"
+        return _dag_run(self._request("PATCH", path, f"mark run {dag_run_id} {state}", json={"state": state}))
+
     def task_states(self, dag_id: str, dag_run_id: str) -> list[TaskState]:
         path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}/taskInstances"
         data = self._request("GET", path, f"read tasks of {dag_run_id}", params={"limit": 1000})

@@ -207,13 +207,17 @@ def psql(ctx: typer.Context) -> None:
     raise typer.Exit(subprocess.call([binary, url, *ctx.args]))
 
 
-# Command groups of the other components register themselves on `app` when imported.
-# (Integration note: replaced by explicit imports once all three modules exist.)
-import importlib.util as _importlib_util  # noqa: E402
-
-for _module in ("cli_collect", "cli_import", "cli_index", "cli_train", "cli_serve", "cli_web"):
-    if _importlib_util.find_spec(f"twin.{_module}") is not None:
-        __import__(f"twin.{_module}")
+# The other components' commands register themselves on `app` (each module keeps its heavy
+# imports inside its commands, so `twin --help` stays fast).
+from twin import (  # noqa: E402,F401
+    cli_collect,
+    cli_import,
+    cli_index,
+    cli_serve,
+    cli_stack,
+    cli_train,
+    cli_web,
+)
 
 
 def main() -> None:

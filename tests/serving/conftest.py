@@ -196,10 +196,11 @@ class ServeApp:
         deploy(load_deploy_config(**overrides), timeout_s=120)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def serve_app(serving_users, db_proxy, database_url):
     """The real application from serving/config.yaml on a local Ray (2 CPUs), its database
-    reached through ``db_proxy``; Serve and Ray are shut down at the end."""
+    reached through ``db_proxy``; Serve (and Ray, if this fixture started it) are shut down at the
+    end of the module, so later tests sharing the process's Ray get its CPUs back."""
     from serving.deploy import deploy, ensure_ray, load_deploy_config, shutdown
     from twin.db import connection_parts
     from twin.settings import get_settings

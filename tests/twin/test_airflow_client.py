@@ -64,6 +64,9 @@ def test_trigger_with_conf_and_poll_to_success(airflow):
         assert run.state in ("queued", "running") and run.conf == {"who": "ada"}
         finished = client.wait("echo_conf", run.dag_run_id, timeout=180, poll=1)
         assert finished.state == "success"
+        assert client.list_runs("echo_conf")[0].dag_run_id == run.dag_run_id
+        ended = client.set_run_state("echo_conf", run.dag_run_id, "failed")
+        assert ended.state == "failed" and client.get_run("echo_conf", run.dag_run_id).state == "failed"
         tasks = client.task_states("echo_conf", run.dag_run_id)
         assert [(t.task_id, t.state) for t in tasks] == [("echo", "success")]
 

@@ -120,7 +120,9 @@ def normalise_medium(raw: str, *, allow_private: bool = False) -> str:
         return f"https://medium.com/{first.lower()}"  # a publication
     if host.endswith(".medium.com"):
         return f"https://{host}"
-    # A custom domain of a Medium publication: its feed lives at <domain>/feed.
+    # A custom domain of a Medium publication: a feed URL is kept as given, else the feed is <domain>/feed.
+    if "feed" in segments:
+        return f"{scheme}://{netloc}{path.rstrip('/')}"
     return f"{scheme}://{netloc}"
 
 

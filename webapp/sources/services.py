@@ -32,7 +32,7 @@ def _check_unique(user, platform: str, url: str, exclude_id: int | None = None) 
     if exclude_id is not None:
         duplicates = duplicates.exclude(pk=exclude_id)
     if duplicates.exists():
-        raise ValidationError({"url": f"You already have this source ({url})."}, code="unique")
+        raise ValidationError({"url": ValidationError(f"You already have this source ({url}).", code="unique")})
 
 
 def _normalised(platform: str, url: str) -> tuple[str, str]:

@@ -1,0 +1,78 @@
+"""`twin demo --headless`: the whole pipeline on the sample persona, a post with persona sources, no servers left."""
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+
+import psutil
+import pytest
+
+from twin.db import drop_database, ensure_database, with_database
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def demo_env(admin_database_url, tmp_path):
+    suffix = uuid.uuid4().hex[:8]
+    database, airflow_database = f"demo_{suffix}", f"demo_airflow_{suffix}"
+    ensure_database(admin_database_url, database)
+    ports = {name: _free_port() for name in ("airflow", "serving", "web", "site")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": with_database(admin_database_url, database),
+        "TWIN_HOME": str(tmp_path / "home"),
+        "TWIN_AIRFLOW_DB_NAME": airflow_database,
+        "TWIN_AIRFLOW_URL": f"http://127.0.0.1:{ports['airflow']}",
+        "TWIN_SERVING_URL": f"http://127.0.0.1:{ports['serving']}",
+        "TWIN_WEB_PORT": str(ports["web"]),
+        "TWIN_RAY_DASHBOARD": "false",
+        "TWIN_RAY_NUM_CPUS": "2",
+    }
+    for name in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER"):
+        env.pop(name, None)  # the demo configures its own Airflow
+    yield env, ports
+    drop_database(admin_database_url, airflow_database)
+    drop_database(admin_database_url, database)
+
+
+def test_headless_demo_writes_a_post_from_the_persona_and_stops_everything(demo_env):
+    env, ports = demo_env
+    result = subprocess.run([sys.executable, "-m", "twin", "demo", "--headless", "--site-port", str(ports["site"])],
+                            env=env, capture_output=True, text=True, timeout=1800)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert "demo user demo@example.com" in output and "'new': 30" in output, "LinkedIn export imported"
+    post = output.split("Post", 1)[1].split("Sources:", 1)[0]
+    assert len(post.strip()) > 20
+    sources = output.split("Sources:", 1)[1].split("Where the time went:", 1)[0]
+    assert "elenavarga" in sources or "elena" in sources.lower(), sources
+    assert "twin_finetune" in output and "total" in output
+
+    assert not any(_port_open(port) for port in ports.values()), "every service stopped"
+    assert _processes_of(env["TWIN_HOME"]) == [], "no process of the demo left behind"
+
+
+def _processes_of(home: str) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.environ().get("TWIN_HOME") == home:
+                found.append(" ".join(proc.info["cmdline"] or [])[:200])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found

@@ -1,0 +1,140 @@
+"""``twin up`` (every service, for real use) and ``twin demo`` (the same on the sample persona)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import typer
+
+from twin.cli import _settings, app, console, fail
+
+
+def _print_urls(settings, web_url: str, serving_url: str, login: str | None = None) -> None:
+    lines = [
+        f"web app        {web_url}/" + (f"   (log in as {login})" if login else "   (sign up, or `twin user create`)"),
+        f"Airflow        {str(settings.airflow_url).rstrip('/')}/   (log in as {settings.airflow_user} / TWIN_AIRFLOW_PASSWORD)",
+        f"serving API    {serving_url}/docs   (Bearer TWIN_SERVING_TOKEN)",
+        f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/",
+    ]
+    console.print("\n".join(lines), highlight=False)
+
+
+def _run_until_interrupted(stack) -> None:
+    console.print("Ctrl-C stops every service.")
+    while not (dead := stack.dead()):
+        time.sleep(1)
+    raise fail(f"{', '.join(dead)} stopped unexpectedly; logs are in {stack.log_dir}")
+
+
+@app.command("up")
+def up() -> None:
+    """Start everything for real use: database, Airflow, Ray Serve and the web app (no demo data)."""
+    from twin.db import DatabaseUnavailable, EmbeddedPostgresError
+    from twin.demo import prepare_database
+    from twin.migrate import MigrationError
+    from twin.airflow import AirflowError
+    from twin.stack import Stack, StackError
+
+    settings = _settings()
+    stack = Stack.create(settings)
+    try:
+        with console.status("database and migrations..."):
+            prepare_database(settings)
+        with console.status("starting Airflow..."):
+            stack.start_airflow()
+        with console.status("starting Ray Serve (loading models)..."):
+            serving_url = stack.start_serving()
+        with console.status("starting the web app..."):
+            web_url = stack.start_web()
+        _print_urls(settings, web_url, serving_url)
+        _run_until_interrupted(stack)
+    except (StackError, AirflowError, MigrationError, DatabaseUnavailable, EmbeddedPostgresError) as exc:
+        raise fail(str(exc))
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        stack.stop()
+
+
+@app.command("demo")
+def demo(
+    headless: Annotated[bool, typer.Option("--headless", help="write one post, print it, stop everything and exit")] = False,
+    site_port: Annotated[int, typer.Option(help="port of the local sample site serving the persona")] = 8765,
+) -> None:
+    """The whole twin on the bundled sample persona: collect through Airflow, train, serve, web app.
+
+    Starts a local sample site with the persona's LinkedIn export, Medium feed, Substack and GitHub
+    repository; creates the demo user; runs twin_collect, then the twin_finetune run it triggers;
+    starts Ray Serve and the web app and prints the URLs and the demo login.
+    """
+    from demo.site import SampleSite
+    from twin.airflow import AirflowError
+    from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
+    from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DemoError, StepTimer, add_sources, ask_for_a_post,
+                           end_leftover_runs, ensure_demo_user, import_linkedin, prepare_database, run_collect,
+                           unpause_dags, wait_for_finetune)
+    from twin.settings import get_settings
+    from twin.stack import Stack, StackError
+
+    _settings()
+    timer = StepTimer()
+    site = SampleSite(port=site_port).start()
+    demo_env = {**site.crawl_env(polite=False), "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_COLLECT_SCHEDULE": "none"}
+    os.environ.update(demo_env)
+    get_settings.cache_clear()
+    settings = get_settings()
+    stack = Stack.create(settings)
+    say = lambda message: console.print(f"  {message}", highlight=False)  # noqa: E731
+    try:
+        with console.status("database and migrations..."):
+            database_url = prepare_database(settings)
+        timer.done("database + migrations")
+        with console.status("demo user, sources and LinkedIn export..."):
+            user_id = ensure_demo_user(database_url)
+            add_sources(site.sources(), stack.env)
+            counts = import_linkedin(site, user_id)
+        say(f"demo user {DEMO_EMAIL} (id {user_id}); LinkedIn export: {counts}")
+        timer.done("demo user, sources, LinkedIn import")
+        with console.status("starting Airflow..."):
+            stack.start_airflow()
+        timer.done("Airflow start")
+        with AirflowClient.from_settings(settings) as client:
+            unpause_dags(client)
+            end_leftover_runs(client, say)
+            known = {run.dag_run_id for run in client.list_runs("twin_finetune")}
+            with console.status("collecting through Airflow (twin_collect)..."):
+                run_collect(client, user_id, say)
+            timer.done("twin_collect (crawl, dbt build, embed)")
+            with console.status("training the twin (twin_finetune)..."):
+                wait_for_finetune(client, user_id, known, say)
+            timer.done("twin_finetune (export, Ray Train, evaluate)")
+        with console.status("starting Ray Serve (loading models)..."):
+            serving_url = stack.start_serving()
+        timer.done("Ray Serve start")
+        with console.status("starting the web app..."):
+            web_url = stack.start_web()
+        timer.done("web app start")
+        if headless:
+            with console.status("asking the twin for a post..."):
+                answer = ask_for_a_post(settings)
+            timer.done("one generated post")
+            console.print(f"\n[bold]Post[/] (model {answer['model']}):\n{answer['post']}\n", highlight=False)
+            console.print("Sources:\n" + "\n".join(f"  - {s['title']} <{s['url']}> ({s['platform']})"
+                                                   for s in answer["sources"]), highlight=False)
+            console.print(f"\nWhere the time went:\n{timer.report()}", highlight=False)
+            if not answer["post"].strip() or not answer["sources"]:
+                raise DemoError("the twin wrote no post or cited no sources")
+            return
+        console.print(f"\nThe demo is ready. Where the time went:\n{timer.report()}\n", highlight=False)
+        _print_urls(settings, web_url, serving_url, login=f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
+        console.print(f"sample site    {site.base}/", highlight=False)
+        _run_until_interrupted(stack)
+    except (StackError, DemoError, AirflowError, AirflowRejected, AirflowUnavailable, TimeoutError) as exc:
+        raise fail(str(exc))
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        stack.stop()
+        site.stop()

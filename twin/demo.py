@@ -1,0 +1,154 @@
+"""`twin demo`: the whole twin on the bundled sample persona, and `twin up` without it.
+
+The demo serves the persona (demo/persona) on a local sample site, creates the demo user with
+their sources and LinkedIn export, runs `twin_collect` through Airflow, waits for the
+`twin_finetune` run that the new training data triggers, then starts Ray Serve and the web app.
+With ``headless`` it asks the twin for one post, prints it, and stops everything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from twin.settings import PROJECT_ROOT, Settings
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "twin-demo-password"
+DEMO_PROMPT = "Write a post about why we review runbooks like code, and what small pull requests taught us."
+
+Say = Callable[[str], None]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class StepTimer:
+    """Where the time goes: each step's wall time, printed at the end."""
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    _started: float = field(default_factory=time.perf_counter)
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((name, now - self._started))
+        self._started = now
+
+    def report(self) -> str:
+        total = sum(seconds for _, seconds in self.steps)
+        lines = [f"  {name:<42} {seconds:7.1f} s" for name, seconds in self.steps]
+        return "\n".join([*lines, f"  {'total':<42} {total:7.1f} s"])
+
+
+def prepare_database(settings: Settings) -> str:
+    from twin.db import prepare_server
+    from twin.migrate import migrate
+
+    url = prepare_server(settings)
+    migrate(url, settings)
+    return url
+
+
+def ensure_demo_user(database_url: str) -> int:
+    """The demo user (a Django admin too); created once, found afterwards."""
+    from twin.db import get_engine
+    from twin.users import UserNotFound, create_user, user_id_for_email
+
+    with get_engine().connect() as conn:
+        try:
+            return user_id_for_email(conn, DEMO_EMAIL)
+        except UserNotFound:
+            pass
+    user_id, _ = create_user(DEMO_EMAIL, DEMO_PASSWORD, database_url, admin=True)
+    return user_id
+
+
+def add_sources(sources: list[tuple[str, str]], env: dict[str, str]) -> None:
+    """Through the web app's own validation (a management command: nothing here imports Django)."""
+    for platform, url in sources:
+        result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_source_add", DEMO_EMAIL, platform, url],
+                                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise DemoError(f"could not add the source {url}: {result.stderr.strip().splitlines()[-1:]}")
+
+
+def import_linkedin(site, user_id: int) -> dict:
+    from crawlers.importers import import_export
+
+    summary = import_export("linkedin", site.linkedin_export_zip(), user_id)
+    return summary.counts
+
+
+def unpause_dags(client, dag_ids: tuple[str, ...] = ("twin_collect", "twin_finetune"), timeout: float = 180.0) -> None:
+    """Unpause once the dag-processor has parsed the DAG files (a few seconds after start)."""
+    from twin.airflow_client import AirflowRejected
+
+    deadline = time.monotonic() + timeout
+    for dag_id in dag_ids:
+        while True:
+            try:
+                client.unpause(dag_id)
+                break
+            except AirflowRejected as exc:
+                if exc.status_code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+
+def end_leftover_runs(client, say: Say, dag_ids: tuple[str, ...] = ("twin_collect", "twin_finetune")) -> None:
+    """Runs an interrupted demo left queued or running would hold up this one (one active run per DAG)."""
+    for dag_id in dag_ids:
+        for run in client.list_runs(dag_id, limit=100):
+            if run.state in ("queued", "running"):
+                client.set_run_state(dag_id, run.dag_run_id, "failed")
+                say(f"ended the leftover {dag_id} run {run.dag_run_id}")
+
+
+def run_collect(client, user_id: int, say: Say, timeout: float = 1800.0) -> str:
+    run = client.trigger("twin_collect", {"user_id": user_id})
+    say(f"twin_collect run {run.dag_run_id} started (watch it in the Airflow UI)")
+    run = client.wait("twin_collect", run.dag_run_id, timeout=timeout, poll=2)
+    failed = [task.task_id for task in client.task_states("twin_collect", run.dag_run_id) if task.state == "failed"]
+    if run.state != "success" or failed:
+        raise DemoError(f"twin_collect ended {run.state} (failed tasks: {failed or 'none'}): "
+                        "see the Airflow UI or $TWIN_HOME/airflow/logs")
+    return run.dag_run_id
+
+
+def wait_for_finetune(client, user_id: int, known_runs: set[str], say: Say, timeout: float = 1800.0) -> str:
+    """The twin_finetune run that twin_collect's new training data triggered (started by hand if none shows up)."""
+    deadline = time.monotonic() + 120
+    while True:
+        new_runs = [run for run in client.list_runs("twin_finetune") if run.dag_run_id not in known_runs]
+        if new_runs:
+            run = new_runs[-1]
+            say(f"twin_finetune run {run.dag_run_id} was triggered by the new training data")
+            break
+        if time.monotonic() > deadline:
+            run = client.trigger("twin_finetune", {"user_id": user_id})
+            say(f"twin_finetune run {run.dag_run_id} started")
+            break
+        time.sleep(2)
+    run = client.wait("twin_finetune", run.dag_run_id, timeout=timeout, poll=3)
+    if run.state != "success":
+        raise DemoError(f"twin_finetune ended {run.state}: see the Airflow UI or $TWIN_HOME/airflow/logs")
+    return run.dag_run_id
+
+
+def ask_for_a_post(settings: Settings, prompt: str = DEMO_PROMPT) -> dict:
+    response = httpx.post(
+        f"{str(settings.serving_url).rstrip('/')}/v1/posts",
+        headers={"Authorization": f"Bearer {settings.serving_token.get_secret_value()}"},
+        json={"user": DEMO_EMAIL, "prompt": prompt, "links": [], "k": 5, "max_new_tokens": 120},
+        timeout=600,
+    )
+    if response.status_code != 200:
+        raise DemoError(f"serving answered {response.status_code}: {response.text[:500]}")
+    return response.json()
