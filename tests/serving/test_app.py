@@ -170,3 +170,21 @@ def test_database_down_is_503_with_the_reason(serve_app, serving_users, db_proxy
     assert health.status_code == 503 and health.json()["database"].startswith("database unavailable")
     again = post(serve_app, {"user": serving_users.ada_email, "prompt": "hello again", "max_new_tokens": 8})
     assert again.status_code == 200, again.text
+
+
+def test_the_web_apps_client_against_the_real_app(serve_app, serving_users):
+    from webapp.compose.serving_client import ServingClient, ServingRejected
+
+    client = ServingClient(serve_app.url, serve_app.token, timeout=120)
+    payload = {"user": serving_users.ada_email, "prompt": "What I learned about hybrid search", "max_new_tokens": 16}
+    answer = client.create_post(payload)
+    assert answer["post"].strip() and answer["model"]["adapter"]
+    assert answer["sources"] and all(source["url"] for source in answer["sources"])
+
+    events = list(client.stream_post(payload))
+    assert events[-1].kind == "final" and events[-1].response["post"].strip()
+    assert any(event.kind == "token" for event in events[:-1])
+
+    with pytest.raises(ServingRejected) as excinfo:
+        ServingClient(serve_app.url, "wrong-token").create_post(payload)
+    assert excinfo.value.status_code == 401

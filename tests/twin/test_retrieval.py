@@ -57,7 +57,9 @@ def test_another_users_identical_text_is_never_returned(engine, indexed_corpus, 
         assert owners == [user_id]
     with engine.connect() as conn:
         owners = conn.execute(sa.text("select count(distinct user_id), count(distinct chunk_id) from marts.chunks "
-                                      "where text = :t"), {"t": index_corpus.SHARED_POST}).one()
+                                      "where text = :t and user_id in (:a, :b)"),
+                              {"t": index_corpus.SHARED_POST, "a": indexed_corpus.author_id,
+                               "b": indexed_corpus.other_author_id}).one()
     assert owners == (2, 2)  # the same text is two chunks, one per user
     with pytest.raises(ValueError):
         search_chunks(engine, None, "anything", model=embedding_model)
