@@ -54,29 +54,16 @@ def run_direct(user_id: int) -> float:
 
 
 def run_through_airflow(user_id: int, settings) -> tuple[float, str]:
-    from twin.airflow import AirflowProcesses, airflow_home, prepare
-    from twin.airflow_client import AirflowClient, AirflowRejected
+    from twin.airflow import airflow_home, running_airflow
+    from twin.airflow_client import AirflowClient
 
-    processes = AirflowProcesses(prepare(settings), airflow_home(settings) / "logs" / "benchmark")
-    processes.start()
-    try:
-        processes.wait_until_ready(str(settings.airflow_url))
+    with running_airflow(settings, log_dir=airflow_home(settings) / "logs" / "benchmark"):
         with AirflowClient.from_settings(settings) as client:
-            deadline = time.monotonic() + 180
-            while True:  # the dag-processor needs a moment to parse the DAG files
-                try:
-                    client.unpause("twin_collect")
-                    break
-                except AirflowRejected:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(1)
+            client.unpause("twin_collect", wait_for_parsing=180)
             started = time.perf_counter()
             run = client.trigger("twin_collect", {"user_id": user_id})
             finished = client.wait("twin_collect", run.dag_run_id, timeout=1800, poll=0.5)
             return time.perf_counter() - started, finished.state
-    finally:
-        processes.stop()
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +151,20 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
+
+
+@contextmanager
+def running_airflow(settings: Settings, *, dags_folder: Path | None = None, base_env: dict[str, str] | None = None,
+                    log_dir: Path | None = None, timeout: float = 300.0) -> Iterator[AirflowProcesses]:
+    """Prepare, start and (on exit) stop Airflow's components; yields once the API is healthy."""
+    processes = AirflowProcesses(prepare(settings, dags_folder=dags_folder, base_env=base_env),
+                                 log_dir or airflow_home(settings) / "logs" / "components")
+    processes.start()
+    try:
+        processes.wait_until_ready(str(settings.airflow_url), timeout=timeout)
+        yield processes
+    finally:
+        processes.stop()
 
 
 def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None,

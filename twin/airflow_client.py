@@ -101,8 +101,18 @@ class AirflowClient:
         _raise_for_status(response, "read health")
         return response.json()
 
-    def unpause(self, dag_id: str) -> None:
-        self._request("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", f"unpause {dag_id}", json={"is_paused": False})
+    def unpause(self, dag_id: str, *, wait_for_parsing: float = 0.0) -> None:
+        """Unpause a DAG; with ``wait_for_parsing`` seconds, wait for a DAG Airflow has not parsed yet (404)."""
+        deadline = time.monotonic() + wait_for_parsing
+        while True:
+            try:
+                self._request("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", f"unpause {dag_id}",
+                              json={"is_paused": False})
+                return
+            except AirflowRejected as exc:
+                if exc.status_code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
 
     def trigger(self, dag_id: str, conf: dict | None = None, *, dag_run_id: str | None = None) -> DagRun:
         body: dict = {"logical_date": None, "conf": conf or {}}

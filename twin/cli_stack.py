@@ -74,7 +74,7 @@ def demo(
     from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
     from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DemoError, StepTimer, add_sources, ask_for_a_post,
                            end_leftover_runs, ensure_demo_user, import_linkedin, prepare_database, run_collect,
-                           unpause_dags, wait_for_finetune)
+                           wait_for_finetune)
     from twin.settings import get_settings
     from twin.stack import Stack, StackError
 
@@ -101,7 +101,8 @@ def demo(
             stack.start_airflow()
         timer.done("Airflow start")
         with AirflowClient.from_settings(settings) as client:
-            unpause_dags(client)
+            for dag_id in ("twin_collect", "twin_finetune"):
+                client.unpause(dag_id, wait_for_parsing=180)
             end_leftover_runs(client, say)
             known = {run.dag_run_id for run in client.list_runs("twin_finetune")}
             with console.status("collecting through Airflow (twin_collect)..."):

@@ -86,22 +86,6 @@ def import_linkedin(site, user_id: int) -> dict:
     return summary.counts
 
 
-def unpause_dags(client, dag_ids: tuple[str, ...] = ("twin_collect", "twin_finetune"), timeout: float = 180.0) -> None:
-    """Unpause once the dag-processor has parsed the DAG files (a few seconds after start)."""
-    from twin.airflow_client import AirflowRejected
-
-    deadline = time.monotonic() + timeout
-    for dag_id in dag_ids:
-        while True:
-            try:
-                client.unpause(dag_id)
-                break
-            except AirflowRejected as exc:
-                if exc.status_code != 404 or time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-
-
 def end_leftover_runs(client, say: Say, dag_ids: tuple[str, ...] = ("twin_collect", "twin_finetune")) -> None:
     """Runs an interrupted demo left queued or running would hold up this one (one active run per DAG)."""
     for dag_id in dag_ids:

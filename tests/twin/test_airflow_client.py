@@ -1,13 +1,12 @@
 """The REST client against a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) on loopback."""
 
 import socket
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from twin.airflow import AirflowProcesses, airflow_home, prepare
+from twin.airflow import running_airflow
 from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
 from twin.db import drop_database, ensure_database
 from twin.settings import load_settings
@@ -32,34 +31,18 @@ def airflow(tmp_path_factory, admin_database_url):
         airflow_url=f"http://127.0.0.1:{_free_port()}",
         airflow_password="a-test-password",
     )
-    env = prepare(settings, dags_folder=DAGS)
-    processes = AirflowProcesses(env, airflow_home(settings) / "logs")
-    processes.start()
     try:
-        processes.wait_until_ready(str(settings.airflow_url))
-        yield settings
-    finally:
-        processes.stop()
+        with running_airflow(settings, dags_folder=DAGS) as processes:
+            yield settings
         assert processes.dead() == [] and not processes.processes
+    finally:
         drop_database(admin_database_url, name)
-
-
-def _wait_for_dag(client: AirflowClient, dag_id: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.unpause(dag_id)
-            return
-        except AirflowRejected as exc:
-            if exc.status_code != 404 or time.monotonic() > deadline:
-                raise
-            time.sleep(2)
 
 
 def test_trigger_with_conf_and_poll_to_success(airflow):
     with AirflowClient.from_settings(airflow) as client:
         assert client.health()["metadatabase"]["status"] == "healthy"
-        _wait_for_dag(client, "echo_conf")
+        client.unpause("echo_conf", wait_for_parsing=120)
         run = client.trigger("echo_conf", {"who": "ada"})
         assert run.state in ("queued", "running") and run.conf == {"who": "ada"}
         finished = client.wait("echo_conf", run.dag_run_id, timeout=180, poll=1)

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from tests.webapp.conftest import free_port
-from twin.airflow import AirflowProcesses, airflow_home, prepare
+from twin.airflow import running_airflow
 from twin.db import drop_database, ensure_database
 from twin.settings import load_settings
 from webapp.collection import services
@@ -27,13 +27,10 @@ def airflow(tmp_path_factory, admin_database_url):
     ensure_database(admin_database_url, name)
     settings = load_settings(home=tmp_path_factory.mktemp("twin_home"), airflow_db_name=name,
                              airflow_url=f"http://127.0.0.1:{free_port()}", airflow_password="a-web-test-password")
-    processes = AirflowProcesses(prepare(settings, dags_folder=DAGS), airflow_home(settings) / "logs")
-    processes.start()
     try:
-        processes.wait_until_ready(str(settings.airflow_url))
-        yield settings
+        with running_airflow(settings, dags_folder=DAGS):
+            yield settings
     finally:
-        processes.stop()
         drop_database(admin_database_url, name)
 
 
