@@ -1,9 +1,12 @@
-"""`twin demo --headless`: the whole pipeline on the sample persona, a post with persona sources, no servers left."""
+"""`twin demo --headless` (the whole pipeline on the sample persona: a post with persona sources) and
+`twin up` (every service, Ctrl-C stops them): no servers left behind."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import psutil
@@ -65,6 +68,30 @@ def test_headless_demo_writes_a_post_from_the_persona_and_stops_everything(demo_
 
     assert not any(_port_open(port) for port in ports.values()), "every service stopped"
     assert _processes_of(env["TWIN_HOME"]) == [], "no process of the demo left behind"
+
+
+def test_up_starts_every_service_and_ctrl_c_stops_them(demo_env):
+    import httpx
+
+    env, ports = demo_env
+    process = subprocess.Popen([sys.executable, "-m", "twin", "up"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not _port_open(ports["web"]):
+            assert process.poll() is None, process.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "twin up did not come up"
+            time.sleep(2)
+        time.sleep(2)
+        assert httpx.get(f"http://127.0.0.1:{ports['web']}/accounts/login/").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=180)
+    assert "web app" in output and "serving API" in output and "Airflow" in output
+    assert not any(_port_open(ports[name]) for name in ("web", "serving", "airflow")), "every service stopped"
+    assert _processes_of(env["TWIN_HOME"]) == []
 
 
 def _processes_of(home: str) -> list[str]:

@@ -32,16 +32,17 @@ def _run_until_interrupted(stack) -> None:
 def up() -> None:
     """Start everything for real use: database, Airflow, Ray Serve and the web app (no demo data)."""
     from twin.db import DatabaseUnavailable, EmbeddedPostgresError
-    from twin.demo import prepare_database
+    from twin.demo import prepare_database, stop_database_if_started
     from twin.migrate import MigrationError
     from twin.airflow import AirflowError
     from twin.stack import Stack, StackError
 
     settings = _settings()
     stack = Stack.create(settings)
+    started_database = False
     try:
         with console.status("database and migrations..."):
-            prepare_database(settings)
+            _, started_database = prepare_database(settings)
         with console.status("starting Airflow..."):
             stack.start_airflow()
         with console.status("starting Ray Serve (loading models)..."):
@@ -56,6 +57,7 @@ def up() -> None:
         console.print("stopping...")
     finally:
         stack.stop()
+        stop_database_if_started(settings, started_database)
 
 
 @app.command("demo")
@@ -74,7 +76,7 @@ def demo(
     from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
     from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DemoError, StepTimer, add_sources, ask_for_a_post,
                            end_leftover_runs, ensure_demo_user, import_linkedin, prepare_database, run_collect,
-                           wait_for_finetune)
+                           stop_database_if_started, wait_for_finetune)
     from twin.settings import get_settings
     from twin.stack import Stack, StackError
 
@@ -87,9 +89,10 @@ def demo(
     settings = get_settings()
     stack = Stack.create(settings)
     say = lambda message: console.print(f"  {message}", highlight=False)  # noqa: E731
+    started_database = False
     try:
         with console.status("database and migrations..."):
-            database_url = prepare_database(settings)
+            database_url, started_database = prepare_database(settings)
         timer.done("database + migrations")
         with console.status("demo user, sources and LinkedIn export..."):
             user_id = ensure_demo_user(database_url)
@@ -139,3 +142,4 @@ def demo(
     finally:
         stack.stop()
         site.stop()
+        stop_database_if_started(settings, started_database)

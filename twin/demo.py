@@ -47,13 +47,22 @@ class StepTimer:
         return "\n".join([*lines, f"  {'total':<42} {total:7.1f} s"])
 
 
-def prepare_database(settings: Settings) -> str:
-    from twin.db import prepare_server
+def prepare_database(settings: Settings) -> tuple[str, bool]:
+    """Start the embedded server if it is the one in use, migrate; returns (URL, whether we started it)."""
+    from twin.db import embedded_server, prepare_server
     from twin.migrate import migrate
 
+    started = settings.uses_embedded_db and not embedded_server(settings).status().running
     url = prepare_server(settings)
     migrate(url, settings)
-    return url
+    return url, started
+
+
+def stop_database_if_started(settings: Settings, started: bool) -> None:
+    from twin.db import embedded_server
+
+    if started:
+        embedded_server(settings).stop()
 
 
 def ensure_demo_user(database_url: str) -> int:
