@@ -18,7 +18,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from crawlers.safety import UnsafeURL, check_url
+from crawlers.safety import UnsafeURL, check_peer, check_url
 from crawlers.text import blocked_reason, html_to_text, normalise_text
 from twin.raw import DocumentRecord
 
@@ -194,6 +194,7 @@ def read_link(url: str, settings=None, *, client=None) -> LinkDocument:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=settings.allow_private_urls)
             with client.stream("GET", current) as response:
+                check_peer(current, _peer_address(response), allow_private=settings.allow_private_urls)
                 if response.is_redirect and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
@@ -213,6 +214,12 @@ def read_link(url: str, settings=None, *, client=None) -> LinkDocument:
     finally:
         if own_client:
             client.close()
+
+
+def _peer_address(response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    server = stream.get_extra_info("server_addr") if stream is not None else None
+    return server[0] if server else None
 
 
 def _read_limited(response, max_bytes: int, deadline: float, url: str) -> bytes:

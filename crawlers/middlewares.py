@@ -12,7 +12,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
-from crawlers.safety import UnsafeURL, check_url
+from crawlers.safety import UnsafeURL, check_peer, check_url
 
 
 class RefusedURL(IgnoreRequest):
@@ -37,6 +37,15 @@ class PrivateAddressGuardMiddleware:
                 await asyncio.to_thread(check_url, request.url, allow_private=self.allow_private)
         except UnsafeURL as exc:
             raise RefusedURL(str(exc)) from None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """The address actually connected to must be public too (a host can rebind after the check)."""
+        peer = str(response.ip_address) if response.ip_address is not None else None
+        try:
+            check_peer(request.url, peer, allow_private=self.allow_private)
+        except UnsafeURL as exc:
+            raise RefusedURL(str(exc)) from None
+        return response
 
 
 def is_ip_literal(host: str | None) -> bool:

@@ -66,3 +66,16 @@ def check_url(url: str, *, allow_private: bool) -> None:
         if reason:
             raise UnsafeURL(f"refused {url}: {reason} (private networks are off limits; "
                             "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")
+
+
+def check_peer(url: str, peer_address: str | None, *, allow_private: bool) -> None:
+    """Raise :class:`UnsafeURL` if the connection for ``url`` actually went to a non-public address.
+
+    The check before connecting resolves the host itself; a host whose DNS answer changes in between
+    (DNS rebinding) is caught here, before anything of the response is read.
+    """
+    if allow_private or not peer_address:
+        return
+    reason = refusal_reason(peer_address)
+    if reason:
+        raise UnsafeURL(f"refused {url}: the connection went to {reason} (its DNS answer changed after the check)")

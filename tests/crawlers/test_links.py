@@ -103,3 +103,33 @@ def test_scrapy_guard_middleware_refuses_private_addresses(url):
     with pytest.raises(RefusedURL, match="refused"):
         asyncio.run(guard.process_request(Request(url)))
     assert asyncio.run(PrivateAddressGuardMiddleware(allow_private=True).process_request(Request(url))) is None
+
+
+def test_scrapy_guard_middleware_checks_the_address_it_actually_connected_to():
+    from ipaddress import ip_address
+
+    from scrapy.http import HtmlResponse
+
+    request = Request("http://rebind.example/post")
+    rebound = HtmlResponse(request.url, body=b"<p>x</p>", ip_address=ip_address("10.0.0.8"), request=request)
+    with pytest.raises(RefusedURL, match="10.0.0.8 is a private or reserved address.*DNS answer changed"):
+        PrivateAddressGuardMiddleware(allow_private=False).process_response(request, rebound)
+    public = HtmlResponse(request.url, body=b"<p>x</p>", ip_address=ip_address("93.184.216.34"), request=request)
+    assert PrivateAddressGuardMiddleware(allow_private=False).process_response(request, public) is public
+    assert PrivateAddressGuardMiddleware(allow_private=True).process_response(request, rebound) is rebound
+
+
+def test_a_host_that_rebinds_to_a_private_address_after_the_check_is_refused(fixture_server, monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+    port = int(fixture_server.base.rsplit(":", 1)[1])
+    answers = iter(["93.184.216.34"])  # first answer (the check) public, every later one loopback
+
+    def rebinding_getaddrinfo(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real_getaddrinfo(host, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
+    with pytest.raises(LinkError, match="refused .*rebind.example.*127.0.0.1 is a loopback address.*DNS answer changed"):
+        read_link(f"http://rebind.example:{port}/web/article.html", settings(allow_private_urls=False))

@@ -99,7 +99,7 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
     """The guard is on; the fixture server stands in for a public site (its own address is let
     through for the first hop only), and redirects to the cloud metadata address."""
     import crawlers.links
-    from crawlers.safety import check_url
+    from crawlers.safety import check_peer, check_url
 
     first_hop = link_server.url("/web/to-metadata")
     checked = []
@@ -109,7 +109,12 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
         if url != first_hop:
             check_url(url, allow_private=allow_private)
 
+    def peer_guard(url, peer, *, allow_private):
+        if url != first_hop:
+            check_peer(url, peer, allow_private=allow_private)
+
     monkeypatch.setattr(crawlers.links, "check_url", guard)
+    monkeypatch.setattr(crawlers.links, "check_peer", peer_guard)
     in_process.settings = in_process.settings.model_copy(update={"allow_private_urls": False})
     response = __import__("asyncio").run(in_process.write(PostRequest(
         user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop])))
