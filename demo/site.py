@@ -15,6 +15,7 @@ path                   plays
                                       ``/repos/elenavarga/runbook-lint/tarball/main`` -> 302 to
                                       ``/codeload/...`` (the tarball, built from a folder)
 ``/linkedin/<name>.zip``              the member's LinkedIn data export, built from a folder
+``/news/<slug>``                      an article by someone else (``demo/news``): the link the demo shares
 ``/robots.txt``                       allows everything
 =====================  =====================================================================
 
@@ -51,6 +52,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 PERSONA = Path(__file__).resolve().parent / "persona"
+NEWS = Path(__file__).resolve().parent / "news"  # articles by others, for the demo's "new link"
+SHARED_ARTICLE = "alert-budgets"
 NAME = "Elena Varga"
 HANDLE = "elenavarga"
 REPOSITORY = "runbook-lint"
@@ -174,6 +177,11 @@ class SampleSite:
         return f"https://github.com/{HANDLE}"
 
     @property
+    def shared_article_url(self) -> str:
+        """An article by someone else that the demo shares as a new link."""
+        return self.url(f"/news/{SHARED_ARTICLE}")
+
+    @property
     def linkedin_export_url(self) -> str:
         return self.url(f"/linkedin/{LINKEDIN_EXPORT_NAME}.zip")
 
@@ -204,6 +212,8 @@ class SampleSite:
         self._repos = json.loads(self.payload("github/repos.json"))
         routes = self.routes
         routes["/robots.txt"] = Reply(b"User-agent: *\nAllow: /\n", TEXT)
+        for article in sorted(NEWS.glob("*.html")):
+            routes[f"/news/{article.stem}"] = Reply(article.read_bytes())
         routes["/"] = Reply(self._index_page())
         routes[f"/medium/feed/@{HANDLE}"] = Reply(self.payload("medium/feed.xml"), RSS)
         substack = f"/substack/{HANDLE}"

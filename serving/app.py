@@ -136,12 +136,12 @@ class Generator:
 
     async def generate(self, request: GenerationRequest) -> dict:
         model = await self._model(request.spec)
-        result = await asyncio.to_thread(generate, model, request, self.config.prompt)
+        result = await asyncio.to_thread(generate, model, request, self.config.prompt, self.config.quality)
         return result.to_dict()
 
     async def generate_stream(self, request: GenerationRequest):
         model = await self._model(request.spec)
-        async for event in _iterate_in_thread(iter(generate_stream(model, request, self.config.prompt))):
+        async for event in _iterate_in_thread(iter(generate_stream(model, request, self.config.prompt, self.config.quality))):
             yield event
 
     async def health(self) -> dict:
@@ -235,6 +235,8 @@ class Ingress:
             async for event in self.service.write_stream(prepared):
                 if event["type"] == "token":
                     yield _sse("token", {"text": event["text"]})
+                elif event["type"] == "reset":  # the draft streamed so far failed the quality check
+                    yield _sse("reset", {"problems": event["problems"], "attempt": event["attempt"]})
                 else:
                     yield _sse("done", event["response"])
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in the stream

@@ -56,15 +56,25 @@ class LimitsConfig(_Section):
 
 
 class PromptConfig(_Section):
-    context_tokens: int = Field(default=1500, ge=0, description="most tokens of links + retrieved chunks")
+    context_tokens: int = Field(default=900, ge=0, description="most tokens of links + retrieved chunks")
     link_share: float = Field(default=0.6, gt=0, le=1, description="share of the budget new links may take")
     max_post_chars: int = Field(default=MAX_POST_CHARS, ge=100, le=MAX_POST_CHARS)
     snippet_chars: int = Field(default=280, ge=40)
     system_prompt: str | None = Field(default=None, description="null: the training template's default")
 
 
+class QualityConfig(_Section):
+    """The post-quality gate (twin.post_quality) every generation passes before it is returned."""
+
+    enabled: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=6, description="drafts tried (different sampling each time)")
+    fluency_threshold: float = Field(default=250.0, gt=1, description="most perplexity under the reference model")
+    reference_model: str | None = Field(default=None, description="null: the shipped SmolLM2-135M-Instruct")
+
+
 class ServingConfig(_Section):
     generation: GenerationConfig = GenerationConfig()
+    quality: QualityConfig = QualityConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     limits: LimitsConfig = LimitsConfig()
     prompt: PromptConfig = PromptConfig()

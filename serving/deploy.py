@@ -1,12 +1,11 @@
 """Deploying the Serve application from its config file, as ``serve run config.yaml`` does:
-local Ray (or ``RAY_ADDRESS``), Serve's HTTP proxy on the configured host and port, the
-application applied declaratively (so a later deploy that only changes a deployment's
-``user_config`` reconfigures it in place)."""
+the project's Ray (``RAY_ADDRESS``, the stack's cluster or a private local one), Serve's HTTP
+proxy on the configured host and port, the application applied declaratively (so a later deploy
+that only changes a deployment's ``user_config`` reconfigures it in place)."""
 
 from __future__ import annotations
 
 import copy
-import os
 import time
 from pathlib import Path
 
@@ -66,21 +65,13 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def ensure_ray(settings, *, num_cpus: int | None = None, dashboard: bool | None = None) -> bool:
-    """Connect to ``RAY_ADDRESS`` or start a local Ray; returns whether this call started/connected it."""
-    import ray
+    """Join ``RAY_ADDRESS``, or the stack's local cluster (``$TWIN_HOME/ray.json``), or start a private
+    local Ray (see :mod:`twin.ray_cluster`); returns whether this call initialised Ray.
+    ``num_cpus`` and ``dashboard`` apply to a private Ray only."""
+    from twin.ray_cluster import connect_or_start
 
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # Ray 2.60 enables token auth by default
-    env_vars = {"TOKENIZERS_PARALLELISM": "false"}
-    if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace="serve", runtime_env={"env_vars": env_vars},
-                 log_to_driver=False)
-    else:
-        dashboard = settings.ray_dashboard if dashboard is None else dashboard
-        ray.init(num_cpus=num_cpus or settings.ray_num_cpus, include_dashboard=dashboard, dashboard_port=8265 if dashboard else None,
-                 namespace="serve", runtime_env={"env_vars": env_vars}, log_to_driver=False)
-    return True
+    return connect_or_start(settings, namespace="serve", runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+                            num_cpus=num_cpus, dashboard=dashboard, log_to_driver=False)
 
 
 def deploy(config: dict, *, timeout_s: float = 600) -> str:
@@ -123,6 +114,8 @@ def _status_message(status) -> str:
 
 
 def shutdown(started_ray: bool = True) -> None:
+    """Shut Serve down (the application, its replicas and proxies) and this process's Ray: a private
+    Ray stops with it; on a cluster it joined, only this driver disconnects and the cluster runs on."""
     import ray
     from ray import serve
 

@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from serving.config import GenerationConfig, PromptConfig
-from serving.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
-from training.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS
+from serving.config import GenerationConfig, PromptConfig, QualityConfig
+from twin.base_models import SHIPPED_MODEL_ID, display_name, is_tiny_local
+from twin.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
+from twin.post_quality import QualityReport, add_citations, check_post, text_perplexity
+from twin.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
 
 logger = logging.getLogger("ray.serve.twin")
 BASE_MODEL_ID = "base"
@@ -44,10 +46,21 @@ class ModelSpec:
     model_id: str
     base_model: str
     adapter_uri: str | None = None
+    no_adapter_reason: str | None = None  # why a request runs without an adapter (shown to the user)
+
+    @property
+    def is_test_model(self) -> bool:
+        return is_tiny_local(self.base_model) or "/tiny-local/" in self.base_model
 
     def describe(self) -> dict:
-        return {"base": self.base_model, "adapter": self.adapter_uri,
-                "model_id": None if self.model_id == BASE_MODEL_ID else self.model_id}
+        info = {"base": display_name(self.base_model), "adapter": self.adapter_uri,
+                "model_id": None if self.model_id == BASE_MODEL_ID else self.model_id,
+                "test_model": self.is_test_model, "notice": None}
+        if self.is_test_model:
+            info["base"] = "tiny-local"
+            info["notice"] = ("tiny-local is a random-weight test model: this text is not meaningful. "
+                              f"Set TWIN_BASE_MODEL to a real model (the default is {SHIPPED_MODEL_ID}).")
+        return info
 
 
 @dataclass
@@ -73,6 +86,8 @@ class GenerationResult:
     raw_chars: int = 0
     prompt_truncated: bool = False
     generate_ms: float = 0.0
+    quality: dict = field(default_factory=dict)  # twin.post_quality.QualityReport as a dict
+    rejected_draft: str | None = None  # the last draft when every attempt failed the quality check
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,10 +97,10 @@ def resolve_base_model(name: str, home: Path) -> str:
     """A loadable base model: ``tiny-local`` becomes the starter tiny model (built once, offline)."""
     if name != TINY_LOCAL:
         return name
-    from training.config import DEFAULT_CONFIG, parse_config, read_config_file
+    from training.config import TINY_CONFIG, parse_config, read_config_file
     from training.tiny_model import build_tiny_model
 
-    spec = parse_config(read_config_file(DEFAULT_CONFIG), str(DEFAULT_CONFIG))
+    spec = parse_config(read_config_file(TINY_CONFIG), str(TINY_CONFIG))
     return str(build_tiny_model(STARTER_CORPUS * 4, spec.tiny_model, home, seed=spec.seed))
 
 
@@ -122,9 +137,14 @@ class TransformersModel:
             if token_id is not None and token_id != self.tokenizer.eos_token_id:
                 self._bad_words.append([token_id])
 
+    def render(self, message: str, system: str | None) -> str:
+        """The prompt text in this model's chat template (the one its adapter was trained on)."""
+        return render_prompt(message, system, self.tokenizer)
+
     def describe(self) -> dict:
-        info = {"backend": self.backend, **self.spec.describe(), "fallback": self.spec.adapter_uri is None
-                or self.fallback_reason is not None}
+        adapter_used = self.spec.adapter_uri is not None and self.fallback_reason is None
+        info = {"backend": self.backend, **self.spec.describe(), "fallback": not adapter_used,
+                "adapter_used": adapter_used, "fallback_reason": None}
         if self.fallback_reason:
             info.update(adapter=None, fallback_reason=self.fallback_reason)
         return info
@@ -138,9 +158,10 @@ class TransformersModel:
         return new_tokens, self.max_positions - new_tokens - 2
 
     def _inputs(self, text: str):
-        return self.tokenizer(text, return_tensors="pt", add_special_tokens=True).to(self.device)
+        # the chat template already holds every special token the model expects
+        return self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
 
-    def _options(self, max_new_tokens: int, temperature: float) -> dict:
+    def _options(self, max_new_tokens: int, temperature: float, overrides: dict | None = None) -> dict:
         options = dict(max_new_tokens=max_new_tokens, min_new_tokens=min(8, max_new_tokens),
                        pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
                        bad_words_ids=self._bad_words or None, repetition_penalty=1.1)
@@ -148,19 +169,21 @@ class TransformersModel:
             options.update(do_sample=True, temperature=temperature, top_p=0.95)
         else:
             options.update(do_sample=False)
+        options.update(overrides or {})
         return options
 
-    def complete(self, text: str, max_new_tokens: int, temperature: float) -> tuple[str, int, int]:
+    def complete(self, text: str, max_new_tokens: int, temperature: float,
+                 overrides: dict | None = None) -> tuple[str, int, int]:
         import torch
 
         inputs = self._inputs(text)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature))
+            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature, overrides))
         prompt_length = inputs["input_ids"].shape[1]
         generated = output[0][prompt_length:]
         return self.tokenizer.decode(generated, skip_special_tokens=False), prompt_length, len(generated)
 
-    def stream(self, text: str, max_new_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
 
@@ -171,7 +194,8 @@ class TransformersModel:
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, **self._options(max_new_tokens, temperature), streamer=streamer)
+                    self.model.generate(**inputs, **self._options(max_new_tokens, temperature, overrides),
+                                        streamer=streamer)
             except BaseException as exc:  # surfaced to the consumer below
                 error.append(exc)
                 streamer.end()
@@ -205,12 +229,17 @@ class OpenAIModel:
 
     def describe(self) -> dict:
         info = {"backend": self.backend, "base": self.config.model, "adapter": None, "model_id": None,
-                "served_model": self.model_name, "fallback": self.model_name == self.config.model}
+                "served_model": self.model_name, "fallback": self.model_name == self.config.model,
+                "adapter_used": self.model_name != self.config.model, "fallback_reason": None,
+                "test_model": False, "notice": None}
         if self.model_name != self.config.model:
             info.update(adapter=self.spec.adapter_uri, model_id=self.spec.model_id)
         if self.fallback_reason:
             info["fallback_reason"] = self.fallback_reason
         return info
+
+    def render(self, message: str, system: str | None) -> str:
+        return render_prompt(message, system)  # the server applies its own template; this only sizes the budget
 
     def count_tokens(self, text: str) -> int:
         return int(len(text) / self.config.chars_per_token) + 1
@@ -261,19 +290,77 @@ def load_model(spec: ModelSpec, config: GenerationConfig, *, home: Path, api_key
     return TransformersModel(spec, home=home, device=config.device)
 
 
+# Each retry samples more conservatively than the one before.
+ATTEMPT_SAMPLING = (
+    {},
+    {"repetition_penalty": 1.15, "no_repeat_ngram_size": 4},
+    {"repetition_penalty": 1.2, "no_repeat_ngram_size": 3},
+)
+ATTEMPT_TEMPERATURE_CAP = (None, 0.5, 0.3)
+_reference_models: dict[str, tuple] = {}
+_reference_lock = threading.Lock()
+
+
+def _sampling(request_temperature: float, attempt: int) -> tuple[float, dict]:
+    index = min(attempt, len(ATTEMPT_SAMPLING) - 1)
+    cap = ATTEMPT_TEMPERATURE_CAP[index]
+    temperature = request_temperature if cap is None else min(request_temperature, cap)
+    return temperature, dict(ATTEMPT_SAMPLING[index])
+
+
+def reference_perplexity(model, text: str, quality: QualityConfig) -> float:
+    """The draft's perplexity under the pretrained reference model (the shipped SmolLM2 by default):
+    the model itself with its adapter switched off when it is built on that base, else the
+    reference loaded once per process. A random test model is never its own judge."""
+    reference = quality.reference_model or SHIPPED_MODEL_ID
+    if isinstance(model, TransformersModel) and display_name(model.spec.base_model) == display_name(reference):
+        disable = getattr(model.model, "disable_adapter", None)
+        if disable is not None:
+            with disable():
+                return text_perplexity(model.model, model.tokenizer, text)
+        return text_perplexity(model.model, model.tokenizer, text)
+    with _reference_lock:
+        if reference not in _reference_models:
+            from training.loading import load_base_model
+
+            loaded, tokenizer = load_base_model(reference)
+            loaded.eval()
+            _reference_models[reference] = (loaded, tokenizer)
+    loaded, tokenizer = _reference_models[reference]
+    return text_perplexity(loaded, tokenizer, text)
+
+
+def judge(model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int) -> QualityReport:
+    """The quality report of one draft (fluency measured only when the cheap rules pass)."""
+    report = check_post(post, sources=sources, max_chars=max_chars)
+    if not report.passed:
+        return report
+    perplexity = reference_perplexity(model, post, quality)
+    return check_post(post, sources=sources, perplexity=perplexity, threshold=quality.fluency_threshold,
+                      max_chars=max_chars)
+
+
 def _assemble(model, request: GenerationRequest, prompt_config: PromptConfig) -> tuple[AssembledPrompt, int]:
     new_tokens, prompt_budget = model.budget(request.max_new_tokens)
     assembled = assemble_prompt(request.prompt, request.links, request.hits, count_tokens=model.count_tokens,
                                 prompt_budget=prompt_budget, context_tokens=prompt_config.context_tokens,
                                 link_share=prompt_config.link_share, max_post_chars=prompt_config.max_post_chars,
-                                system=prompt_config.system_prompt)
+                                system=prompt_config.system_prompt, render=model.render)
     return assembled, new_tokens
 
 
-def _result(model, assembled: AssembledPrompt, raw: str, prompt_tokens: int, generated: int, started: float,
-            prompt_config: PromptConfig) -> GenerationResult:
+def _sources(assembled: AssembledPrompt) -> list[dict]:
+    return [{"url": entry.item.url, "title": entry.item.title, "origin": entry.item.origin} for entry in assembled.used]
+
+
+def _result(model, request: GenerationRequest, assembled: AssembledPrompt, raw: str, prompt_tokens: int,
+            generated: int, started: float, prompt_config: PromptConfig) -> GenerationResult:
+    info = model.describe()
+    if not info.get("adapter_used") and not info.get("fallback_reason"):
+        info["fallback_reason"] = request.spec.no_adapter_reason or "no adapter yet: this user has no trained adapter"
+    post = add_citations(postprocess(raw, prompt_config.max_post_chars), _sources(assembled), prompt_config.max_post_chars)
     return GenerationResult(
-        post=postprocess(raw, prompt_config.max_post_chars), model=model.describe(),
+        post=post, model=info,
         used=[{**entry.item.to_dict(), "tokens": entry.tokens, "truncated": entry.truncated} for entry in assembled.used],
         truncated_keys=[entry.item.key for entry in assembled.used if entry.truncated], dropped_keys=assembled.dropped,
         prompt_tokens=prompt_tokens, context_tokens=assembled.context_tokens, generated_tokens=generated,
@@ -281,35 +368,77 @@ def _result(model, assembled: AssembledPrompt, raw: str, prompt_tokens: int, gen
         generate_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-def generate(model, request: GenerationRequest, prompt_config: PromptConfig) -> GenerationResult:
-    """Assemble, generate, post-process (blocking)."""
-    started = time.perf_counter()
-    assembled, new_tokens = _assemble(model, request, prompt_config)
-    if isinstance(model, OpenAIModel):
-        raw, prompt_tokens, generated = model.complete_chat(assembled, new_tokens, request.temperature, prompt_config.system_prompt)
-        prompt_tokens = prompt_tokens or model.count_tokens(assembled.text)
-    else:
-        raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, request.temperature)
-    return _result(model, assembled, raw, prompt_tokens, generated, started, prompt_config)
+def _finish(model, result: GenerationResult, assembled: AssembledPrompt, quality: QualityConfig, attempt: int,
+            prompt_config: PromptConfig) -> bool:
+    """Judge the draft and record the verdict on ``result``; True when it may be shown."""
+    if not quality.enabled:
+        result.quality = {"passed": True, "problems": [], "perplexity": None, "threshold": None,
+                          "attempts": attempt + 1, "checked": False}
+        return True
+    report = judge(model, result.post, _sources(assembled), quality, prompt_config.max_post_chars)
+    report.attempts = attempt + 1
+    result.quality = {**report.to_dict(), "checked": True}
+    return report.passed
 
 
-def generate_stream(model, request: GenerationRequest, prompt_config: PromptConfig) -> Iterator[dict]:
-    """``{"type": "token", "text": ...}`` events (cleaned text as it grows), then
-    ``{"type": "result", "result": GenerationResult-dict}`` with the final post-processed post."""
+def _reject(result: GenerationResult) -> GenerationResult:
+    result.rejected_draft, result.post = result.post, ""
+    logger.warning(json.dumps({"event": "quality_rejected", "problems": result.quality.get("problems"),
+                               "attempts": result.quality.get("attempts")}))
+    return result
+
+
+def generate(model, request: GenerationRequest, prompt_config: PromptConfig,
+             quality: QualityConfig | None = None) -> GenerationResult:
+    """Assemble, generate, post-process and judge (blocking). A draft that fails the quality check
+    is generated again with more conservative sampling, up to ``quality.max_attempts`` drafts; when
+    none passes, the result has an empty post, ``quality.passed`` false and the problems."""
+    quality = quality or QualityConfig()
     started = time.perf_counter()
     assembled, new_tokens = _assemble(model, request, prompt_config)
-    if isinstance(model, OpenAIModel):
-        pieces = model.stream_chat(assembled, new_tokens, request.temperature, prompt_config.system_prompt)
-    else:
-        pieces = model.stream(assembled.text, new_tokens, request.temperature)
-    raw, shown, count = "", "", 0
-    for piece in pieces:
-        raw += piece
-        count += 1
-        visible = stream_safe_prefix(raw)[:prompt_config.max_post_chars]
-        if visible.startswith(shown) and len(visible) > len(shown):
-            yield {"type": "token", "text": visible[len(shown):]}
-            shown = visible
-    prompt_tokens = model.count_tokens(assembled.text)
-    generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count
-    yield {"type": "result", "result": _result(model, assembled, raw, prompt_tokens, generated, started, prompt_config).to_dict()}
+    attempts = quality.max_attempts if quality.enabled else 1
+    for attempt in range(attempts):
+        temperature, overrides = _sampling(request.temperature, attempt)
+        if isinstance(model, OpenAIModel):
+            raw, prompt_tokens, generated = model.complete_chat(assembled, new_tokens, temperature, prompt_config.system_prompt)
+            prompt_tokens = prompt_tokens or model.count_tokens(assembled.text)
+        else:
+            raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, temperature, overrides)
+        result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
+        if _finish(model, result, assembled, quality, attempt, prompt_config):
+            return result
+    return _reject(result)
+
+
+def generate_stream(model, request: GenerationRequest, prompt_config: PromptConfig,
+                    quality: QualityConfig | None = None) -> Iterator[dict]:
+    """``{"type": "token", "text": ...}`` events (cleaned text as it grows); ``{"type": "reset",
+    "problems": [...]}`` when a draft failed the quality check and the next one starts (clients
+    clear what they showed); then ``{"type": "result", "result": GenerationResult-dict}``."""
+    quality = quality or QualityConfig()
+    started = time.perf_counter()
+    assembled, new_tokens = _assemble(model, request, prompt_config)
+    attempts = quality.max_attempts if quality.enabled else 1
+    for attempt in range(attempts):
+        temperature, overrides = _sampling(request.temperature, attempt)
+        if isinstance(model, OpenAIModel):
+            pieces = model.stream_chat(assembled, new_tokens, temperature, prompt_config.system_prompt)
+        else:
+            pieces = model.stream(assembled.text, new_tokens, temperature, overrides)
+        raw, shown, count = "", "", 0
+        for piece in pieces:
+            raw += piece
+            count += 1
+            visible = stream_safe_prefix(raw)[:prompt_config.max_post_chars]
+            if visible.startswith(shown) and len(visible) > len(shown):
+                yield {"type": "token", "text": visible[len(shown):]}
+                shown = visible
+        prompt_tokens = model.count_tokens(assembled.text)
+        generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count
+        result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
+        if _finish(model, result, assembled, quality, attempt, prompt_config):
+            yield {"type": "result", "result": result.to_dict()}
+            return
+        if attempt + 1 < attempts:
+            yield {"type": "reset", "problems": result.quality["problems"], "attempt": attempt + 2}
+    yield {"type": "result", "result": _reject(result).to_dict()}

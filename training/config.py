@@ -13,7 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-DEFAULT_CONFIG = CONFIG_DIR / "tiny.yaml"
+DEFAULT_CONFIG = CONFIG_DIR / "smollm2-135m-cpu.yaml"
+TINY_CONFIG = CONFIG_DIR / "tiny.yaml"
 TINY_LOCAL = "tiny-local"
 
 
@@ -58,19 +59,11 @@ class ScalingSpec(_Section):
     resources_per_worker: dict[str, float] = {"CPU": 1}
 
 
-class DpoSpec(_Section):
-    """Optional second stage: chosen = the author's text, rejected = the base model's generation."""
-
-    enabled: bool = False
-    beta: float = Field(default=0.1, gt=0)
-    learning_rate: float = Field(default=5e-6, gt=0, le=1)
-    epochs: float = Field(default=1, gt=0)
-    max_new_tokens: int = Field(default=128, ge=1)
-
-
 class EvaluationSpec(_Section):
     max_samples: int = Field(default=16, ge=1, description="held-out samples used for generation and style")
     max_new_tokens: int = Field(default=96, ge=1)
+    control_passages: int = Field(default=12, ge=0, description="passages of the control corpus (not the author's) "
+                                  "scored for the control perplexity; 0: skip")
 
 
 class TrainingConfig(_Section):
@@ -83,6 +76,14 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=2e-4, gt=0, le=1)
     epochs: float = Field(default=3, gt=0)
     max_steps: int = Field(default=-1, ge=-1, description="-1: run for `epochs`")
+    max_train_minutes: float | None = Field(default=None, gt=0, description="wall-clock limit of the training loop; "
+                                            "it stops after the step that crosses it (a checkpoint is saved)")
+    max_train_samples: int | None = Field(default=None, ge=1, description="keep at most this many training samples, "
+                                          "spread over as many documents as possible")
+    context_tokens: int = Field(default=160, ge=0, description="retrieved passages of the author's other writing in "
+                                "each training prompt (about this many tokens; 0: none)")
+    torch_threads: int | None = Field(default=None, ge=1, description="intra-op threads per CPU worker; null: the "
+                                      "machine's cores divided by the workers (Ray sets 1 otherwise)")
     per_device_batch_size: int = Field(default=4, ge=1)
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
@@ -101,7 +102,6 @@ class TrainingConfig(_Section):
     min_validation_samples: int = Field(default=2, ge=1)
     min_free_disk_gb: float = Field(default=0.5, ge=0)
     evaluation: EvaluationSpec = EvaluationSpec()
-    dpo: DpoSpec = DpoSpec()
 
     @property
     def is_tiny_local(self) -> bool:
@@ -111,8 +111,6 @@ class TrainingConfig(_Section):
     def _consistent(self) -> "TrainingConfig":
         if self.bf16 and not self.scaling.use_gpu:
             raise ValueError("bf16: true needs scaling.use_gpu: true (CPU training runs in float32)")
-        if self.dpo.enabled:
-            raise ValueError("dpo.enabled: the DPO stage is not available yet; set it to false")
         return self
 
 

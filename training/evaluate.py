@@ -1,5 +1,8 @@
 """Held-out evaluation of a base model against tuned adapters: perplexity on the author's real
-responses, and a style score of generations for the held-out instructions.
+responses, perplexity on a control text that is not the author's (training/control: a tuned
+adapter should improve much less there — it specialised on this author, not on everything), and a
+style score of generations for the held-out instructions. Every model is scored on the same
+prompts, rendered with the base model's chat template.
 
 The style score averages three parts, each in [0, 1]: similarity of the stylometric profile
 (sentence length, line breaks, emoji, hashtags, punctuation, line length), vocabulary overlap
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from training.dataset import Sample
+from twin.chat_template import render_prompt
 
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
 HASHTAG = re.compile(r"(?<!\w)#\w+")
@@ -96,8 +100,11 @@ def perplexity(model, tokenizer, samples: list[Sample], max_length: int) -> floa
     device = next(model.parameters()).device
     with torch.no_grad():
         for sample in samples:
-            prompt_ids = tokenizer(sample.prompt, add_special_tokens=False)["input_ids"]
+            prompt_ids = tokenizer(render_prompt(sample.prompt, sample.system, tokenizer),
+                                   add_special_tokens=False)["input_ids"]
             response_ids = tokenizer(sample.response + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+            room = max_length - min(len(response_ids), max_length // 2)  # a long prompt loses its start, not the text
+            prompt_ids = prompt_ids[-room:] if len(prompt_ids) > room else prompt_ids
             input_ids = (prompt_ids + response_ids)[:max_length]
             labels = ([-100] * len(prompt_ids) + response_ids)[:max_length]
             scored = sum(label != -100 for label in labels) - 1  # the first label is not predicted from a shift
@@ -110,37 +117,67 @@ def perplexity(model, tokenizer, samples: list[Sample], max_length: int) -> floa
     return math.exp(total_nll / total_tokens) if total_tokens else float("inf")
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[str]:
+def generate(model, tokenizer, samples: list[Sample], max_new_tokens: int) -> list[str]:
     """Greedy continuations (deterministic, so base and tuned compare on equal terms)."""
     import torch
 
     device = next(model.parameters()).device
     outputs = []
     with torch.no_grad():
-        for prompt in prompts:
+        for sample in samples:
+            prompt = render_prompt(sample.prompt, sample.system, tokenizer)
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device)
             generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                        repetition_penalty=1.3, pad_token_id=tokenizer.pad_token_id,
                                        eos_token_id=tokenizer.eos_token_id)
-            text = tokenizer.decode(generated[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            text = tokenizer.decode(generated[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
             outputs.append(CONTROL_CHARACTERS.sub("", text))  # a byte-level model can emit NUL (and JSONB refuses it)
     return outputs
 
 
 def evaluate_variant(base_model: str, adapter_dir: str | None, samples: list[Sample], *, max_length: int,
-                     max_samples: int, max_new_tokens: int, embedding_model: str) -> dict[str, Any]:
-    """Perplexity and style of one model (``adapter_dir`` None: the base alone) on held-out samples."""
+                     max_samples: int, max_new_tokens: int, embedding_model: str,
+                     control: list[Sample] | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Perplexity (author's held-out text, and the control text) and style of one model
+    (``adapter_dir`` None: the base alone)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     from training.loading import load_for_inference
 
     model, tokenizer = load_for_inference(adapter_dir, base_model)
     chosen = samples[:max_samples]
-    generations = generate(model, tokenizer, [sample.prompt for sample in chosen], max_new_tokens)
+    generations = generate(model, tokenizer, chosen, max_new_tokens)
     references = [sample.response for sample in chosen]
     return {
         "perplexity": perplexity(model, tokenizer, samples, max_length),
+        "control_perplexity": perplexity(model, tokenizer, control, max_length) if control else None,
         "style": style_score(generations, references, embedding_model),
         "examples": [{"instruction": s.instruction, "generation": g} for s, g in zip(chosen[:3], generations[:3])],
     }
+
+
+def control_samples(limit: int, system: str | None = None) -> list[Sample]:
+    """The control corpus as samples: the same kind of request, a text by someone else."""
+    from training.control import load_control_passages
+    from training.dataset import user_message
+    from twin.chat_template import DEFAULT_SYSTEM_PROMPT
+
+    if limit <= 0:
+        return []
+    return [Sample(sample_id=f"control-{index}", document_id=f"control-{index}",
+                   instruction=f'Write a LinkedIn post about "{passage["title"]}"', response=passage["text"],
+                   split="validation", prompt=user_message(f'"{passage["title"]}"', []),
+                   system=system or DEFAULT_SYSTEM_PROMPT)
+            for index, passage in enumerate(load_control_passages(limit))]
+
+
+def relative_change(new: float | None, old: float | None) -> float | None:
+    """(new - old) / old: -0.2 is a 20 % drop."""
+    if new is None or old is None or not math.isfinite(new) or not math.isfinite(old) or old <= 0:
+        return None
+    return (new - old) / old
 
 
 def loss_curve(log_history: list[dict]) -> dict[str, list[float]]:

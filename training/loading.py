@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.chat_template import CHAT_TEMPLATE
+from twin.chat_template import CHAT_TEMPLATE
 
 
 class BaseModelNotFound(LookupError):
     """The base model is neither a local folder nor available from the Hugging Face hub (or its cache)."""
+
+
+def resolve(base_model: str) -> str:
+    """A name ``from_pretrained`` loads: the shipped default becomes its prepared folder."""
+    from twin.base_models import resolve_base_model
+
+    return resolve_base_model(base_model)
 
 
 def _is_local(base_model: str) -> bool:
@@ -19,6 +26,12 @@ def check_base_model(base_model: str) -> None:
     """Fail early, with advice, when ``base_model`` cannot be loaded (reads only its config)."""
     from transformers import AutoConfig
 
+    from twin.base_models import ShippedModelMissing
+
+    try:
+        base_model = resolve(base_model)
+    except ShippedModelMissing as exc:
+        raise BaseModelNotFound(str(exc)) from exc
     if _is_local(base_model) and not (Path(base_model).expanduser() / "config.json").is_file():
         raise BaseModelNotFound(f"base model folder {base_model} does not exist or has no config.json")
     try:
@@ -31,13 +44,15 @@ def check_base_model(base_model: str) -> None:
 
 
 def load_tokenizer(name_or_path: str):
-    """A tokenizer with a pad token and the project's chat template (see training.chat_template)."""
+    """A tokenizer with a pad token and a chat template: the model's own, or the project's marker
+    format when it has none (see twin.chat_template)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(resolve(name_or_path))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.chat_template = CHAT_TEMPLATE
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
 
@@ -45,7 +60,7 @@ def load_base_model(base_model: str, *, dtype=None, device_map=None):
     """``(model, tokenizer)`` for the base model alone (no adapter)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype or "auto", device_map=device_map)
+    model = AutoModelForCausalLM.from_pretrained(resolve(base_model), dtype=dtype or "auto", device_map=device_map)
     return model, load_tokenizer(base_model)
 
 

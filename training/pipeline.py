@@ -56,38 +56,52 @@ class FineTuneOutcome:
     plot_path: Path
 
 
-def default_config_path(settings: Settings | None = None) -> Path:
-    """The shipped config whose base_model is TWIN_BASE_MODEL (tiny.yaml for tiny-local)."""
+def default_config(settings: Settings | None = None) -> Path | TrainingConfig:
+    """The shipped config whose base_model is TWIN_BASE_MODEL (tiny.yaml for tiny-local, the CPU config
+    for the shipped SmolLM2); for any other base (a hub id, a local folder) the default CPU config
+    with that base_model, so a base without a config of its own still trains."""
     base_model = (settings or get_settings()).base_model
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         raw = read_config_file(path)
         if isinstance(raw, dict) and raw.get("base_model") == base_model:
             return path
-    raise ConfigError(f"no config in {CONFIG_DIR} has base_model {base_model!r} (TWIN_BASE_MODEL): "
-                      "pass one with --config")
+    spec = parse_config(read_config_file(DEFAULT_CONFIG), str(DEFAULT_CONFIG))
+    return spec.model_copy(update={"base_model": base_model})
+
+
+def config_location(config: str | Path) -> Path:
+    """A config path, or the name of a shipped config (``smollm2-135m-cpu``, ``tiny.yaml``)."""
+    path = Path(config)
+    if path.exists() or path.is_absolute() or len(path.parts) > 1:
+        return path
+    for candidate in (CONFIG_DIR / path.name, CONFIG_DIR / f"{path.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return path
 
 
 def ensure_ray(settings: Settings) -> None:
-    """Connect to RAY_ADDRESS, or start a local Ray (dashboard on 8265 unless TWIN_RAY_DASHBOARD=false)."""
+    """Join the project's Ray (see :mod:`twin.ray_cluster`): RAY_ADDRESS, else the cluster `twin up`
+    started (``$TWIN_HOME/ray.json``), else a private local Ray (with the dashboard when its port is free)."""
     import ray
+
+    from twin.ray_cluster import connect_or_start, resolve_address
 
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # Ray 2.60 enables token auth by default
     env_vars = {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        # "." for workers of a Ray job that shipped the project as its working_dir, the checkout for
+        # workers on this machine (the stack's head, a private Ray)
+        "PYTHONPATH": os.pathsep.join(filter(None, [".", str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",  # its print hook leaks dill's captured disassembly into the logs
         "TOKENIZERS_PARALLELISM": "false",
     }
-    if settings.ray_address and settings.ray_address.startswith("ray://"):  # a driver here, the cluster elsewhere
-        ray.init(address=settings.ray_address, runtime_env={
-            "working_dir": str(PROJECT_ROOT), "env_vars": {**env_vars, "PYTHONPATH": "."},
-            "excludes": WORKING_DIR_EXCLUDES})
-    elif settings.ray_address:  # a driver on the cluster, e.g. a Ray job that already shipped the project
-        ray.init(address=settings.ray_address, runtime_env={"env_vars": {**env_vars, "PYTHONPATH": "."}})
-    else:
-        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=settings.ray_dashboard,
-                 dashboard_port=8265, runtime_env={"env_vars": env_vars})
+    runtime_env: dict = {"env_vars": env_vars}
+    kind, _ = resolve_address(settings)
+    if kind == "remote":  # a driver here, the cluster elsewhere: ship the project
+        runtime_env = {"working_dir": str(PROJECT_ROOT), "env_vars": {**env_vars, "PYTHONPATH": "."},
+                       "excludes": WORKING_DIR_EXCLUDES}
+    connect_or_start(settings, runtime_env=runtime_env)
 
 
 def _check_disk(spec: TrainingConfig, paths: Iterable[Path]) -> None:
@@ -134,11 +148,13 @@ def _evaluate(spec: TrainingConfig, base_model: str, adapters: dict[str, str | N
     """Each model on the held-out split, in a Ray task (on a GPU when the run trains on GPUs)."""
     import ray
 
-    from training.evaluate import evaluate_variant
+    from training.evaluate import control_samples, evaluate_variant
 
     task = ray.remote(evaluate_variant).options(num_cpus=1, num_gpus=1 if spec.scaling.use_gpu else 0)
+    threads = max(1, (os.cpu_count() or 1) // len(adapters))  # the variants run side by side
     options = dict(max_length=spec.max_seq_length, max_samples=spec.evaluation.max_samples,
-                   max_new_tokens=spec.evaluation.max_new_tokens, embedding_model=embedding_model)
+                   max_new_tokens=spec.evaluation.max_new_tokens, embedding_model=embedding_model,
+                   control=control_samples(spec.evaluation.control_passages, spec.system_prompt), threads=threads)
     refs = {name: task.remote(base_model, adapter, snapshot.validation, **options) for name, adapter in adapters.items()}
     return {name: ray.get(ref) for name, ref in refs.items()}
 
@@ -202,7 +218,9 @@ def _export_snapshot(engine, settings, user_id, model_id, spec: TrainingConfig, 
     try:
         snapshot = prepare_dataset(user_id, settings.home, rows=rows, conn=connection,
                                    system_prompt=spec.system_prompt, min_train=spec.min_train_samples,
-                                   min_validation=spec.min_validation_samples)
+                                   min_validation=spec.min_validation_samples, max_train=spec.max_train_samples,
+                                   retrieve=_context_retriever(engine, settings, user_id) if spec.context_tokens else None,
+                                   context_tokens=spec.context_tokens, count_tokens=_token_counter(spec))
     finally:
         if connection is not None:
             connection.close()
@@ -211,6 +229,47 @@ def _export_snapshot(engine, settings, user_id, model_id, spec: TrainingConfig, 
         record = registry.get_model(conn, model_id)
         registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
     return snapshot, run
+
+
+def _context_retriever(engine: sa.Engine, settings: Settings, user_id: int):
+    """Passages of the author's own posts and articles for a training prompt: the same hybrid search
+    serving uses (nothing when the user's chunks are not embedded yet)."""
+    from twin.prompting import ContextItem
+
+    state: dict[str, Any] = {}
+
+    def retrieve(query: str, k: int) -> list[ContextItem]:
+        from twin.embedding import load_embedding_model
+        from twin.retrieval import SearchFilters, search_documents
+
+        if state.get("unavailable"):
+            return []
+        if "model" not in state:
+            state["model"] = load_embedding_model(settings.embedding_model)
+        try:
+            hits = search_documents(engine, user_id, query, k=k, model=state["model"],
+                                    model_name=settings.embedding_model,
+                                    filters=SearchFilters(kinds=["post", "article"]))
+        except sa.exc.ProgrammingError:  # no marts/vectors yet: train without context
+            state["unavailable"] = True
+            return []
+        return [ContextItem(origin="retrieval", key=hit.chunk_id, text=hit.text, url=hit.url, title=hit.title,
+                            platform=hit.platform, kind=hit.kind, score=hit.score, document_id=hit.document_id)
+                for hit in hits]
+
+    return retrieve
+
+
+def _token_counter(spec: TrainingConfig):
+    """Token counts in the base model's tokenizer (a character estimate for the tiny model, whose
+    tokenizer is only trained after the export)."""
+    if spec.is_tiny_local or not spec.context_tokens:
+        return lambda text: len(text) // 4 + 1
+    from training.loading import check_base_model, load_tokenizer
+
+    check_base_model(spec.base_model)  # a missing model fails here with advice, not deep in the tokenizer
+    tokenizer = load_tokenizer(spec.base_model)
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
 
 
 def _open_run(engine, settings, user_id, config, resume_model_id):
@@ -228,12 +287,13 @@ def _open_run(engine, settings, user_id, config, resume_model_id):
         return model_id, TrainingConfig.model_validate(record.config["training"]), None, record.config["run"]
 
     model_id = uuid.uuid4()
-    config = config if config is not None else default_config_path(settings)
+    config = config if config is not None else default_config(settings)
     spec, error, document = None, None, {}
     try:
         if isinstance(config, TrainingConfig):
             spec = config
         else:
+            config = config_location(config)
             document = {"config_path": str(config)}
             raw = read_config_file(config)
             document["raw"] = raw
@@ -278,8 +338,8 @@ def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter
     loop_config = {
         "training": spec.model_dump(mode="json"),
         "base_model": base_model,
-        "train_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.train],
-        "validation_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.validation],
+        "train_records": [sample.trainer_record() for sample in snapshot.train],
+        "validation_records": [sample.trainer_record() for sample in snapshot.validation],
         "progress_file": str(progress_file),
         "interrupt_after_step": interrupt_after_step,
     }
@@ -302,7 +362,7 @@ def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter
     evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model)
     baseline = "active" if "active" in evaluation else "base"
 
-    from training.evaluate import loss_curve, write_report
+    from training.evaluate import loss_curve, relative_change, write_report
 
     metrics = {
         "model_id": str(model_id),
@@ -310,22 +370,30 @@ def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter
         "dataset": {"snapshot_id": snapshot.snapshot_id, "train_samples": len(snapshot.train),
                     "validation_samples": len(snapshot.validation)},
         "training": {"global_step": summary["global_step"], "resumed_from_step": summary["resumed_from_step"],
-                     "world_size": summary["world_size"], "loss_curve": loss_curve(summary["log_history"])},
+                     "world_size": summary["world_size"], "max_steps": summary.get("max_steps"),
+                     "stopped_by_time_limit": summary.get("stopped_by_time_limit", False),
+                     "train_seconds": summary.get("train_seconds"), "loss_curve": loss_curve(summary["log_history"])},
         "evaluation": evaluation,
         "perplexity": evaluation["tuned"]["perplexity"],
+        "base_perplexity": evaluation["base"]["perplexity"],
         "style_score": evaluation["tuned"]["style"]["score"],
+        "base_style_score": evaluation["base"]["style"]["score"],
+        "author_perplexity_change": relative_change(evaluation["tuned"]["perplexity"], evaluation["base"]["perplexity"]),
+        "control_perplexity_change": relative_change(evaluation["tuned"].get("control_perplexity"),
+                                                     evaluation["base"].get("control_perplexity")),
         "compared_with": {"name": baseline, "model_id": str(active.model_id) if baseline == "active" else None,
                           "perplexity": evaluation[baseline]["perplexity"]},
     }
+    metrics = registry.json_safe(metrics)  # an infinite perplexity (a random model) becomes null, not invalid JSON
     report_path, plot_path = write_report(metrics, adapter_dir)
     metrics["report"] = {"json": str(report_path), "plot": str(plot_path)}
     with engine.begin() as conn:
         status = registry.finish_run(conn, model_id, adapter_uri=str(adapter_dir), metrics=metrics,
-                                     perplexity=metrics["perplexity"],
-                                     baseline_perplexity=metrics["compared_with"]["perplexity"])
+                                     perplexity=evaluation["tuned"]["perplexity"],
+                                     baseline_perplexity=evaluation[baseline]["perplexity"])
     return FineTuneOutcome(model_id, status, str(adapter_dir), base_model, str(snapshot.path), metrics,
                            report_path, plot_path)
 
 
-__all__ = ["DEFAULT_CONFIG", "FineTuneOutcome", "TrainingFailed", "default_config_path", "describe_failure",
+__all__ = ["DEFAULT_CONFIG", "FineTuneOutcome", "TrainingFailed", "config_location", "default_config", "describe_failure",
            "ensure_ray", "fine_tune"]

@@ -9,6 +9,7 @@ enforces it). Serving reads :func:`active_model`.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,21 @@ def start_run(conn: sa.Connection, user_id: int, base_model: str, config: dict[s
     return model_id
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (an infinite perplexity, a NaN score) as None: JSON has
+    no NaN or Infinity, and Postgres refuses them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def update_run(conn: sa.Connection, model_id: uuid.UUID, **values: Any) -> None:
+    if "metrics" in values:
+        values["metrics"] = json_safe(values["metrics"])
     conn.execute(models.update().where(models.c.model_id == model_id).values(**values, updated_at=sa.func.now()))
 
 
@@ -85,6 +100,10 @@ def finish_run(conn: sa.Connection, model_id: uuid.UUID, *, adapter_uri: str, me
     record = get_model(conn, model_id)
     conn.execute(sa.select(models.c.model_id).where(models.c.user_id == record.user_id).with_for_update())
     promote = perplexity < baseline_perplexity
+    compared = metrics.get("compared_with") or {}
+    metrics = {**metrics, "promotion": {
+        "promoted": promote, "perplexity": perplexity, "baseline": compared.get("name", "base"),
+        "baseline_model_id": compared.get("model_id"), "baseline_perplexity": baseline_perplexity}}
     if promote:
         conn.execute(models.update().where(models.c.user_id == record.user_id, models.c.status == "active")
                      .values(status="ready", updated_at=sa.func.now()))

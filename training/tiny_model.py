@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from training.chat_template import CHAT_TEMPLATE, MARKERS
+from twin.chat_template import CHAT_TEMPLATE, MARKERS
 from training.config import TinyModelSpec
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"

@@ -40,7 +40,27 @@ def _callbacks(config: dict[str, Any]):
             if state.global_step >= config["interrupt_after_step"]:
                 raise StopTraining(f"interrupted after step {state.global_step} (interrupt_after_step)")
 
+    class WallClockLimit(TrainerCallback):
+        """Stop after the step that crosses ``max_train_minutes`` (saving a checkpoint there), so a user
+        with a huge corpus still gets an adapter in bounded time."""
+
+        def __init__(self, minutes: float):
+            import time
+
+            self.deadline = time.monotonic() + minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            import time
+
+            if time.monotonic() >= self.deadline and not control.should_training_stop:
+                control.should_training_stop = True
+                control.should_save = True
+                state.stopped_by_time_limit = True  # read back into the summary
+
     callbacks = [ProgressFile()]
+    minutes = config["training"].get("max_train_minutes")
+    if minutes:
+        callbacks.append(WallClockLimit(float(minutes)))
     if config.get("interrupt_after_step"):
         callbacks.append(InterruptAfterStep())  # after RayTrainReportCallback: the checkpoint is reported first
     return callbacks
@@ -55,11 +75,11 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
     from trl import SFTConfig, SFTTrainer
 
     from training.config import TrainingConfig
-    from training.loading import load_tokenizer
+    from training.loading import load_tokenizer, resolve
 
     spec = TrainingConfig.model_validate(config["training"])
     tokenizer = load_tokenizer(config["base_model"])
-    model = AutoModelForCausalLM.from_pretrained(config["base_model"],
+    model = AutoModelForCausalLM.from_pretrained(resolve(config["base_model"]),
                                                  dtype=torch.bfloat16 if spec.bf16 else torch.float32)
     args = SFTConfig(
         output_dir=output_dir,
@@ -104,6 +124,16 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
     )
 
 
+def set_threads(config: dict[str, Any], workers_on_this_node: int) -> int:
+    """Ray starts CPU workers with OMP_NUM_THREADS=1, which halves training speed on a small machine:
+    give each worker its share of the cores (or the config's ``torch_threads``)."""
+    import torch
+
+    threads = config["training"].get("torch_threads") or max(1, (os.cpu_count() or 1) // max(1, workers_on_this_node))
+    torch.set_num_threads(threads)
+    return threads
+
+
 def train_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: SFT with LoRA, reporting checkpoints to Ray; resumes from the latest one."""
     import ray.train
@@ -111,6 +141,7 @@ def train_loop(config: dict[str, Any]) -> None:
     from ray.train.huggingface.transformers import RayTrainReportCallback, prepare_trainer
 
     context = ray.train.get_context()
+    set_threads(config, context.get_local_world_size())
     scratch = Path(tempfile.mkdtemp(prefix=f"twin-train-rank{context.get_world_rank()}-"))
     trainer = build_sft_trainer(config, str(scratch / "hf"), [RayTrainReportCallback(), *_callbacks(config)])
     trainer = prepare_trainer(trainer)
@@ -132,6 +163,9 @@ def train_loop(config: dict[str, Any]) -> None:
 
     summary = {
         "global_step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "stopped_by_time_limit": bool(getattr(trainer.state, "stopped_by_time_limit", False)),
+        "train_seconds": round(sum(entry.get("train_runtime", 0) for entry in trainer.state.log_history), 1),
         "resumed_from_step": resumed_from_step,
         "world_size": context.get_world_size(),
         "log_history": trainer.state.log_history,

@@ -213,10 +213,12 @@ from twin import (  # noqa: E402,F401
     cli_collect,
     cli_import,
     cli_index,
+    cli_models,
     cli_serve,
     cli_stack,
     cli_train,
     cli_web,
+    cli_write,
 )
 
 

@@ -1,4 +1,4 @@
-"""``twin serve``: the Ray Serve RAG application (``POST /v1/posts``) on local Ray or a cluster."""
+"""``twin serve``: the Ray Serve RAG application (``POST /v1/posts``) on this machine's Ray or a remote cluster."""
 
 from __future__ import annotations
 
@@ -18,11 +18,17 @@ def serve_command(
     config: Annotated[Optional[Path], typer.Option(help="Serve config file (default: TWIN_SERVING_CONFIG)")] = None,
     host: Annotated[Optional[str], typer.Option(help="HTTP host (default: the host of TWIN_SERVING_URL)")] = None,
     port: Annotated[Optional[int], typer.Option(help="HTTP port (default: the port of TWIN_SERVING_URL, 8100)")] = None,
-    num_cpus: Annotated[Optional[int], typer.Option(help="CPUs of the local Ray (default: TWIN_RAY_NUM_CPUS or all)")] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(help="CPUs of a private local Ray (default: TWIN_RAY_NUM_CPUS or all)")] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="print the effective config and exit")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the application to be running")] = 600,
 ) -> None:
-    """Start the serving app: on a local Ray (Ctrl-C stops it), or deployed to the cluster at RAY_ADDRESS.
+    """Start the serving app on this machine's Ray and serve until Ctrl-C, or deploy it to a remote cluster.
+
+    Ray: RAY_ADDRESS when set, else the Ray `twin up` / `twin demo` started (recorded in
+    $TWIN_HOME/ray.json), else a private local Ray. With a local cluster (a plain HOST:PORT address)
+    the app is deployed from this checkout and removed again when this command stops; the cluster
+    keeps running. With a remote one (ray://HEAD:10001) the project is uploaded, the app deployed and
+    the command exits, leaving the app running there.
 
     Prints the URL; the API is documented at URL/docs. Requests need
     `Authorization: Bearer $TWIN_SERVING_TOKEN`.
@@ -50,32 +56,39 @@ def serve_command(
 
     import ray
 
-    with console.status("starting Ray..." if not settings.ray_address else f"connecting to {settings.ray_address}..."):
-        if settings.ray_address:
+    from twin.ray_cluster import resolve_address
+
+    kind, address = resolve_address(settings)
+    if kind == "remote" and not address.lower().startswith("ray://"):
+        raise fail(f"RAY_ADDRESS={address} is a job server address (what `twin train` submits to); "
+                   "`twin serve` deploys through Ray Client: use ray://HEAD:10001", 2)
+    with console.status("starting Ray..." if kind == "none" else f"connecting to {address}..."):
+        if kind == "remote":
             # ship the project to the cluster once; the application uses the uploaded copy
             from serving.deploy import EXCLUDES
 
-            ray.init(address=settings.ray_address, namespace="serve",
+            ray.init(address=address, namespace="serve",
                      runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": EXCLUDES}, log_to_driver=False)
             started = True
             uploaded = (ray.get_runtime_context().runtime_env or {}).get("working_dir")
             effective = load_deploy_config(path, host=host, port=port, working_dir=uploaded)
-        else:
+        else:  # a cluster this machine is a node of (the stack's), or a private local Ray
             started = ensure_ray(settings, num_cpus=num_cpus)
     try:
         with console.status("deploying the serving application (loading models)..."):
             url = deploy(effective, timeout_s=timeout)
     except Exception as exc:  # DeployError, or Ray failing to start replicas
-        if not settings.ray_address:
+        if kind != "remote":
             shutdown(started)
         raise fail(f"serving did not start: {exc}")
-    if settings.ray_address:
-        console.print(f"Deployed to {settings.ray_address}; the cluster's Serve proxy listens on port {port} "
+    if kind == "remote":
+        console.print(f"Deployed to {address}; the cluster's Serve proxy listens on port {port} "
                       "(`serve status` shows the application).")
         ray.shutdown()
         return
     typer.echo(url)
-    console.print(f"Serving on {url} (API docs: {url}/docs). Ctrl-C stops it.")
+    where = "on a private local Ray" if kind == "none" else f"on the Ray at {address}"
+    console.print(f"Serving on {url} (API docs: {url}/docs) {where}. Ctrl-C stops it.", highlight=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -85,4 +98,4 @@ def serve_command(
         pass
     finally:
         console.print("stopping...")
-        shutdown(started)
+        shutdown(started)  # Serve's app and proxies; a joined cluster keeps running

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Annotated
 
@@ -11,14 +12,25 @@ import typer
 from twin.cli import _settings, app, console, fail
 
 
-def _print_urls(settings, web_url: str, serving_url: str, login: str | None = None) -> None:
+def _print_urls(settings, web_url: str, serving_url: str, ray_address: str | None, login: str | None = None) -> None:
     lines = [
         f"web app        {web_url}/" + (f"   (log in as {login})" if login else "   (sign up, or `twin user create`)"),
         f"Airflow        {str(settings.airflow_url).rstrip('/')}/   (log in as {settings.airflow_user} / TWIN_AIRFLOW_PASSWORD)",
         f"serving API    {serving_url}/docs   (Bearer TWIN_SERVING_TOKEN)",
-        f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/",
     ]
+    if settings.ray_dashboard or settings.ray_address:
+        lines.append(f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/   (serving, training runs and jobs)")
+    if ray_address and not settings.ray_address:
+        lines.append(f"Ray            {ray_address}   (one Ray for every service; `twin train` by hand joins it too)")
     console.print("\n".join(lines), highlight=False)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the services like Ctrl-C does (the `finally` below runs)."""
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _run_until_interrupted(stack) -> None:
@@ -30,7 +42,11 @@ def _run_until_interrupted(stack) -> None:
 
 @app.command("up")
 def up() -> None:
-    """Start everything for real use: database, Airflow, Ray Serve and the web app (no demo data)."""
+    """Start everything for real use: database, one Ray, Airflow, Ray Serve and the web app (no demo data).
+
+    Every service joins the same local Ray (started first, dashboard on TWIN_RAY_DASHBOARD_URL):
+    the serving app, the training runs of the twin_finetune DAG, and `twin train` run by hand.
+    """
     from twin.db import DatabaseUnavailable, EmbeddedPostgresError
     from twin.demo import prepare_database, stop_database_if_started
     from twin.migrate import MigrationError
@@ -40,16 +56,19 @@ def up() -> None:
     settings = _settings()
     stack = Stack.create(settings)
     started_database = False
+    _stop_on_sigterm()
     try:
         with console.status("database and migrations..."):
             _, started_database = prepare_database(settings)
+        with console.status("starting Ray..."):
+            stack.start_ray()
         with console.status("starting Airflow..."):
             stack.start_airflow()
         with console.status("starting Ray Serve (loading models)..."):
             serving_url = stack.start_serving()
         with console.status("starting the web app..."):
             web_url = stack.start_web()
-        _print_urls(settings, web_url, serving_url)
+        _print_urls(settings, web_url, serving_url, stack.ray_address)
         _run_until_interrupted(stack)
     except (StackError, AirflowError, MigrationError, DatabaseUnavailable, EmbeddedPostgresError) as exc:
         raise fail(str(exc))
@@ -62,21 +81,25 @@ def up() -> None:
 
 @app.command("demo")
 def demo(
-    headless: Annotated[bool, typer.Option("--headless", help="write one post, print it, stop everything and exit")] = False,
+    headless: Annotated[bool, typer.Option("--headless", help="print the comparison, stop everything and exit")] = False,
     site_port: Annotated[int, typer.Option(help="port of the local sample site serving the persona")] = 8765,
 ) -> None:
     """The whole twin on the bundled sample persona: collect through Airflow, train, serve, web app.
 
     Starts a local sample site with the persona's LinkedIn export, Medium feed, Substack and GitHub
-    repository; creates the demo user; runs twin_collect, then the twin_finetune run it triggers;
-    starts Ray Serve and the web app and prints the URLs and the demo login.
+    repository; creates the demo user; runs twin_collect, then the twin_finetune run it triggers
+    (on TWIN_BASE_MODEL, by default the shipped SmolLM2-135M-Instruct); starts Ray Serve and the web
+    app; prints base vs tuned held-out perplexities (author and control) and style scores, then a
+    post from the base model and one from the tuned twin for the same prompt and link; then the URLs
+    and the demo login, and where the time went.
     """
     from demo.site import SampleSite
     from twin.airflow import AirflowError
     from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
-    from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DemoError, StepTimer, add_sources, ask_for_a_post,
-                           end_leftover_runs, ensure_demo_user, import_linkedin, prepare_database, run_collect,
-                           stop_database_if_started, wait_for_finetune)
+    from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROMPT, DemoError, StepTimer, add_sources,
+                           ask_for_a_post, describe_post, end_leftover_runs, ensure_demo_user, import_linkedin,
+                           latest_training, prepare_database, run_collect, stop_database_if_started,
+                           training_report, wait_for_finetune)
     from twin.settings import get_settings
     from twin.stack import Stack, StackError
 
@@ -90,10 +113,14 @@ def demo(
     stack = Stack.create(settings)
     say = lambda message: console.print(f"  {message}", highlight=False)  # noqa: E731
     started_database = False
+    _stop_on_sigterm()
     try:
         with console.status("database and migrations..."):
             database_url, started_database = prepare_database(settings)
         timer.done("database + migrations")
+        with console.status("starting Ray..."):
+            stack.start_ray()
+        timer.done("Ray start")
         with console.status("demo user, sources and LinkedIn export..."):
             user_id = ensure_demo_user(database_url)
             add_sources(site.sources(), stack.env)
@@ -120,19 +147,27 @@ def demo(
         with console.status("starting the web app..."):
             web_url = stack.start_web()
         timer.done("web app start")
+        console.print("\n" + training_report(latest_training(user_id)), highlight=False)
+        links = [site.shared_article_url]
+        console.print(f"\nThe same prompt and sources for the base model and for the twin:\n  {DEMO_PROMPT}\n"
+                      f"  new link: {links[0]}", highlight=False)
+        with console.status("the base model writes a post..."):
+            base_answer = ask_for_a_post(settings, links=links, adapter=False)
+        timer.done("a post from the base model")
+        console.print("\n" + describe_post("Base model", base_answer), highlight=False)
+        with console.status("the twin writes a post..."):
+            answer = ask_for_a_post(settings, links=links)
+        timer.done("a post from the twin")
+        console.print("\n" + describe_post("Your twin", answer), highlight=False)
+        console.print("Sources:\n" + "\n".join(f"  - {s['title']} <{s['url']}> ({s['origin']}, {s['platform']})"
+                                               for s in answer["sources"]), highlight=False)
         if headless:
-            with console.status("asking the twin for a post..."):
-                answer = ask_for_a_post(settings)
-            timer.done("one generated post")
-            console.print(f"\n[bold]Post[/] (model {answer['model']}):\n{answer['post']}\n", highlight=False)
-            console.print("Sources:\n" + "\n".join(f"  - {s['title']} <{s['url']}> ({s['platform']})"
-                                                   for s in answer["sources"]), highlight=False)
             console.print(f"\nWhere the time went:\n{timer.report()}", highlight=False)
             if not answer["post"].strip() or not answer["sources"]:
-                raise DemoError("the twin wrote no post or cited no sources")
+                raise DemoError("the twin wrote no post that passes the quality check, or cited no sources")
             return
         console.print(f"\nThe demo is ready. Where the time went:\n{timer.report()}\n", highlight=False)
-        _print_urls(settings, web_url, serving_url, login=f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
+        _print_urls(settings, web_url, serving_url, stack.ray_address, login=f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
         console.print(f"sample site    {site.base}/", highlight=False)
         _run_until_interrupted(stack)
     except (StackError, DemoError, AirflowError, AirflowRejected, AirflowUnavailable, TimeoutError) as exc:

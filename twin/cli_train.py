@@ -44,10 +44,10 @@ def train(
         return
 
     from training.config import ConfigError
-    from training.pipeline import TrainingFailed, default_config_path, fine_tune
+    from training.pipeline import TrainingFailed, default_config, fine_tune
 
     try:
-        config = config or default_config_path(settings)
+        config = config or default_config(settings)
     except ConfigError as exc:
         raise fail(str(exc), 2)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

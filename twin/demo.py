@@ -135,13 +135,79 @@ def wait_for_finetune(client, user_id: int, known_runs: set[str], say: Say, time
     return run.dag_run_id
 
 
-def ask_for_a_post(settings: Settings, prompt: str = DEMO_PROMPT) -> dict:
+def ask_for_a_post(settings: Settings, prompt: str = DEMO_PROMPT, *, links: list[str] | None = None,
+                   adapter: bool = True, max_new_tokens: int = 160) -> dict:
+    """``POST /v1/posts`` for the demo user (``adapter=False``: the base model alone, same prompt and sources)."""
     response = httpx.post(
         f"{str(settings.serving_url).rstrip('/')}/v1/posts",
         headers={"Authorization": f"Bearer {settings.serving_token.get_secret_value()}"},
-        json={"user": DEMO_EMAIL, "prompt": prompt, "links": [], "k": 5, "max_new_tokens": 120},
-        timeout=600,
+        json={"user": DEMO_EMAIL, "prompt": prompt, "links": links or [], "k": 4, "max_new_tokens": max_new_tokens,
+              "adapter": adapter},
+        timeout=900,
     )
     if response.status_code != 200:
         raise DemoError(f"serving answered {response.status_code}: {response.text[:500]}")
     return response.json()
+
+
+def latest_training(user_id: int) -> dict:
+    """The demo user's newest finished run: its status and metrics (from the registry)."""
+    from training.registry import list_models
+    from twin.db import get_engine
+
+    with get_engine().connect() as conn:
+        finished = [record for record in list_models(conn, user_id) if record.status in ("active", "ready")]
+    if not finished:
+        raise DemoError("twin_finetune left no finished model in the registry")
+    record = finished[0]  # newest first
+    return {"model_id": str(record.model_id), "status": record.status, "metrics": record.metrics or {}}
+
+
+def _number(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _change(new, old) -> str:
+    if new is None or old is None or old <= 0:
+        return ""
+    return f"  ({(new - old) / old:+.0%})"
+
+
+def training_report(training: dict) -> str:
+    """Base vs tuned on the held-out split: the author's perplexity, the control's, the style score."""
+    metrics = training["metrics"]
+    evaluation = metrics.get("evaluation") or {}
+    base, tuned = evaluation.get("base") or {}, evaluation.get("tuned") or {}
+    run = metrics.get("training") or {}
+    dataset = metrics.get("dataset") or {}
+    rows = [
+        ("author perplexity (held-out, lower is better)", base.get("perplexity"), tuned.get("perplexity"), 1),
+        ("control perplexity (another author's text)", base.get("control_perplexity"), tuned.get("control_perplexity"), 1),
+        ("style score of generations (higher is better)", base.get("style", {}).get("score"),
+         tuned.get("style", {}).get("score"), 3),
+    ]
+    lines = [f"Fine-tuned model {training['model_id']} ({training['status']}), base "
+             f"{metrics.get('base_model_name', '?')}: {dataset.get('train_samples', '?')} training samples, "
+             f"{run.get('global_step', '?')} steps in {_number(run.get('train_seconds'), 0)} s"
+             + (" (stopped by the time limit)" if run.get("stopped_by_time_limit") else "")]
+    for label, before, after, digits in rows:
+        change = _change(after, before) if digits == 1 else ""
+        lines.append(f"  {label:<47} base {_number(before, digits):>7}  tuned {_number(after, digits):>7}{change}")
+    return "\n".join(lines)
+
+
+def describe_post(title: str, answer: dict) -> str:
+    """A post as the demo prints it: which model wrote it, the text (or why there is none), its quality."""
+    model = answer.get("model") or {}
+    quality = answer.get("quality") or {}
+    who = model.get("base", "?") + (f" + adapter {model.get('model_id')}" if model.get("adapter_used") else
+                                    f" alone ({model.get('fallback_reason') or 'no adapter'})")
+    lines = [f"{title} [{who}]"]
+    if answer.get("post"):
+        lines.append(answer["post"])
+        if quality.get("perplexity") is not None:
+            lines.append(f"(quality check passed: perplexity {quality['perplexity']:.0f} under the base, at most "
+                         f"{quality.get('threshold') or 0:.0f}; {quality.get('attempts', 1)} draft(s))")
+    else:
+        lines.append("No post: no draft passed the quality check: " + "; ".join(quality.get("problems") or []))
+    return "\n".join(lines)

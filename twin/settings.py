@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, le=4096)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     search_candidates: int = Field(default=50, ge=1, le=1000)
-    base_model: str = "tiny-local"
+    base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    models_dir: Path | None = Field(default=None, description="prepared base models; default $TWIN_HOME/models")
 
     serving_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8100")
     serving_token: SecretStr = SecretStr("change-me-serving-token")
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def base_models_dir(self) -> Path:
+        return (self.models_dir or self.home / "models").expanduser().resolve()
 
     @property
     def pgdata(self) -> Path:

@@ -1,7 +1,8 @@
 """The product's long-running services started together (`twin up`, `twin demo`).
 
+One local Ray head (`ray start --head --block`) that every component joins through RAY_ADDRESS,
 Airflow's four components, the Ray Serve app (`twin serve`) and the web app (`twin web`), each in
-its own process group so that stopping ends every process they started.
+its own process group (and session) so that stopping ends every process they started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from twin import ray_cluster
 from twin.airflow import AirflowProcesses, airflow_home, prepare
 from twin.settings import PROJECT_ROOT, Settings
 
@@ -49,6 +51,34 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)  # anything the service left behind in its group
         except ProcessLookupError:
             pass
+        _kill_session(self.process.pid)  # and in its session (Ray gives each worker a process group of its own)
+
+
+class RayHead(Service):
+    def stop(self, grace: float = 30.0) -> None:
+        """`ray start --block` stops every Ray process of the node on SIGTERM (GCS, raylet, dashboard,
+        workers); the group and session are killed after that, as for every service."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        super().stop(grace=5.0)
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process left in session ``sid`` (a service's session: it was started with its own)."""
+    try:
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except FileNotFoundError:  # no procfs: the process group kill is all there is
+        return
+    for pid in pids:
+        try:
+            if pid != os.getpid() and os.getsid(pid) == sid:
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
 
 
 @dataclass
@@ -58,6 +88,8 @@ class Stack:
     log_dir: Path
     airflow: AirflowProcesses | None = None
     services: list[Service] = field(default_factory=list)
+    ray_head: RayHead | None = None
+    ray_address: str | None = None
 
     @classmethod
     def create(cls, settings: Settings, extra_env: dict[str, str] | None = None) -> "Stack":
@@ -66,14 +98,58 @@ class Stack:
         env = {**os.environ, **(extra_env or {}), "TWIN_HOME": str(settings.home)}
         return cls(settings, env, log_dir)
 
-    def _spawn(self, name: str, command: list[str]) -> Service:
+    def _spawn(self, name: str, command: list[str], *, env: dict[str, str] | None = None,
+               kind: type[Service] = Service) -> Service:
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        service = Service(name, process, log_path)
-        self.services.append(service)
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or self.env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        service = kind(name, process, log_path)
+        if kind is Service:
+            self.services.append(service)
         return service
+
+    def start_ray(self, timeout: float = 180.0) -> str:
+        """Start the stack's one Ray (a local head node) and point every component started after it
+        at it: RAY_ADDRESS (its GCS address, 127.0.0.1:PORT) in the stack's env, and the address in
+        ``$TWIN_HOME/ray.json`` for commands run by hand. With RAY_ADDRESS already set, nothing is
+        started: the components use that cluster. Returns the address."""
+        settings = self.settings
+        if settings.ray_address:
+            self.ray_address = settings.ray_address
+            return settings.ray_address
+        running = ray_cluster.discover(settings)
+        if running is not None:
+            raise StackError(f"this project's Ray is already running at {running.address} (pid {running.pid}, "
+                             f"{ray_cluster.state_path(settings)}): another `twin up` or `twin demo` uses "
+                             f"TWIN_HOME={settings.home}; stop it first")
+        dashboard_port = ray_cluster.dashboard_port(settings)
+        if settings.ray_dashboard and not ray_cluster.port_free(dashboard_port):
+            raise StackError(f"port {dashboard_port} for the Ray dashboard (TWIN_RAY_DASHBOARD_URL) is in use, e.g. by "
+                             "a Ray that `twin serve` or `twin train` started by hand: stop it, or set "
+                             "TWIN_RAY_DASHBOARD_URL to a free port")
+        gcs_port, client_port, agent_port = ray_cluster.free_ports(3)
+        num_cpus = ray_cluster.default_num_cpus(settings)
+        command = ray_cluster.head_command(settings, gcs_port=gcs_port, client_port=client_port,
+                                           agent_port=agent_port, num_cpus=num_cpus)
+        env = ray_cluster.head_env(self.env)
+        head = self._spawn("ray-head", command, env=env, kind=RayHead)
+        self.ray_head = head
+        address = f"{ray_cluster.LOCAL_HOST}:{gcs_port}"
+        dashboard_url = f"http://{ray_cluster.LOCAL_HOST}:{dashboard_port}" if settings.ray_dashboard else None
+        try:
+            ray_cluster.wait_until_ready(address, env=env, alive=head.alive, timeout=timeout,
+                                         dashboard_url=dashboard_url)
+        except (TimeoutError, RuntimeError) as exc:
+            raise StackError(f"Ray did not start ({exc}); see {head.log}:\n" + _tail(head.log)) from None
+        ray_cluster.write_state(settings, ray_cluster.LocalCluster(
+            address=address, pid=head.process.pid, dashboard_url=dashboard_url, num_cpus=num_cpus,
+            project_root=str(PROJECT_ROOT), started_at=time.time(),
+            temp_dir=str(ray_cluster.head_temp_dir(settings))))
+        self.env.update(ray_cluster.RAY_ENV_DEFAULTS)
+        self.env["RAY_ADDRESS"] = address
+        self.ray_address = address
+        return address
 
     def start_airflow(self) -> None:
         env = prepare(self.settings, base_env=self.env)
@@ -110,15 +186,21 @@ class Stack:
 
     def dead(self) -> list[str]:
         dead = [service.name for service in self.services if not service.alive()]
+        dead += ["ray head"] if self.ray_head is not None and not self.ray_head.alive() else []
         return dead + ([f"airflow {name}" for name in self.airflow.dead()] if self.airflow else [])
 
     def stop(self) -> None:
+        """Web app and serving, then Airflow (its tasks may be Ray drivers), then the Ray head."""
         for service in reversed(self.services):
             service.stop()
         self.services.clear()
         if self.airflow is not None:
             self.airflow.stop()
             self.airflow = None
+        if self.ray_head is not None:
+            ray_cluster.remove_state(self.settings, self.ray_head.process.pid)
+            self.ray_head.stop()
+            self.ray_head = None
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -20,7 +20,7 @@ def finetune_dag(airflow_metadata):
 
 def test_finetune_trains_registers_and_activates(engine, database_url, finetune_dag, local_ray, monkeypatch, tmp_path):
     from training import registry
-    from training.config import DEFAULT_CONFIG
+    from training.config import TINY_CONFIG
     from twin.raw import CrawlRun, DocumentRecord
     from twin.settings import get_settings
     from twin.transform import transform
@@ -35,7 +35,7 @@ def test_finetune_trains_registers_and_activates(engine, database_url, finetune_
     with engine.connect() as conn:
         assert user_id in registry.users_due_for_training(conn, 20), "40 new samples, never trained"
 
-    dag_run = finetune_dag.test(run_conf={"user_id": user_id, "config": str(DEFAULT_CONFIG)})
+    dag_run = finetune_dag.test(run_conf={"user_id": user_id, "config": str(TINY_CONFIG)})
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert states == {"users_to_train": "success", "export_dataset": "success", "train_evaluate_register": "success"}
 

@@ -34,7 +34,9 @@ def test_post_is_written_with_the_users_adapter_from_their_own_sources(serve_app
     assert all(source["origin"] == "retrieval" and source["snippet"] for source in body["sources"])
     model_id, adapter_dir = serving_users.adapters[serving_users.ada_id]
     assert body["model"]["adapter"] == adapter_dir and body["model"]["model_id"] == model_id
-    assert body["model"]["base"] == serving_users.base_dir and body["model"]["fallback"] is False
+    assert body["model"]["fallback"] is False and body["model"]["adapter_used"] is True
+    assert body["model"]["base"] == "tiny-local" and body["model"]["test_model"] is True
+    assert "random-weight test model" in body["model"]["notice"], "a served test model says so"
     assert set(body["timings"]) >= {"retrieve_ms", "links_ms", "generate_ms", "total_ms"}
     trace = body["trace"]
     assert trace["user_id"] == serving_users.ada_id and trace["retrieved"] and trace["prompt_tokens"] > 0
@@ -55,6 +57,7 @@ def test_each_user_gets_their_own_adapter_or_the_base_model(serve_app, serving_u
     newcomer = seen[str(serving_users.newcomer_id)]
     assert newcomer["model"]["fallback"] is True and newcomer["model"]["adapter"] is None
     assert newcomer["model"]["base"] == "tiny-local" and newcomer["model"]["model_id"] is None
+    assert newcomer["model"]["fallback_reason"].startswith("no adapter yet")
     assert all(source["url"].startswith("https://www.linkedin.com/posts/newcomer_") for source in newcomer["sources"])
     health = httpx.get(f"{serve_app.url}/healthz", timeout=30).json()
     assert health["status"] == "ok" and health["database"] == "ok"

@@ -9,12 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, ServingConfig
+from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, QualityConfig, ServingConfig
 from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
 from serving.pipeline import InProcessTwin, PostRequest, read_links, request_errors
-from serving.prompting import (ContextItem, assemble_prompt, clean_text, enforce_length, postprocess,
+from twin.prompting import (LINKS_HEADING, OWN_HEADING, ContextItem, assemble_prompt, clean_text, enforce_length, postprocess,
                                stream_safe_prefix)
-from training.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
+from twin.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
 
 
 def words(text: str) -> int:
@@ -42,8 +42,19 @@ def test_links_come_first_then_chunks_deduplicated_within_the_budget():
     link_entry = assembled.used[0]
     assert link_entry.truncated and link_entry.tokens <= 75 + 1
     assert assembled.text.startswith(SYSTEM_MARKER) and assembled.text.endswith(RESPONSE_MARKER + "\n")
-    assert assembled.text.index("New links I am sharing") < assembled.text.index("From my earlier writing")
-    assert "At most 3000 characters" in assembled.text
+    assert assembled.text.index(LINKS_HEADING) < assembled.text.index(OWN_HEADING)
+    assert "under 3000 characters" in assembled.text
+
+
+def test_a_long_link_never_pushes_out_all_of_the_authors_own_writing():
+    links = [item("link", "L1", "fresh " * 3000, url="https://news.example.com/a")]
+    hits = [item("retrieval", "c1", "my own words about search " * 40, score=0.03)]
+    for link_share in (0.6, 0.95, 1.0):
+        assembled = assemble_prompt("Write about search", links, hits, count_tokens=words, prompt_budget=4000,
+                                    context_tokens=400, link_share=link_share)
+        origins = [entry.item.origin for entry in assembled.used]
+        assert origins == ["link", "retrieval"], link_share
+        assert "(written by others, not by me)" in assembled.text
 
 
 def test_a_prompt_longer_than_the_window_is_cut_to_fit():
@@ -61,6 +72,16 @@ def test_postprocessing_strips_template_leakage_and_enforces_the_length():
     cut = postprocess(long_post, 3000)
     assert len(cut) <= 3000 and cut.endswith("word") and clean_text(long_post).startswith(cut)
     assert len(enforce_length("x" * 5000, 3000)) == 3000
+
+
+def test_a_post_cut_by_the_token_limit_ends_at_its_last_complete_sentence():
+    assert postprocess("We deleted 40 alerts. Pages fell to 3. It might run on the other branch that doesn") == \
+        "We deleted 40 alerts. Pages fell to 3."
+    assert postprocess('She said "ship it." And then we') == 'She said "ship it."'
+    for finished in ("Ship small. Sleep well. 🚢", "Ship small.\n\n#oncall #sre", "Ship small. #oncall",
+                     "More: https://example.org/a",
+                     "a line with no sentence end at all"):
+        assert postprocess(finished) == finished
 
 
 def test_streaming_holds_back_what_could_become_a_marker():
@@ -90,7 +111,35 @@ def test_private_and_metadata_addresses_are_refused_without_fetching():
 
 @pytest.fixture(scope="module")
 def in_process(serving_users):
-    return InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 24}}))
+    """Plumbing on the tiny random model, quality check off (its text fails it: see below)."""
+    return InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 24},
+                                                      "quality": {"enabled": False}}))
+
+
+@pytest.mark.slow
+def test_the_quality_check_rejects_the_tiny_random_models_text_and_says_so(serving_users):
+    """tiny-local writes word salad: every draft is judged, regenerated up to max_attempts, and the
+    response carries no post, the problems and the attempts, in JSON and in the stream."""
+    import asyncio
+
+    service = InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 40},
+                                                         "quality": {"max_attempts": 2}}))
+    request = PostRequest(user=serving_users.ada_email, prompt="What I learned deleting pipelines")
+    response = asyncio.run(service.write(request))
+    quality = response["quality"]
+    assert response["post"] == "" and response["sources"] == []
+    assert quality["passed"] is False and quality["attempts"] == 2 and quality["problems"]
+    assert response["trace"]["rejected_draft_chars"] > 0
+
+    async def stream():
+        prepared = await service.prepare(request)
+        return [event async for event in service.write_stream(prepared)]
+
+    events = asyncio.run(stream())
+    kinds = [event["type"] for event in events]
+    assert kinds.count("reset") == 1 and kinds[-1] == "done"
+    assert events[kinds.index("reset")]["attempt"] == 2
+    assert events[-1]["response"]["post"] == "" and events[-1]["response"]["quality"]["passed"] is False
 
 
 @pytest.mark.slow
@@ -161,8 +210,8 @@ def test_openai_compatible_backend_uses_the_adapter_model_name_and_post_processe
         model = OpenAIModel(ModelSpec("m-1", "qwen-base", "/adapters/1"), config, api_key="sk-test")
         request = GenerationRequest("Write about search", [], [item("retrieval", "c1", "my words")], 64, 0.5,
                                     ModelSpec("m-1", "qwen-base", "/adapters/1"))
-        result = generate(model, request, PromptConfig())
-        assert result.post == "Hook line.\n\nA short paragraph. #search"
+        result = generate(model, request, PromptConfig(), QualityConfig(enabled=False))
+        assert result.post == "Hook line.\n\nA short paragraph. #search\n\nMore in my earlier piece: C1 https://example.com/c1"
         assert result.prompt_tokens == 120 and result.generated_tokens == 14
         assert result.model["served_model"] == "user-m-1" and result.model["fallback"] is False
         sent = _FakeOpenAI.requests[-1]

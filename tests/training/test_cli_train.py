@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.training.corpus import POSTS
 from training import registry
-from training.config import DEFAULT_CONFIG
+from training.config import TINY_CONFIG
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_help():
 
 def test_user_without_samples_fails_readably(engine, database_url):
     user_id, email = _new_user(database_url)
-    result = _twin("train", "--user", email, "--config", str(DEFAULT_CONFIG))
+    result = _twin("train", "--user", email, "--config", str(TINY_CONFIG))
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "twin transform" in result.stderr  # no marts yet, or no samples for this user: both say what to run
@@ -83,7 +83,7 @@ def test_train_from_collected_posts(engine, database_url, training_settings, loc
     monkeypatch.setenv("TWIN_HOME", str(training_settings.home))
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, ["train", "--user", email, "--config", str(DEFAULT_CONFIG), "--json"])
+        result = CliRunner().invoke(app, ["train", "--user", email, "--config", str(TINY_CONFIG), "--json"])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

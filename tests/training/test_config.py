@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from training.config import CONFIG_DIR, DEFAULT_CONFIG, ConfigError, load_config
+from training.config import CONFIG_DIR, DEFAULT_CONFIG, TINY_CONFIG, ConfigError, load_config
 
 
 def test_shipped_configs_are_valid():
-    tiny = load_config(DEFAULT_CONFIG)
+    tiny = load_config(TINY_CONFIG)
     assert tiny.is_tiny_local and not tiny.scaling.use_gpu and tiny.scaling.num_workers == 2
-    gpu = [load_config(path) for path in CONFIG_DIR.glob("*.yaml") if path != DEFAULT_CONFIG]
+    gpu = [load_config(path) for path in CONFIG_DIR.glob("*.yaml") if path not in (TINY_CONFIG, DEFAULT_CONFIG)]
     assert gpu, "ship at least one real model config"
+    default = load_config(DEFAULT_CONFIG)
+    assert default.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and not default.scaling.use_gpu
+    assert default.max_train_samples and default.max_train_minutes and default.context_tokens > 0
     for config in gpu:
         assert config.scaling.use_gpu and config.bf16 and config.gradient_checkpointing
         assert "q_proj" in config.lora.target_modules
@@ -26,7 +29,7 @@ def test_shipped_configs_are_valid():
     ("name: x\nbase_model: tiny-local\ntiny_model: {hidden_size: 30, num_attention_heads: 4}\n",
      "tiny_model: Value error, hidden_size (30) must be a multiple of num_attention_heads (4)"),
     ("name: x\nbase_model: m\nscaling: {num_workers: 0}\n", "scaling.num_workers: Input should be greater"),
-    ("name: x\nbase_model: m\ndpo: {enabled: true}\n", "dpo.enabled: the DPO stage is not available yet"),
+    ("name: x\nbase_model: m\ndpo: {enabled: true}\n", "dpo: unknown field"),
     ("- just\n- a list\n", "expected a mapping of fields, got list"),
     ("name: [unclosed\n", "is not valid YAML"),
 ])
@@ -42,3 +45,17 @@ def test_invalid_configs_name_the_field(tmp_path, yaml_text, expected):
 def test_missing_config_file_says_where_configs_live(tmp_path):
     with pytest.raises(ConfigError, match="does not exist .*training/configs"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_the_default_config_follows_the_base_model_and_any_other_base_still_trains():
+    from training.config import DEFAULT_CONFIG, TINY_CONFIG, TrainingConfig
+    from training.pipeline import config_location, default_config
+    from twin.settings import load_settings
+
+    assert default_config(load_settings(_env_file=None)) == DEFAULT_CONFIG
+    assert default_config(load_settings(_env_file=None, base_model="tiny-local")) == TINY_CONFIG
+    other = default_config(load_settings(_env_file=None, base_model="Qwen/Qwen2.5-0.5B-Instruct"))
+    assert isinstance(other, TrainingConfig) and other.base_model == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert other.max_train_minutes is not None, "the CPU config's bounds"
+    assert config_location("tiny") == config_location("tiny.yaml") == TINY_CONFIG
+    assert config_location("training/configs/tiny.yaml").name == "tiny.yaml"

@@ -19,7 +19,8 @@ def test_snapshot_is_content_addressed_and_complete(tmp_path, user_id, corpus_ro
     assert manifest["snapshot_id"] == snapshot.snapshot_id and manifest["user_id"] == user_id
     assert manifest["files"]["train.jsonl"]["rows"] == len(snapshot.train)
     line = json.loads((snapshot.path / "train.jsonl").read_text().splitlines()[0])
-    assert line["prompt"].endswith("### Response:\n") and line["completion"] == line["response"]
+    assert line["prompt"].startswith("Write a LinkedIn post in my voice about: ") and line["system"]
+    assert "Write a LinkedIn post about" not in line["prompt"]  # the request, as a user types it
 
     again = prepare_dataset(user_id, tmp_path, rows=list(reversed(corpus_rows)))
     assert again.snapshot_id == snapshot.snapshot_id
@@ -33,8 +34,38 @@ def test_snapshot_is_content_addressed_and_complete(tmp_path, user_id, corpus_ro
 def test_no_document_straddles_the_split(tmp_path, user_id, corpus_rows):
     leaked = corpus_rows + [{**corpus_rows[0], "sample_id": "extra", "split": "validation" if
                             corpus_rows[0]["split"] == "train" else "train"}]
-    with pytest.raises(DatasetError, match="appear in both splits"):
-        prepare_dataset(user_id, tmp_path, rows=leaked)
+    snapshot = prepare_dataset(user_id, tmp_path, rows=leaked)
+    assert not {s.document_id for s in snapshot.train} & {s.document_id for s in snapshot.validation}
+
+
+def test_a_cross_posted_article_is_one_document_for_the_split(tmp_path, user_id, corpus_rows):
+    article = corpus_rows[0]
+    other_split = "validation" if article["split"] == "train" else "train"
+    # the same text on another platform, lightly edited, with its own document id and the other split
+    repost = {**article, "sample_id": "repost", "document_id": "repost-doc", "split": other_split,
+              "response": article["response"].replace(".", "!", 1) + "\n\nFirst published on my blog."}
+    snapshot = prepare_dataset(user_id, tmp_path, rows=corpus_rows + [repost])
+    split_of = {s.document_id: s.split for s in snapshot.train + snapshot.validation}
+    assert split_of["repost-doc"] == split_of[article["document_id"]]
+
+
+def test_training_samples_are_bounded_and_spread_over_documents(tmp_path, user_id, corpus_rows):
+    snapshot = prepare_dataset(user_id, tmp_path, rows=corpus_rows, max_train=5)
+    assert len(snapshot.train) == 5 and len({s.document_id for s in snapshot.train}) == 5
+    assert len(snapshot.validation) == sum(row["split"] == "validation" for row in corpus_rows)
+
+
+def test_context_comes_from_other_documents_only(tmp_path, user_id, corpus_rows):
+    from twin.prompting import OWN_HEADING, ContextItem
+
+    passages = [ContextItem(origin="retrieval", key=f"c{row['document_id']}", text=row["response"], url=f"https://x/{i}",
+                            title=f"Post {i}", document_id=row["document_id"]) for i, row in enumerate(corpus_rows)]
+    snapshot = prepare_dataset(user_id, tmp_path, rows=corpus_rows, retrieve=lambda query, k: passages[:k],
+                               context_tokens=120)
+    for sample in snapshot.train + snapshot.validation:
+        assert OWN_HEADING in sample.prompt
+        own = next(p for p in passages if p.document_id == sample.document_id)
+        assert own.url not in sample.prompt  # never the target document itself
 
 
 def test_other_users_rows_are_refused(tmp_path, user_id):

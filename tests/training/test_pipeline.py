@@ -8,8 +8,8 @@ import json
 import pytest
 
 from training import registry
-from training.chat_template import render_prompt
-from training.config import DEFAULT_CONFIG, load_config
+from twin.chat_template import render_prompt
+from training.config import TINY_CONFIG, load_config
 from training.loading import load_for_inference
 from training.pipeline import TrainingFailed, fine_tune
 
@@ -17,11 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, local_ray, user_id, corpus_rows):
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(TINY_CONFIG)
     assert config.scaling.num_workers == 2
 
     with pytest.raises(TrainingFailed, match="interrupted after step") as interrupted:
-        fine_tune(user_id, DEFAULT_CONFIG, rows=corpus_rows, settings=training_settings, engine=engine,
+        fine_tune(user_id, TINY_CONFIG, rows=corpus_rows, settings=training_settings, engine=engine,
                   interrupt_after_step=config.save_steps)
     model_id = interrupted.value.model_id
     with engine.connect() as conn:

@@ -29,6 +29,9 @@ def test_worse_adapter_stays_ready(db_conn, user_id):
     first, _ = _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)
     second, status = _ready(db_conn, user_id, perplexity=60.0, baseline=50.0)
     assert status == "ready"
+    promotion = registry.get_model(db_conn, second).metrics["promotion"]
+    assert promotion == {"promoted": False, "perplexity": 60.0, "baseline": "base", "baseline_model_id": None,
+                         "baseline_perplexity": 50.0}, "both figures are recorded in the row"
     assert registry.active_model(db_conn, user_id).model_id == first
     assert [record.status for record in registry.list_models(db_conn, user_id)].count("active") == 1
 
@@ -52,3 +55,12 @@ def test_database_allows_one_active_per_user(db_conn, user_id):
     with pytest.raises(sa.exc.IntegrityError):
         with db_conn.begin_nested():
             registry.update_run(db_conn, other, status="active")
+
+
+def test_non_finite_metrics_are_stored_as_null(db_conn, user_id):
+    """A random model's infinite perplexity must not fail the run at the last step (JSON has no Infinity)."""
+    model_id, status = _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)
+    registry.update_run(db_conn, model_id, metrics={"control": {"perplexity": float("inf")}, "style": float("nan"),
+                                                    "curve": [1.0, float("-inf")]})
+    assert registry.get_model(db_conn, model_id).metrics == {"control": {"perplexity": None}, "style": None,
+                                                            "curve": [1.0, None]}

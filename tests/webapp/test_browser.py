@@ -101,6 +101,17 @@ def test_sign_up_add_source_collect_and_compose(live_server, browser_page, setti
         page.wait_for_selector("text=Saved your edit and rating.")
         assert "rated 5/5" in page.content()
 
+        # a draft that fails serving's quality check is cleared from the page, with the reason, and
+        # only the post that passed is saved
+        serving.set_mode("retry")
+        serving.httpd.token_delay = 0.1
+        page.click("button:has-text('Regenerate')")
+        page.wait_for_selector("text=A draft failed the quality check")
+        page.wait_for_function("document.querySelectorAll('.generation').length >= 2", timeout=30000)
+        assert "salad" not in page.locator(".generation .post").first.inner_text()
+        serving.set_mode("ok")
+        serving.httpd.token_delay = 0.01
+
         page.click("nav >> text=Library")
         page.wait_for_selector("text=Notes on Fine-Tuning Small Models")  # from the imported export
         page.screenshot(path=SHOTS / "05-library.png", full_page=True)
@@ -110,5 +121,6 @@ def test_sign_up_add_source_collect_and_compose(live_server, browser_page, setti
 
     from webapp.compose.models import Generation
 
-    generation = Generation.objects.get(user__email="ada.browser@example.com")
-    assert generation.rating == 5 and generation.edited_post == "My own take: Postgres was enough."
+    rated, regenerated = Generation.objects.filter(user__email="ada.browser@example.com").order_by("created_at")
+    assert rated.rating == 5 and rated.edited_post == "My own take: Postgres was enough."
+    assert "salad" not in regenerated.post and regenerated.post.startswith("Three things I learned")

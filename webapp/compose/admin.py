@@ -6,8 +6,8 @@ from webapp.compose.models import Generation, Prompt
 class GenerationInline(admin.StackedInline):
     model = Generation
     extra = 0
-    fields = ["post", "edited_post", "rating", "sources", "links", "model", "timings", "created_at"]
-    readonly_fields = ["post", "sources", "links", "model", "timings", "created_at"]
+    fields = ["status", "post", "error", "edited_post", "rating", "sources", "links", "model", "quality", "timings", "created_at"]
+    readonly_fields = ["status", "post", "error", "sources", "links", "model", "quality", "timings", "created_at"]
     show_change_link = True
 
 
@@ -31,8 +31,8 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ["short_post", "user", "rating", "edited", "adapter", "created_at"]
-    list_filter = ["rating", "created_at", ("edited_post", admin.EmptyFieldListFilter)]
+    list_display = ["short_post", "user", "status", "rating", "edited", "adapter", "created_at"]
+    list_filter = ["status", "rating", "created_at", ("edited_post", admin.EmptyFieldListFilter)]
     search_fields = ["post", "edited_post", "user__email", "prompt__text"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
@@ -41,7 +41,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.display(description="post")
     def short_post(self, obj):
-        return obj.post[:80]
+        return obj.post[:80] if not obj.failed else f"(failed) {obj.error[:70]}"
 
     @admin.display(boolean=True)
     def edited(self, obj):
@@ -49,4 +49,4 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.display(description="adapter")
     def adapter(self, obj):
-        return (obj.model or {}).get("adapter") or "base"
+        return ((obj.model or {}).get("adapter") or "adapter") if obj.used_adapter else "base"

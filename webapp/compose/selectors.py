@@ -7,8 +7,10 @@ from webapp.compose.models import Generation, Prompt
 
 
 def prompt_list(*, user) -> QuerySet[Prompt]:
+    """The user's prompts, each with its posts (``generations``: written ones only, newest first)."""
+    posts = Generation.objects.filter(status=Generation.WRITTEN).order_by("-created_at")
     return (Prompt.objects.filter(user=user).order_by("-created_at")
-            .prefetch_related(Prefetch("generations", queryset=Generation.objects.order_by("-created_at"))))
+            .prefetch_related(Prefetch("generations", queryset=posts)))
 
 
 def prompt_get(*, user, prompt_id: int) -> Prompt:
@@ -16,6 +18,7 @@ def prompt_get(*, user, prompt_id: int) -> Prompt:
 
 
 def generation_list(*, prompt: Prompt) -> QuerySet[Generation]:
+    """Every attempt for the prompt, newest first: written posts and failed attempts."""
     return prompt.generations.order_by("-created_at")
 
 

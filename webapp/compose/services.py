@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.compose.models import Generation, Prompt
+from webapp.compose.models import QUALITY_FAILED, Generation, Prompt
 from webapp.compose.serving_client import ServingClient, StreamEvent
 
 # Within the serving app's default limits (serving/config.yaml: max_prompt_chars 2000 including the
@@ -82,9 +82,21 @@ def serving_payload(prompt: Prompt, *, k: int = 5, temperature: float = 0.7) -> 
     }
 
 
+def quality_failure(quality: dict) -> str:
+    """The reason stored with a failed attempt: the message and serving's problems."""
+    problems = "; ".join(str(problem) for problem in quality.get("problems") or [])
+    return f"{QUALITY_FAILED}: {problems}" if problems else f"{QUALITY_FAILED}."
+
+
 def generation_save(*, prompt: Prompt, response: dict) -> Generation:
+    """Store serving's response. When its quality check failed (``quality.passed`` false) the
+    attempt is stored as failed, with the reason and without a post."""
+    quality = dict(response.get("quality") or {})
+    failed = quality.get("passed") is False
     return Generation.objects.create(
-        prompt=prompt, user_id=prompt.user_id, post=str(response.get("post") or ""),
+        prompt=prompt, user_id=prompt.user_id, post="" if failed else str(response.get("post") or ""),
+        status=Generation.FAILED if failed else Generation.WRITTEN, quality=quality,
+        error=quality_failure(quality) if failed else "",
         sources=list(response.get("sources") or []), links=list(response.get("links") or []),
         model=dict(response.get("model") or {}), timings=dict(response.get("timings") or {}),
         trace=dict(response.get("trace") or {}),
@@ -92,7 +104,8 @@ def generation_save(*, prompt: Prompt, response: dict) -> Generation:
 
 
 def generate(*, prompt: Prompt, client: ServingClient | None = None) -> Generation:
-    """Ask the serving app for a post (not streamed) and save it. Raises ServingError subclasses."""
+    """Ask the serving app for a post (not streamed) and save it (as a failed attempt when it did
+    not pass the quality check). Raises ServingError subclasses."""
     client = client or ServingClient.from_settings()
     return generation_save(prompt=prompt, response=client.create_post(serving_payload(prompt)))
 
@@ -110,6 +123,8 @@ def generate_stream(*, prompt: Prompt, client: ServingClient | None = None) -> I
 @transaction.atomic
 def generation_update(*, generation: Generation, edited_post: str | None = None, rating: int | None = None) -> Generation:
     """Store the user's edit (kept beside the original for future preference data) and rating."""
+    if generation.failed:
+        raise ValidationError({"edited_post": "This attempt did not produce a post: regenerate to get one."})
     fields = []
     if edited_post is not None:
         edited_post = edited_post.strip().replace("\r\n", "\n")

@@ -32,9 +32,11 @@ class ServingRejected(ServingError):
 
 @dataclass(frozen=True)
 class StreamEvent:
-    kind: str  # "token" (text is the new text) or "final" (response is the whole response)
+    kind: str  # "token" (text is the new text), "reset" (the draft so far failed the quality check and
+    # another starts: problems says why) or "final" (response is the whole response)
     text: str = ""
     response: dict | None = None
+    problems: tuple[str, ...] = ()
 
 
 class ServingClient:
@@ -161,6 +163,8 @@ def _event(name: str, data: str) -> StreamEvent | None:
         message = payload.get("error") or payload.get("detail") if isinstance(payload, dict) else payload
         raise ServingError(f"The twin failed while writing: {message}")
     if isinstance(payload, dict):
+        if name == "reset":
+            return StreamEvent("reset", problems=tuple(str(problem) for problem in payload.get("problems") or ()))
         if "post" in payload:
             return StreamEvent("final", response=_as_response(payload))
         for key in ("token", "text", "delta"):

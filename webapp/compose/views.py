@@ -47,8 +47,10 @@ def _generate_now(request, prompt) -> None:
 def prompt_detail(request, prompt_id: int):
     prompt = selectors.prompt_get(user=request.user, prompt_id=prompt_id)
     generations = list(selectors.generation_list(prompt=prompt))
+    latest = next((generation for generation in generations if not generation.failed), None)
     for generation in generations:
         generation.form = _edit_form(generation)
+        generation.is_latest = generation is latest  # the newest post is shown in full, older ones folded
     return render(request, "compose/prompt.html", {
         "prompt": prompt,
         "generations": generations,
@@ -71,9 +73,12 @@ def generate(request, prompt_id: int):
     def events():
         try:
             for item in services.generate_stream(prompt=prompt):
-                if isinstance(item, Generation):
-                    html = render_to_string("compose/_generation.html", {"g": _with_form(item), "latest": True}, request=request)
-                    yield _sse("done", {"generation_id": item.pk, "html": html})
+                if isinstance(item, Generation):  # saved: a post, or a failed attempt (quality check)
+                    html = render_to_string("compose/_generation.html", {"g": _with_form(item), "latest": True, "newest": True},
+                                            request=request)
+                    yield _sse("done", {"generation_id": item.pk, "html": html, "failed": item.failed})
+                elif item.kind == "reset":  # that draft failed serving's quality check; the next one starts
+                    yield _sse("reset", {"problems": list(item.problems)})
                 else:
                     yield _sse("token", {"text": item.text})
         except ServingError as exc:

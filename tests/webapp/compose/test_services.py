@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from webapp.compose import services
 from webapp.compose.serving_client import ServingUnavailable
+from tests.webapp.serving_standin import NO_ADAPTER, QUALITY_PROBLEMS
 from webapp.compose.models import Generation
 
 
@@ -34,8 +35,10 @@ def test_generate_saves_everything_serving_returned(user, serving):
     assert generation.user == user and generation.post.startswith("Three things")
     assert generation.sources[0]["title"] == "Postgres is enough for RAG"
     assert generation.links == [{"url": "https://bad.example/x", "status": "failed", "error": "HTTP 404"}]
-    assert generation.model == {"base": "tiny-local", "adapter": None} and generation.timings["generate_ms"] == 140.2
-    assert generation.trace["generated_tokens"] == 42
+    assert generation.model["base"] == "tiny-local" and generation.model["test_model"] is True
+    assert generation.timings["generate_ms"] == 140.2 and generation.trace["generated_tokens"] == 42
+    assert generation.status == Generation.WRITTEN and generation.quality["passed"] is True and not generation.error
+    assert not generation.used_adapter and generation.fallback_reason == NO_ADAPTER
 
 
 def test_generate_stream_ends_with_the_saved_generation(user, serving):
@@ -63,3 +66,32 @@ def test_edit_and_rate(user, serving):
     assert generation.edited_post == "" and generation.edited_at is None and generation.rating == 4
     with pytest.raises(ValidationError):
         services.generation_update(generation=generation, rating=9)
+
+
+def test_a_generation_that_failed_the_quality_check_is_stored_as_failed_without_a_post(user, serving):
+    serving.set_mode("quality_failed")
+    prompt = services.prompt_create(user=user, text="Postgres for RAG")
+    generation = services.generate(prompt=prompt)
+    assert generation.failed and generation.status == Generation.FAILED and generation.post == ""
+    assert generation.error.startswith("The twin could not write a post that passes the quality check: ")
+    assert all(problem in generation.error for problem in QUALITY_PROBLEMS)
+    assert generation.quality_problems == QUALITY_PROBLEMS and generation.quality["attempts"] == 3
+    assert generation.model["base"] == "tiny-local" and generation.trace  # kept for the record
+    with pytest.raises(ValidationError):
+        services.generation_update(generation=generation, edited_post="my own", rating=5)
+    streamed = list(services.generate_stream(prompt=prompt))[-1]
+    assert isinstance(streamed, Generation) and streamed.failed and streamed.post == ""
+
+
+def test_model_and_source_properties_follow_the_response(user, serving):
+    prompt = services.prompt_create(user=user, text="Postgres for RAG", links_text="https://example.com/a")
+    serving.set_mode("adapter")
+    with_adapter = services.generate(prompt=prompt)
+    assert with_adapter.used_adapter and with_adapter.fallback_reason == "" and not with_adapter.is_test_model
+    assert [s["url"] for s in with_adapter.link_sources] == ["https://example.com/a"]
+    assert len(with_adapter.retrieval_sources) == 2
+    serving.set_mode("legacy")  # an older serving: no quality, adapter_used, notice or origin
+    legacy = services.generate(prompt=prompt)
+    assert legacy.status == Generation.WRITTEN and legacy.quality == {}
+    assert not legacy.used_adapter and legacy.fallback_reason == "no personal adapter yet" and legacy.model_notice == ""
+    assert legacy.link_sources == [] and len(legacy.retrieval_sources) == 3

@@ -19,7 +19,9 @@ def standin():
 
 def test_create_post_sends_the_contract_with_the_bearer_token(standin):
     response = ServingClient(standin.url, TOKEN).create_post(PAYLOAD)
-    assert response["post"].startswith("Three things") and len(response["sources"]) == 2
+    assert response["post"].startswith("Three things")
+    assert [source["origin"] for source in response["sources"]] == ["link", "retrieval", "retrieval"]
+    assert response["quality"]["passed"] is True and response["model"]["test_model"] is True
     assert response["links"] == [{"url": "https://example.com/a", "status": "ok", "error": None}]
     sent = standin.requests[-1]
     assert sent["headers"]["Authorization"] == f"Bearer {TOKEN}"
@@ -72,3 +74,14 @@ def test_sse_parser_accepts_common_shapes():
     assert events[-1].kind == "final" and events[-1].response["post"] == "Hello"
     with pytest.raises(ServingError, match="out of memory"):
         list(_parse_sse(iter(["event: error", "data: {\"error\": \"out of memory\"}", ""])))
+
+
+def test_a_reset_event_says_the_draft_so_far_failed_the_quality_check():
+    lines = ["event: token", 'data: {"text": "word salad"}', "",
+             "event: reset", 'data: {"problems": ["not fluent (perplexity 900 > 250)"], "attempt": 2}', "",
+             "event: token", 'data: {"text": "A real post."}', "",
+             "event: done", 'data: {"post": "A real post.", "sources": [], "links": [], "model": {}}', ""]
+    events = list(_parse_sse(iter(lines)))
+    assert [event.kind for event in events] == ["token", "reset", "token", "final"]
+    assert events[1].problems == ("not fluent (perplexity 900 > 250)",)
+    assert events[3].response["post"] == "A real post."

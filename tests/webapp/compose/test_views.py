@@ -2,6 +2,7 @@ import json
 
 from django.urls import reverse
 
+from tests.webapp.serving_standin import QUALITY_PROBLEMS, TEST_MODEL_NOTICE
 from webapp.compose.models import Generation, Prompt
 from webapp.compose.services import generate, prompt_create
 
@@ -45,6 +46,20 @@ def test_generate_streams_tokens_then_the_rendered_result(user_client, user, ser
     generation = Generation.objects.get(prompt=prompt)
     assert name == "done" and done["generation_id"] == generation.pk and tokens == generation.post
     assert "Postgres is enough for RAG" in done["html"] and f'id="g{generation.pk}"' in done["html"]
+
+
+def test_a_draft_that_failed_the_quality_check_is_reset_in_the_stream(user_client, user, serving):
+    serving.set_mode("retry")
+    prompt = prompt_create(user=user, text="Postgres for RAG")
+    response = user_client.post(reverse("compose:generate", args=[prompt.pk]), HTTP_ACCEPT="text/event-stream")
+    events = _events(response)
+    names = [name for name, _ in events]
+    reset = names.index("reset")
+    assert events[reset][1]["problems"] == ["perplexity 912.4 is above the threshold 250.0"]
+    generation = Generation.objects.get(prompt=prompt)
+    assert "".join(data["text"] for name, data in events[:reset] if name == "token") == "word salad word"
+    assert "".join(data["text"] for name, data in events[reset:] if name == "token") == generation.post
+    assert "salad" not in generation.post and names[-1] == "done"
 
 
 def test_regenerate_adds_a_generation(user_client, user, serving):
@@ -93,3 +108,70 @@ def test_another_users_prompts_and_generations_are_404(user_client, other_user, 
     assert "secret draft" not in user_client.get(reverse("compose:index")).content.decode()
     generation.refresh_from_db()
     assert generation.rating is None and len(serving.requests) == 1
+
+
+def test_the_post_says_which_model_wrote_it_and_warns_about_the_test_model(user_client, user, serving):
+    prompt = prompt_create(user=user, text="Postgres for RAG")
+    generate(prompt=prompt)
+    page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
+    assert "Model: <b>tiny-local</b>, without your adapter (no adapter yet: this user has no trained adapter)" in page
+    assert 'class="notice warning test-model"' in page and TEST_MODEL_NOTICE in page
+    assert page.index("test-model") < page.index('class="post"')  # the warning comes before the text
+
+    serving.set_mode("adapter")
+    generate(prompt=prompt)
+    page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
+    latest = page[page.index('class="card generation"'):page.index("Earlier post")]
+    assert "Model: <b>HuggingFaceTB/SmolLM2-135M-Instruct</b> with your adapter" in latest and "3f0c" in latest
+    assert "test-model" not in latest and "without your adapter" not in latest
+
+
+def test_sources_are_labelled_by_origin_and_no_earlier_writing_only_when_none_was_used(user_client, user, serving):
+    prompt = prompt_create(user=user, text="Postgres for RAG", links_text="https://example.com/paper")
+    generate(prompt=prompt)
+    page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
+    assert page.count("new link you shared") == 1 and page.count("your earlier writing") == 2
+    assert "No earlier writing was used." not in page
+
+    serving.set_mode("links_only")
+    generate(prompt=prompt)
+    page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
+    latest = page[page.index('class="card generation"'):page.index("Earlier post")]
+    assert "No earlier writing was used. The post draws only on the new link you shared." in latest
+    assert "Read from https://example.com/paper" in latest and "new link you shared" in latest
+    assert "your earlier writing" not in latest
+
+
+def test_a_quality_failure_is_shown_without_a_post_and_not_saved_as_one(user_client, user, serving):
+    serving.set_mode("quality_failed")
+    response = user_client.post(reverse("compose:index"), FORM, follow=True)
+    page = response.content.decode()
+    generation = Generation.objects.get(user=user)
+    assert generation.failed and generation.post == ""
+    assert "The twin could not write a post that passes the quality check" in page
+    assert all(problem in page for problem in QUALITY_PROBLEMS) and "after 3 attempts" in page
+    assert 'class="post"' not in page and "Edit and rate" not in page and "Copy" not in page
+    assert TEST_MODEL_NOTICE in page and "Model: <b>tiny-local</b>" in page
+    history = user_client.get(reverse("compose:index")).content.decode()
+    assert "0 posts" in history
+
+    events = _events(user_client.post(reverse("compose:generate", args=[generation.prompt_id]),
+                                      HTTP_ACCEPT="text/event-stream"))
+    name, done = events[-1]
+    failed = Generation.objects.filter(user=user).order_by("-created_at").first()
+    assert name == "done" and done["failed"] is True and done["generation_id"] == failed.pk and failed.failed
+    assert "The twin could not write a post that passes the quality check" in done["html"]
+    assert 'class="post"' not in done["html"]
+
+
+def test_a_failed_attempt_after_a_post_keeps_the_post_in_full(user_client, user, serving):
+    prompt = prompt_create(user=user, text="Postgres for RAG")
+    written = generate(prompt=prompt)
+    serving.set_mode("quality_failed")
+    response = user_client.post(reverse("compose:generate", args=[prompt.pk]), follow=True)
+    page = response.content.decode()
+    assert page.index("could not write a post that passes") < page.index(f'id="post-{written.pk}"')
+    assert "Edit and rate" in page and "Earlier post" not in page  # the last real post stays the full card
+    response = user_client.post(reverse("compose:generation_update", args=[prompt.generations.first().pk]),
+                                {"edited_post": "mine", "rating": "5"}, follow=True)
+    assert "did not produce a post" in response.content.decode()

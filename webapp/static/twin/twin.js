@@ -76,10 +76,11 @@
 
   /* An older post (already on the page) folds away once a new one arrives. */
   function collapse(card) {
-    var post = card.querySelector(".post");
+    var failed = card.classList.contains("generation-failed");
+    var post = card.querySelector(failed ? ".problems" : ".post");
     var details = document.createElement("details");
     var summary = document.createElement("summary");
-    summary.textContent = "Earlier post";
+    summary.textContent = failed ? "Failed attempt · no post passed the quality check" : "Earlier post";
     details.appendChild(summary);
     if (post) details.appendChild(post.cloneNode(true));
     card.innerHTML = "";
@@ -105,6 +106,10 @@
     function handle(name, data) {
       if (name === "token") {
         post.textContent += data.text;
+      } else if (name === "reset") {  /* that draft failed the quality check: the twin writes another */
+        post.textContent = "";
+        status.textContent = "A draft failed the quality check (" + (data.problems || []).join("; ") +
+          "); your twin is writing another...";
       } else if (name === "done") {
         var list = document.getElementById("generations");
         var holder = document.createElement("div");
@@ -112,8 +117,10 @@
         var empty = document.getElementById("no-generations");
         if (empty) empty.remove();
         var previous = list.querySelector(".generation");
+        var failed = list.querySelector(".generation-failed .quality-failed");
+        if (failed) collapse(failed.closest(".generation-failed"));  /* only the newest failure stays open */
         list.insertBefore(holder.firstElementChild, list.firstChild);
-        if (previous) collapse(previous);
+        if (previous && !data.failed) collapse(previous);  /* a failed attempt leaves the last post open */
         button.textContent = "Regenerate";
         box.hidden = true; status.textContent = "";
       } else if (name === "error") {

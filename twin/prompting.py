@@ -1,10 +1,12 @@
 """Prompt assembly and post-processing: pure functions, no models, no I/O.
 
-The prompt is the training chat template (:func:`training.chat_template.render_prompt`) around an
-instruction that carries the user's request, LinkedIn post guidelines and the context: content of
-the links supplied with this request first, then the best retrieved chunks of the user's own
-writing, deduplicated and cut to a token budget. Post-processing strips anything of the template
-that leaks into the output and enforces the length limit.
+Training and serving build the same prompt here: the chat format of :mod:`twin.chat_template`
+around a user message that carries the request, short LinkedIn post guidelines and the context —
+new material the author shares now (links, papers), then the best retrieved passages of the
+author's own earlier writing, deduplicated and cut to a token budget in which each kind keeps a
+reserved share, so a long link never pushes out every passage of the author's own writing.
+Post-processing strips anything of the template that leaks into the output and enforces the
+length limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from training.chat_template import MARKERS, render_prompt
+from twin.chat_template import MARKERS, render_prompt
 
 CountTokens = Callable[[str], int]
 SPECIAL_TOKEN_RE = re.compile(r"<\|[^|<>]{1,40}\|>|</?s>|<pad>|<unk>|\[(?:PAD|UNK|CLS|SEP|MASK)\]")
@@ -105,45 +107,54 @@ def format_item(number: int, item: ContextItem, text: str) -> str:
     return f"[{number}] {label} ({item.url})\n{text.strip()}"
 
 
+LINKS_HEADING = "New material I am sharing now (written by others, not by me):"
+OWN_HEADING = "Passages from my earlier writing (for my voice and my own experience):"
+
+
 def instruction_text(prompt: str, blocks_links: list[str], blocks_own: list[str], max_chars: int) -> str:
+    """The user message: request, guidelines, then the context blocks (kept short: small models
+    follow a short instruction better, and every token here is paid for in training)."""
     parts = [
         f"Write a LinkedIn post in my voice about: {prompt.strip()}",
-        "Guidelines:\n"
-        "- Open with a one-line hook that makes people stop scrolling.\n"
-        "- Short paragraphs of one to three sentences, separated by blank lines.\n"
-        f"- At most {max_chars} characters in total.\n"
-        "- Optionally end with up to three relevant hashtags, if that is my style.\n"
-        "- Take facts only from the sources below; do not invent numbers, quotes or links.\n"
-        "- Reply with the post only.",
+        f"Open with a one-line hook, use short paragraphs, stay under {max_chars} characters, take facts "
+        "only from the material below and reply with the post only.",
     ]
     if blocks_links:
-        parts.append("New links I am sharing:\n\n" + "\n\n".join(blocks_links))
+        parts.append(LINKS_HEADING + "\n\n" + "\n\n".join(blocks_links))
     if blocks_own:
-        parts.append("From my earlier writing:\n\n" + "\n\n".join(blocks_own))
+        parts.append(OWN_HEADING + "\n\n" + "\n\n".join(blocks_own))
     return "\n\n".join(parts)
+
+
+Render = Callable[[str, "str | None"], str]
 
 
 def assemble_prompt(prompt: str, links: list[ContextItem], hits: list[ContextItem], *, count_tokens: CountTokens,
                     prompt_budget: int, context_tokens: int, link_share: float = 0.6, max_post_chars: int = 3000,
-                    system: str | None = None) -> AssembledPrompt:
-    """Render the generation prompt within ``prompt_budget`` tokens (the whole rendered text), of
-    which at most ``context_tokens`` go to context: links first (up to ``link_share`` of it while
-    retrieved chunks wait), then chunks in rank order, deduplicated."""
+                    system: str | None = None, render: Render = render_prompt) -> AssembledPrompt:
+    """Render the generation prompt within ``prompt_budget`` tokens (the whole rendered text, by
+    ``render(user_message, system)``: the model's chat template), of which at most
+    ``context_tokens`` go to context: links first, up to ``link_share`` of it while retrieved
+    chunks wait (the rest is reserved for the author's own writing), then chunks in rank order,
+    deduplicated."""
     kept, dropped = deduplicate(links, hits)
-    base = render_prompt(instruction_text(prompt, [], [], max_post_chars), system)
+    base = render(instruction_text(prompt, [], [], max_post_chars), system)
     base_tokens = count_tokens(base)
     prompt_truncated = False
     if base_tokens > prompt_budget:  # a long request on a short-context model: keep its beginning
         overflow = base_tokens - prompt_budget
         prompt = truncate_to_tokens(prompt, max(8, count_tokens(prompt) - overflow - 8), count_tokens)
         prompt_truncated = True
-        base = render_prompt(instruction_text(prompt, [], [], max_post_chars), system)
+        base = render(instruction_text(prompt, [], [], max_post_chars), system)
         base_tokens = count_tokens(base)
     budget = max(0, min(context_tokens, prompt_budget - base_tokens - 16))  # 16: section headings
 
     link_items = [item for item in kept if item.origin == "link"]
     hit_items = [item for item in kept if item.origin != "link"]
-    link_budget = int(budget * link_share) if hit_items else budget
+    # the author's own writing keeps at least (1 - link_share) of the budget, and never less than room
+    # for a few useful lines, however long the links are
+    own_reserve = max(budget - int(budget * link_share), min(budget // 2, 4 * MIN_ITEM_TOKENS)) if hit_items else 0
+    link_budget = budget - own_reserve
     used: list[UsedItem] = []
     spent = 0
     for index, item in enumerate(link_items):
@@ -166,7 +177,7 @@ def assemble_prompt(prompt: str, links: list[ContextItem], hits: list[ContextIte
     blocks_links = [format_item(n, e.item, e.item.text) for n, e in numbered if e.item.origin == "link"]
     blocks_own = [format_item(n, e.item, e.item.text) for n, e in numbered if e.item.origin != "link"]
     instruction = instruction_text(prompt, blocks_links, blocks_own, max_post_chars)
-    return AssembledPrompt(render_prompt(instruction, system), instruction, used, dropped, spent, prompt_truncated)
+    return AssembledPrompt(render(instruction, system), instruction, used, dropped, spent, prompt_truncated)
 
 
 def _fit(number: int, item: ContextItem, budget: int, count_tokens: CountTokens) -> UsedItem | None:
@@ -224,8 +235,25 @@ def enforce_length(text: str, max_chars: int) -> str:
     return window.rstrip()
 
 
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+UNFINISHED_TAIL = re.compile(r"[\w,;:(\-–—]$")
+
+
+def drop_unfinished_sentence(text: str) -> str:
+    """Cut a post that stops mid-sentence (the token limit hit) back to its last complete sentence.
+    Closing hashtags, a URL or an emoji count as an ending; a text with no sentence end is left as
+    it is."""
+    stripped = text.rstrip()
+    if not stripped or not UNFINISHED_TAIL.search(stripped):
+        return stripped
+    if stripped.rsplit(None, 1)[-1].startswith(("#", "http://", "https://")):  # hashtags, a link
+        return stripped
+    ends = [match.end() for match in SENTENCE_END.finditer(stripped)]
+    return stripped[:ends[-1]].rstrip() if ends else stripped
+
+
 def postprocess(text: str, max_chars: int = 3000) -> str:
-    return enforce_length(clean_text(text), max_chars)
+    return enforce_length(drop_unfinished_sentence(clean_text(text)), max_chars)
 
 
 def stream_safe_prefix(text: str) -> str:

@@ -1,9 +1,11 @@
 """The one prompt format, shared by training and serving.
 
-Serving must build prompts with :func:`render_prompt` (or the tokenizer's ``chat_template``, which
-renders the same text) so the tuned adapter sees exactly what it was trained on. The format uses
-plain-text section markers, so it works with any base model's tokenizer without new tokens; the
-tiny local tokenizer registers the markers as special tokens.
+A prompt is two chat messages: a system message and one user message (the request, guidelines and
+the context block, see :mod:`twin.prompting`); the post is the assistant's reply. They are rendered
+with the base model's own chat template (SmolLM2's ChatML, Qwen's, ...), so an instruct model sees
+the format it was tuned on, and a LoRA adapter trained on those renderings sees exactly the same
+text at serving. A tokenizer without a chat template (the tiny test model) gets :data:`CHAT_TEMPLATE`,
+a plain-text format with section markers that works without new tokens.
 """
 
 from __future__ import annotations
@@ -38,8 +40,18 @@ CHAT_TEMPLATE = (
 )
 
 
-def render_prompt(instruction: str, system: str | None = None) -> str:
-    """The text a model continues to answer ``instruction`` (ends where the response starts)."""
+def chat_messages(instruction: str, system: str | None = None) -> list[dict[str, str]]:
+    """The prompt as chat messages (what trl's conversational datasets and chat APIs take)."""
+    return [{"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
+            {"role": "user", "content": instruction.strip()}]
+
+
+def render_prompt(instruction: str, system: str | None = None, tokenizer=None) -> str:
+    """The text a model continues to answer ``instruction`` (ends where the response starts):
+    the tokenizer's chat template when it has one, else the marker format."""
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(chat_messages(instruction, system), add_generation_prompt=True,
+                                             tokenize=False)
     return (f"{SYSTEM_MARKER}\n{system or DEFAULT_SYSTEM_PROMPT}\n\n"
             f"{INSTRUCTION_MARKER}\n{instruction.strip()}\n\n"
             f"{RESPONSE_MARKER}\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.chat_template import CHAT_TEMPLATE, DEFAULT_SYSTEM_PROMPT, RESPONSE_MARKER, render_prompt, render_training_text
+from twin.chat_template import CHAT_TEMPLATE, DEFAULT_SYSTEM_PROMPT, RESPONSE_MARKER, render_prompt, render_training_text
 from training.config import TinyModelSpec
 from training.loading import load_tokenizer
 from training.tiny_model import build_tiny_model
