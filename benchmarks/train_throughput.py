@@ -1,11 +1,14 @@
 """Training throughput of the Ray Train path vs the same trl SFT loop run directly in one process.
 
-Both train the tiny local model on the fixture corpus with the same config (training/configs/tiny.yaml,
-one worker unless --workers says otherwise). Prints tokens/s inside the training loop (trainer
-runtime) and end to end (wall time: Ray's worker start-up, model loading, checkpoint reporting
-included), and the Ray/direct ratios. Ray itself is started before timing begins.
+Both train the same model on the same samples with the same config, one worker unless --workers
+says otherwise (a Ray worker gets the machine's cores divided among the workers, as in production;
+the direct loop gets all of them). --model default: the shipped SmolLM2-135M-Instruct with
+training/configs/smollm2-135m-cpu.yaml on --samples samples of the fixture corpus (one epoch);
+--model tiny: the tiny random model with training/configs/tiny.yaml (--epochs). Prints tokens/s
+inside the training loop (trainer runtime) and end to end (wall time: Ray's worker start-up, model
+loading, checkpoint reporting included), and the Ray/direct ratios. Ray is started before timing.
 
-    .venv/bin/python benchmarks/train_throughput.py [--workers 1] [--epochs 12]
+    .venv/bin/python benchmarks/train_throughput.py [--model default] [--samples 24] [--workers 1]
 """
 
 from __future__ import annotations
@@ -29,47 +32,62 @@ def _throughput(log_history: list[dict], wall_s: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=["default", "tiny"], default="default",
+                        help="default: the shipped SmolLM2-135M-Instruct; tiny: the random test model")
+    parser.add_argument("--samples", type=int, default=24, help="training samples (default model; default 24)")
     parser.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1: same compute as direct)")
-    parser.add_argument("--epochs", type=float, default=12)
+    parser.add_argument("--epochs", type=float, default=None, help="epochs (default: 1 for the default model, 12 tiny)")
     args = parser.parse_args()
 
     import torch
 
     from tests.training.corpus import sft_rows
-    from training.config import load_config
+    from training.config import DEFAULT_CONFIG, TINY_CONFIG, load_config
     from training.dataset import prepare_dataset
+    from training.loading import resolve
     from training.pipeline import ensure_ray
     from training.tiny_model import build_tiny_model
-    from training.train import build_sft_trainer, fit
+    from training.train import build_sft_trainer, fit, set_threads
     from twin.settings import get_settings
 
     work = Path(tempfile.mkdtemp(prefix="twin-bench-"))
-    config = load_config(epochs=args.epochs, scaling={"num_workers": args.workers, "resources_per_worker": {"CPU": 1}})
-    snapshot = prepare_dataset(1, work, rows=sft_rows(1))
-    base_model = str(build_tiny_model(snapshot.corpus, config.tiny_model, work, config.seed))
+    tiny = args.model == "tiny"
+    epochs = args.epochs or (12 if tiny else 1)
+    config = load_config(TINY_CONFIG if tiny else DEFAULT_CONFIG, epochs=epochs, max_train_minutes=None,
+                         max_train_samples=None if tiny else args.samples,
+                         scaling={"num_workers": args.workers, "resources_per_worker": {"CPU": 1}})
+    snapshot = prepare_dataset(1, work, rows=sft_rows(1), max_train=config.max_train_samples)
+    if tiny:
+        base_model = str(build_tiny_model(snapshot.corpus, config.tiny_model, work, config.seed))
+    else:
+        base_model = resolve(config.base_model)
     loop_config = {
         "training": config.model_dump(mode="json"),
         "base_model": base_model,
-        "train_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.train],
-        "validation_records": [{"prompt": s.prompt, "completion": s.response} for s in snapshot.validation],
+        "train_records": [sample.trainer_record() for sample in snapshot.train],
+        "validation_records": [sample.trainer_record() for sample in snapshot.validation],
     }
 
-    torch.set_num_threads(1)  # what each Ray worker gets with CPU: 1
+    threads = set_threads(loop_config, 1)  # what the one Ray worker of this node gets too
     started = time.perf_counter()
     trainer = build_sft_trainer(loop_config, str(work / "direct"))
     trainer.train()
     direct = _throughput(trainer.state.log_history, time.perf_counter() - started)
+    del trainer
+    torch.set_num_threads(threads)
 
-    ensure_ray(get_settings().model_copy(update={"ray_num_cpus": max(2, args.workers), "ray_dashboard": False}))
+    ensure_ray(get_settings().model_copy(update={"ray_num_cpus": max(2, args.workers), "ray_dashboard": False,
+                                                 "ray_address": None}))
     started = time.perf_counter()
     summary = fit(loop_config, storage_path=str(work / "ray"), name="bench", adapter_dir=work / "adapter")
     ray_path = _throughput(summary["log_history"], time.perf_counter() - started)
 
-    print(f"tiny model, {len(snapshot.train)} samples x {args.epochs:g} epochs, Ray workers: {args.workers}")
+    print(f"{config.base_model}, {len(snapshot.train)} samples x {epochs:g} epochs, max {config.max_seq_length} "
+          f"tokens, batch {config.per_device_batch_size}; Ray workers: {args.workers}; {threads} torch threads")
     print(f"{'':14}{'tokens':>10}{'loop tok/s':>12}{'e2e tok/s':>12}{'wall s':>9}")
     for name, result in (("direct", direct), ("ray train", ray_path)):
-        print(f"{name:14}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.0f}"
-              f"{result['end_to_end_tokens_per_s']:>12.0f}{result['wall_s']:>9.1f}")
+        print(f"{name:14}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.1f}"
+              f"{result['end_to_end_tokens_per_s']:>12.1f}{result['wall_s']:>9.1f}")
     print(f"ratio ray/direct: loop {ray_path['loop_tokens_per_s'] / direct['loop_tokens_per_s']:.2f}, "
           f"end to end {ray_path['end_to_end_tokens_per_s'] / direct['end_to_end_tokens_per_s']:.2f} "
           f"(Ray overhead ratio = direct/ray end to end: "
