@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -182,13 +183,16 @@ def read_link(url: str, settings=None, *, client=None) -> LinkDocument:
 
     from twin.settings import get_settings
 
+    from crawlers.transport import guarded_transport
+
     settings = settings or get_settings()
+    deadline = time.monotonic() + settings.crawl_timeout_s  # for the whole fetch, redirects included
     own_client = client is None
     client = client or httpx.Client(
         timeout=settings.crawl_timeout_s, follow_redirects=False,
-        headers={"User-Agent": settings.crawl_user_agent, "Accept": ACCEPT_HEADER},
+        headers={"User-Agent": settings.crawl_user_agent, "Accept": ACCEPT_HEADER, "Accept-Encoding": "gzip, deflate"},
+        transport=guarded_transport(deadline=deadline, allow_private=settings.allow_private_urls),
     )
-    deadline = time.monotonic() + settings.crawl_timeout_s
     current = url
     try:
         for _ in range(MAX_REDIRECTS + 1):
@@ -230,11 +234,42 @@ def _read_limited(response, max_bytes: int, deadline: float, url: str) -> bytes:
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise LinkError(f"{url}: too large ({int(declared)} bytes; the limit is {max_bytes})")
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    for chunk in _decoded(response, max_bytes, url):
         size += len(chunk)
         if size > max_bytes:
-            raise LinkError(f"{url}: too large (over {max_bytes} bytes)")
+            raise LinkError(f"{url}: too large (over {max_bytes} bytes{' once decompressed' if _encoding(response) else ''})")
         if time.monotonic() > deadline:
             raise LinkError(f"{url}: timed out while downloading")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _encoding(response) -> str:
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    return "" if encoding == "identity" else encoding
+
+
+def _decoded(response, max_bytes: int, url: str):
+    """The body decoded from the raw stream, never inflating more than ``max_bytes + 1`` bytes at a
+    time: a small gzip bomb is cut off, not decompressed in memory. Only gzip and deflate are asked
+    for (``Accept-Encoding``); anything else is refused."""
+    encoding = _encoding(response)
+    if not encoding:
+        yield from response.iter_raw()
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise LinkError(f"{url}: unsupported content encoding {encoding!r}")
+    decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, by header
+    pending = b""
+    try:
+        for raw in response.iter_raw():
+            pending += raw
+            while pending:
+                chunk = decoder.decompress(pending, max_bytes + 1)
+                pending = decoder.unconsumed_tail
+                yield chunk
+                if not chunk:
+                    break
+        yield decoder.flush()
+    except zlib.error as exc:
+        raise LinkError(f"{url}: the {encoding} body is corrupt ({exc})") from None

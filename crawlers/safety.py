@@ -21,24 +21,53 @@ METADATA_ADDRESSES = {
 METADATA_HOSTNAMES = {"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"}
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64: RFC 6052 and RFC 8215).
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 class UnsafeURL(ValueError):
     """The URL may not be fetched (bad scheme, or it resolves to a non-public address)."""
 
 
-def refusal_reason(address: str) -> str | None:
-    """Why ``address`` (an IP literal) may not be contacted, or None for a public address."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip in METADATA_ADDRESSES:
-        return f"{ip} is a cloud metadata address"
-    if ip.is_loopback:
-        return f"{ip} is a loopback address"
-    if ip.is_link_local:
-        return f"{ip} is a link-local address"
-    if ip.is_private or not ip.is_global:
-        return f"{ip} is a private or reserved address"
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped, 6to4, Teredo (the client), NAT64,
+    or the deprecated IPv4-compatible ``::a.b.c.d``."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in prefix for prefix in NAT64_PREFIXES):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if 1 < int(ip) < 2**32:
+        return ipaddress.IPv4Address(int(ip))
     return None
+
+
+def _reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_private or not ip.is_global:
+        return "a private or reserved address"
+    return None
+
+
+def refusal_reason(address: str) -> str | None:
+    """Why ``address`` (an IP literal) may not be contacted, or None for a public address. The reason
+    never names the address: users see it, and an internal address is not theirs to learn."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            reason = _reason(inner)
+            if reason:
+                return f"{reason} (inside an IPv6 address)" if ip.ipv4_mapped is None else reason
+    return _reason(ip)
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
@@ -64,7 +93,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     for info in infos:
         reason = refusal_reason(info[4][0])
         if reason:
-            raise UnsafeURL(f"refused {url}: {reason} (private networks are off limits; "
+            raise UnsafeURL(f"refused {url}: {host} resolves to {reason} (private networks are off limits; "
                             "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")
 
 

@@ -27,6 +27,7 @@ TWIN_RETRY_BACKOFF_S = 2.0
 TWIN_MAX_WAIT_S = 300.0
 
 DOWNLOAD_TIMEOUT = 30
+DNS_RESOLVER = "crawlers.resolver.GuardedResolver"  # connects only to addresses it checked
 DOWNLOAD_MAXSIZE = 20_000_000
 DOWNLOAD_WARNSIZE = 0
 REDIRECT_MAX_TIMES = 5

@@ -8,6 +8,7 @@ bad item never loses the others; the crawl run row records what happened.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,16 @@ class DocumentRecord:
     metadata: dict = field(default_factory=dict)
     is_own_writing: bool | None = None
 
+    def __post_init__(self) -> None:
+        # NUL (and the other C0 controls but tab and newlines) cannot be stored by PostgreSQL's text
+        # or JSONB and mean nothing in prose: a file exported with them is cleaned, not refused
+        self.content, removed = strip_control_characters(self.content)
+        if self.title is not None:
+            self.title, _ = strip_control_characters(self.title)
+        self.metadata = _clean_metadata(self.metadata)
+        if removed:
+            self.metadata["removed_control_characters"] = removed
+
     def validate(self) -> None:
         if self.platform not in PLATFORMS:
             raise InvalidDocument(f"unknown platform {self.platform!r} (expected one of {', '.join(PLATFORMS)})")
@@ -55,6 +66,26 @@ class DocumentRecord:
         if self.is_own_writing is not None:
             return self.is_own_writing
         return self.kind in OWN_WRITING_KINDS and self.platform != "web"
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def strip_control_characters(text: str) -> tuple[str, int]:
+    """``text`` without NUL and the other C0 control characters (tab, newline, return kept)."""
+    if not isinstance(text, str):
+        return text, 0
+    return CONTROL_CHARACTERS.subn("", text)
+
+
+def _clean_metadata(value):
+    if isinstance(value, str):
+        return strip_control_characters(value)[0]
+    if isinstance(value, dict):
+        return {strip_control_characters(str(key))[0]: _clean_metadata(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean_metadata(item) for item in value]
+    return value
 
 
 def content_hash(record: DocumentRecord) -> str:

@@ -17,6 +17,7 @@ from crawlers.text import html_to_text
 # Exports are UTF-8; a file re-saved by a spreadsheet on Windows is cp1252 (or UTF-16 with a BOM).
 FALLBACK_ENCODING = "cp1252"
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MAX_CSV_FIELD_CHARS = 100_000  # one post or comment; LinkedIn caps posts at 3,000 characters
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -74,6 +75,7 @@ def read_csv(data: bytes, name: str, required_columns: tuple[str, ...]) -> CsvFi
     kept as a row with an ``error``; broken quoting stops the file with ``error`` set.
     """
     decoded = decode_text(data, name)
+    csv.field_size_limit(MAX_CSV_FIELD_CHARS)  # explicit, not the interpreter's default: a bigger field stops the file
     reader = csv.reader(io.StringIO(decoded.text, newline=""), strict=True)
     parsed = CsvFile(name, decoded.encoding)
     try:

@@ -34,6 +34,7 @@ class Reply:
     status: int = 200
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between single bytes of the status line and headers (a slowloris reply)
 
 
 def make_pdf(lines: list[str], title: str, author: str) -> bytes:
@@ -184,6 +185,7 @@ class FixtureServer:
         self.set("/web/missing", b"<h1>Not Found</h1>", HTML, 404)
         self.set("/web/error", b"<h1>Internal Server Error</h1>", HTML, 500)
         self.set("/web/slow", b"<p>too late</p>", HTML, delay=5.0)
+        self.set("/web/trickle", b"<p>never reached</p>", HTML, trickle=0.2)
         self.set("/web/photo.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 4096, "image/jpeg")
         self.set("/web/big.html", b"<p>" + b"word " * 400_000 + b"</p>")
         self.set("/private/notes.html", self.payload("web/article.html"))
@@ -233,7 +235,10 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             time.sleep(reply.delay)
         body = reply.body
-        if "gzip" in self.headers.get("Accept-Encoding", "") and reply.content_type.startswith(("text/", "application/json")) and len(body) > 1024:
+        if reply.trickle:
+            return self._trickle(reply)
+        if ("gzip" in self.headers.get("Accept-Encoding", "") and "Content-Encoding" not in reply.headers
+                and reply.content_type.startswith(("text/", "application/json")) and len(body) > 1024):
             body = gzip.compress(body)
             headers = {**reply.headers, "Content-Encoding": "gzip"}
         else:
@@ -246,6 +251,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _trickle(self, reply: Reply) -> None:
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: {reply.content_type}\r\n"
+                + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(50))
+                + f"Content-Length: {len(reply.body)}\r\n\r\n").encode()
+        try:
+            for byte in head:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(reply.trickle)
+            self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 

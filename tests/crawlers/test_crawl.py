@@ -143,7 +143,7 @@ def test_private_addresses_are_refused_unless_allowed(engine, fixture_server, cr
     before = fixture_server.hits["/web/article.html"]
     summary = crawl(user, fixture_server.url("/web/article.html"), "web", env={**crawl_env, "TWIN_ALLOW_PRIVATE_URLS": "false"})
     assert summary.status == "failed"
-    assert "127.0.0.1 is a loopback address" in summary.errors[0]["error"]
+    assert "127.0.0.1 resolves to a loopback address" in summary.errors[0]["error"]
     assert fixture_server.hits["/web/article.html"] == before and stored(engine, user) == []
 
 
@@ -166,3 +166,18 @@ def test_a_crawl_stopped_for_taking_too_long_is_closed_as_failed(engine, fixture
     run = run_row(engine, summary.crawl_run_id)
     assert (run.status, run.user_id, run.error) == ("failed", user, "the crawl took longer than 10s and was stopped")
     assert run.finished_at is not None
+
+
+def test_a_compressed_page_that_inflates_past_the_size_limit_is_refused(engine, fixture_server, crawl_env):
+    """Scrapy's downloader decompresses in steps and stops at DOWNLOAD_MAXSIZE (TWIN_CRAWL_MAX_BYTES)."""
+    import gzip
+
+    user = random_user_id()
+    bomb = gzip.compress(b"<html><body><p>" + b"a" * 50_000_000 + b"</p></body></html>")
+    fixture_server.set("/web/gzip-bomb", bomb, "text/html", headers={"Content-Encoding": "gzip"})
+    summary = crawl(user, fixture_server.url("/web/gzip-bomb"), "web",
+                    env={**crawl_env, "TWIN_CRAWL_MAX_BYTES": "1000000"})
+    assert summary.status == "failed", summary
+    assert summary.errors and fixture_server.url("/web/gzip-bomb") in (summary.errors[0]["url"] or "")
+    assert "exceeded DOWNLOAD_MAXSIZE (1000000 B) during decompression" in summary.errors[0]["error"]
+    assert stored(engine, user) == []

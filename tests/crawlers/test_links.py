@@ -72,7 +72,7 @@ def test_guard_lets_public_addresses_and_the_override_through():
 
 
 def test_read_link_refuses_the_fixture_server_with_the_guard_on(fixture_server):
-    with pytest.raises(LinkError, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(LinkError, match="127.0.0.1 resolves to a loopback address"):
         read_link(fixture_server.url("/web/article.html"), settings(allow_private_urls=False))
 
 
@@ -92,7 +92,7 @@ def test_every_redirect_hop_is_checked(monkeypatch):
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/iam/"})
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    with pytest.raises(LinkError, match="169.254.169.254 is a cloud metadata address"):
+    with pytest.raises(LinkError, match="169.254.169.254 resolves to a cloud metadata address"):
         read_link("http://blog.example.com/post", settings(allow_private_urls=False), client=client)
     assert asked == ["http://blog.example.com/post"]
 
@@ -112,7 +112,7 @@ def test_scrapy_guard_middleware_checks_the_address_it_actually_connected_to():
 
     request = Request("http://rebind.example/post")
     rebound = HtmlResponse(request.url, body=b"<p>x</p>", ip_address=ip_address("10.0.0.8"), request=request)
-    with pytest.raises(RefusedURL, match="10.0.0.8 is a private or reserved address.*DNS answer changed"):
+    with pytest.raises(RefusedURL, match="went to a private or reserved address.*DNS answer changed"):
         PrivateAddressGuardMiddleware(allow_private=False).process_response(request, rebound)
     public = HtmlResponse(request.url, body=b"<p>x</p>", ip_address=ip_address("93.184.216.34"), request=request)
     assert PrivateAddressGuardMiddleware(allow_private=False).process_response(request, public) is public
@@ -131,5 +131,41 @@ def test_a_host_that_rebinds_to_a_private_address_after_the_check_is_refused(fix
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
-    with pytest.raises(LinkError, match="refused .*rebind.example.*127.0.0.1 is a loopback address.*DNS answer changed"):
+    before = fixture_server.hits["/web/article.html"]
+    with pytest.raises(LinkError, match="refused rebind.example: it resolves to a loopback address"):
         read_link(f"http://rebind.example:{port}/web/article.html", settings(allow_private_urls=False))
+    assert fixture_server.hits["/web/article.html"] == before, "the connection is pinned: nothing was sent"
+
+
+def test_a_server_that_trickles_its_headers_is_cut_off_at_the_deadline(fixture_server):
+    """The deadline covers the whole fetch: a byte of headers every 0.2 s never trips a per-read
+    timeout, but the fetch still ends at crawl_timeout_s."""
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(LinkError, match="timed out"):
+        read_link(fixture_server.url("/web/trickle"), settings(crawl_timeout_s=1.0))
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_body_that_inflates_past_the_limit_is_refused(fixture_server, encoding):
+    import gzip
+    import zlib
+
+    bomb = b"<p>" + b"a" * 50_000_000 + b"</p>"  # 50 MB of HTML, ~50 kB compressed
+    body = gzip.compress(bomb) if encoding == "gzip" else zlib.compress(bomb)
+    assert len(body) < 100_000
+    fixture_server.set(f"/web/bomb-{encoding}", body, "text/html", headers={"Content-Encoding": encoding})
+    with pytest.raises(LinkError, match="too large .*once decompressed"):
+        read_link(fixture_server.url(f"/web/bomb-{encoding}"), settings(crawl_max_bytes=1_000_000))
+    small = b"<html><body><article><h1>Zipped</h1><p>" + b"A compressed page that is fine. " * 40 + b"</p></article></body></html>"
+    fixture_server.set(f"/web/small-{encoding}", gzip.compress(small) if encoding == "gzip" else zlib.compress(small),
+                       "text/html", headers={"Content-Encoding": encoding})
+    assert "compressed page that is fine" in read_link(fixture_server.url(f"/web/small-{encoding}"), settings()).content
+
+
+def test_an_encoding_it_did_not_ask_for_is_refused(fixture_server):
+    fixture_server.set("/web/brotli", b"\x1b\x00\x00", "text/html", headers={"Content-Encoding": "br"})
+    with pytest.raises(LinkError, match="unsupported content encoding 'br'"):
+        read_link(fixture_server.url("/web/brotli"), settings())

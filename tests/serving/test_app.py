@@ -154,10 +154,10 @@ def test_private_addresses_are_refused_and_generation_proceeds(serve_app, servin
     body = response.json()
     results = body["links"]
     assert [link["status"] for link in results] == ["refused"] * 4
-    assert "127.0.0.1 is a loopback address" in results[0]["error"]
-    assert "10.0.0.1 is a private" in results[1]["error"]
-    assert "169.254.169.254 is a cloud metadata address" in results[2]["error"]
-    assert "127.0.0.1 is a loopback" in results[3]["error"]  # refused at the first hop (redirect hops: test_pipeline)
+    assert "127.0.0.1 resolves to a loopback address" in results[0]["error"]
+    assert "10.0.0.1 resolves to a private" in results[1]["error"]
+    assert "169.254.169.254 resolves to a cloud metadata address" in results[2]["error"]
+    assert "127.0.0.1 resolves to a loopback" in results[3]["error"]  # refused at the first hop (redirect hops: test_pipeline)
     assert body["post"] and all(source["origin"] == "retrieval" for source in body["sources"])
 
 

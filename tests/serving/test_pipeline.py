@@ -162,13 +162,22 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
         if url != first_hop:
             check_peer(url, peer, allow_private=allow_private)
 
+    import crawlers.transport
+
+    pinned_address = crawlers.transport.pinned_address
+    fixture_port = int(first_hop.split(":")[2].split("/")[0])
+
+    def pin(host, port):  # the fixture server stands in for a public host
+        return host if (host, port) == ("127.0.0.1", fixture_port) else pinned_address(host, port)
+
     monkeypatch.setattr(crawlers.links, "check_url", guard)
     monkeypatch.setattr(crawlers.links, "check_peer", peer_guard)
+    monkeypatch.setattr(crawlers.transport, "pinned_address", pin)
     in_process.settings = in_process.settings.model_copy(update={"allow_private_urls": False})
     response = __import__("asyncio").run(in_process.write(PostRequest(
         user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop])))
     link = response["links"][0]
-    assert link["status"] == "refused" and "169.254.169.254 is a cloud metadata address" in link["error"]
+    assert link["status"] == "refused" and "169.254.169.254 resolves to a cloud metadata address" in link["error"]
     assert checked == [first_hop, "http://169.254.169.254/latest/meta-data/"]
     assert response["post"] and response["model"]["model_id"] == serving_users.adapters[serving_users.grace_id][0]
     assert all(source["origin"] == "retrieval" for source in response["sources"])

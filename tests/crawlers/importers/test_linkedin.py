@@ -141,6 +141,16 @@ def test_cp1252_csv_is_decoded_with_a_notice(engine, user_id, tmp_path):
     assert _by_url(stored_documents(engine, user_id))[FIRST_POST]["content"] == "Caf\u00e9 culture \u2014 \u201cships\u201d fast."
 
 
+def test_a_latin1_csv_with_nul_bytes_is_cleaned_and_stored(engine, user_id, tmp_path):
+    """PostgreSQL cannot store NUL: it is removed (and counted), never surfaced as a database error."""
+    text = SHARES_HEADER + f'2024-03-05 14:22:10,{FIRST_POST},"Caf\u00e9\x00 cr\u00e8me\x00 ships.",,,MEMBER_NETWORK\n'
+    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": text.encode("latin-1")}),
+                            user_id, engine)
+    assert summary.status == "succeeded", summary.errors
+    row = _by_url(stored_documents(engine, user_id))[FIRST_POST]
+    assert row["content"] == "Caf\u00e9 cr\u00e8me ships."
+
+
 def test_undecodable_csv_is_a_clear_error_and_the_articles_still_land(engine, user_id, tmp_path):
     garbage = SHARES_HEADER.encode() + b"2024-03-05 14:22:10,x,\x81\x8d\x8f\x90,,,\n"
     summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": garbage}), user_id, engine)

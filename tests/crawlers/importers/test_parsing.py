@@ -66,3 +66,12 @@ def test_timestamps_in_export_formats(text, expected):
 def test_a_bad_timestamp_names_the_field():
     with pytest.raises(ExportFormatError, match="Shares.csv line 4: Date: not a date: 'yesterday'"):
         parse_timestamp("yesterday", "Shares.csv line 4: Date")
+
+
+def test_a_field_longer_than_the_limit_stops_the_file_with_the_limit_named():
+    from crawlers.importers.parsing import MAX_CSV_FIELD_CHARS
+
+    data = ("Date,ShareCommentary\n2024-03-05,fine\n2024-03-06,\"" + "x" * (MAX_CSV_FIELD_CHARS + 10) + "\"\n").encode()
+    parsed = read_csv(data, "Shares.csv", ("Date", "ShareCommentary"))
+    assert [row.values["ShareCommentary"] for row in parsed.rows] == ["fine"]
+    assert parsed.error.startswith("Shares.csv: malformed CSV from line 3") and str(MAX_CSV_FIELD_CHARS) in parsed.error
