@@ -119,6 +119,17 @@ FILE_UPLOAD_HANDLERS = [
 ]
 FILE_UPLOAD_PERMISSIONS = 0o600
 
+# (requests, seconds) per client IP and per account, for POSTs (webapp/ratelimit.py). Composing
+# counts the prompt and its generation, so 60 an hour is about 30 posts.
+RATE_LIMITS = {
+    "login": {"ip": (20, 300), "account": (10, 900)},
+    "signup": {"ip": (10, 3600)},
+    "password_reset": {"ip": (10, 3600), "account": (3, 3600)},
+    "compose": {"ip": (120, 3600), "account": (60, 3600)},
+}
+# Proxies in front of the web app that append to X-Forwarded-For (0: use the socket's peer address).
+TWIN_TRUSTED_PROXY_HOPS = 0
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
