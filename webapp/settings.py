@@ -34,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.middleware.RequestBodyLimitMiddleware",  # before any view middleware parses a body
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -118,6 +119,13 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 FILE_UPLOAD_PERMISSIONS = 0o600
+# Bodies: the export upload (TWIN_IMPORT_MAX_BYTES) plus room for the form, refused above that
+# before parsing (webapp/middleware.py); form fields other than files are small.
+TWIN_MAX_REQUEST_BYTES = TWIN_IMPORT_MAX_BYTES + 1024 * 1024
+TWIN_ANONYMOUS_MAX_REQUEST_BYTES = 64 * 1024  # multipart from a visitor who is not signed in
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+DATA_UPLOAD_MAX_NUMBER_FILES = 2
 
 # (requests, seconds) per client IP and per account, for POSTs (webapp/ratelimit.py). Composing
 # counts the prompt and its generation, so 60 an hour is about 30 posts.
