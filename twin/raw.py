@@ -103,11 +103,18 @@ def record_document(conn: sa.Connection, user_id: int, crawl_run_id: uuid.UUID, 
     digest = content_hash(record)
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{user_id}|{record.source_url}", 0))))
     latest = conn.execute(
-        sa.select(documents.c.document_version_id, documents.c.content_hash)
+        sa.select(documents.c.document_version_id, documents.c.content_hash, documents.c.platform,
+                  documents.c.is_own_writing)
         .where(documents.c.user_id == user_id, documents.c.source_url == record.source_url)
         .order_by(documents.c.fetched_at.desc(), documents.c.document_version_id)
         .limit(1)
     ).first()
+    if latest is not None and (latest.platform, latest.is_own_writing) != (record.platform, record.own_writing):
+        # a page's rel=canonical (or a redirect) naming a URL already stored from another source must
+        # not replace that document, nor turn shared material into the user's own writing or back
+        stored_as = "the user's own writing" if latest.is_own_writing else "material the user shared"
+        raise InvalidDocument(f"{record.source_url} is already stored from {latest.platform} as {stored_as}; "
+                              f"a {record.platform} {record.kind} does not replace it")
     if latest is not None and latest.content_hash == digest:
         return "unchanged"
     conn.execute(

@@ -103,3 +103,27 @@ def test_links_are_knowledge_not_own_writing():
     assert DocumentRecord("web", "link", "https://example.com", "x").own_writing is False
     assert DocumentRecord("web", "paper", "https://arxiv.org/abs/1", "x").own_writing is False
     assert DocumentRecord("medium", "article", "https://medium.com/@a/b", "x").own_writing is True
+
+
+def test_a_canonical_url_naming_a_stored_document_of_another_source_does_not_replace_it(engine, user_id):
+    """A shared page whose rel=canonical names the user's own article (or the reverse) is refused:
+    nothing is overwritten and shared material never becomes the user's own writing."""
+    url = "https://medium.com/@ada/why-boring-technology-wins-1a2b3c"
+    own = DocumentRecord(platform="medium", kind="article", source_url=url, content="My own article, in my words.")
+    shared = DocumentRecord(platform="web", kind="link", source_url=url, content="Someone else's page that claims it.")
+    with CrawlRun(engine, user_id, "medium-feed", "medium") as run:
+        assert run.store(own) == "new"
+    with CrawlRun(engine, user_id, "links", "web") as run:
+        assert run.store(shared) is None
+    assert run.counts.failed == 1
+    assert "already stored from medium as the user's own writing" in run.counts.errors[0]["error"]
+    [version] = _versions(engine, user_id, url)
+    assert version.content == "My own article, in my words." and version.is_own_writing is True
+
+    link_url = "https://fieldnotes.example.org/2024/02/retrieval/"
+    with CrawlRun(engine, user_id, "links", "web") as run:
+        run.store(DocumentRecord(platform="web", kind="link", source_url=link_url, content="A page I shared."))
+    with CrawlRun(engine, user_id, "substack", "substack") as run:
+        assert run.store(DocumentRecord(platform="substack", kind="article", source_url=link_url,
+                                        content="Claimed as mine.")) is None
+    assert [row.is_own_writing for row in _versions(engine, user_id, link_url)] == [False]
