@@ -16,7 +16,8 @@ SERVICES = {
     "postgres", "migrate", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
     "ray-head", "ray-worker-gpu", "serving", "web",
 }
-PUBLISHED = {8000: "web", 8100: "serving", 8080: "airflow-api-server", 8265: "ray-head"}
+PUBLISHED = {8000: "web"}  # the public door; everything else stays on the compose network
+OPERATOR_PORTS = {8100: "serving", 8080: "airflow-api-server", 8265: "ray-head"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 # Names every component reads (../shared/DESIGN.md "Settings"), plus what the deployment itself needs.
 REQUIRED_ENV = {
@@ -86,6 +87,19 @@ def test_every_service_reads_the_one_env_file(compose):
 def test_published_ports(compose):
     published = {port: name for name, service in compose["services"].items() for port in published_ports(service)}
     assert published == PUBLISHED  # Postgres and Ray's internal ports stay on the compose network
+
+
+def test_operator_ports_are_published_on_loopback_only():
+    """docker/compose.ops.yaml: Airflow, serving and the Ray dashboard (which runs code for whoever
+    reaches it) are reachable from this machine only."""
+    overlay = yaml.safe_load((DOCKER / "compose.ops.yaml").read_text())
+    published = {}
+    for name, service in overlay["services"].items():
+        for entry in service["ports"]:
+            host, host_port, container_port = str(entry).split(":")
+            assert host == "127.0.0.1", f"{name} publishes {entry} beyond loopback"
+            published[int(host_port)] = name
+    assert published == OPERATOR_PORTS
 
 
 def test_healthchecks_and_dependencies(compose):
