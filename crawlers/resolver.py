@@ -8,7 +8,7 @@ from __future__ import annotations
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
-from crawlers.safety import refusal_reason
+from crawlers.safety import PRIVATE_HINT, refusal_reason
 
 
 class GuardedResolver(CachingThreadedResolver):
@@ -30,6 +30,5 @@ class GuardedResolver(CachingThreadedResolver):
     def _refuse_internal(address: str, name: str) -> str:
         reason = refusal_reason(address)
         if reason:
-            raise DNSLookupError(f"refused {name}: it resolves to {reason} (private networks are off limits; "
-                                 "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")
+            raise DNSLookupError(f"refused {name}: it resolves to {reason} {PRIVATE_HINT}")
         return address

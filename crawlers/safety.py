@@ -86,6 +86,15 @@ def check_url(url: str, *, allow_private: bool) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise UnsafeURL(f"refused {url}: invalid port") from None
+    public_addresses(host, port, refused=f"{url}: {host}")
+
+
+PRIVATE_HINT = "(private networks are off limits; TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)"
+
+
+def public_addresses(host: str, port: int, *, refused: str) -> list[str]:
+    """Every address ``host`` resolves to, all of them public; else :class:`UnsafeURL`
+    "refused {refused} resolves to <reason>"."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -93,8 +102,8 @@ def check_url(url: str, *, allow_private: bool) -> None:
     for info in infos:
         reason = refusal_reason(info[4][0])
         if reason:
-            raise UnsafeURL(f"refused {url}: {host} resolves to {reason} (private networks are off limits; "
-                            "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")
+            raise UnsafeURL(f"refused {refused} resolves to {reason} {PRIVATE_HINT}")
+    return [info[4][0] for info in infos]
 
 
 def check_peer(url: str, peer_address: str | None, *, allow_private: bool) -> None:

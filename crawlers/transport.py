@@ -11,26 +11,16 @@ byte at a time cannot hold a worker past it.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import httpcore
 
-from crawlers.safety import UnsafeURL, refusal_reason
+from crawlers.safety import public_addresses
 
 
 def pinned_address(host: str, port: int) -> str:
     """The address to connect to for ``host``: every address it resolves to must be public."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"cannot resolve {host}: {exc}") from None
-    for info in infos:
-        reason = refusal_reason(info[4][0])
-        if reason:
-            raise UnsafeURL(f"refused {host}: it resolves to {reason} (private networks are off limits; "
-                            "TWIN_ALLOW_PRIVATE_URLS=true allows them for tests and demos)")
-    return infos[0][4][0]
+    return public_addresses(host, port, refused=f"{host}: it")[0]
 
 
 class GuardedBackend(httpcore.NetworkBackend):
