@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._scratch import insert_chunks, percentile, scratch_database  # noqa: E402
 from benchmarks.embed_throughput import chunk_texts  # noqa: E402
+from twin.user_tokens import authorization_header  # noqa: E402
 
 PROMPTS = ["why postgres is enough for vector search", "lessons from on-call", "evaluating fine-tuned models",
            "caching bugs", "hiring for curiosity", "technical debt as a loan", "event-driven pipelines"]
@@ -102,14 +103,16 @@ def main() -> None:
             url = deploy(load_deploy_config(port=port, env_vars={
                 "DATABASE_URL": scratch_url, "TWIN_SERVING_TOKEN": token, "HF_HUB_OFFLINE": "1",
                 "TOKENIZERS_PARALLELISM": "false"}), timeout_s=600)
-            headers = {"Authorization": f"Bearer {token}"}
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            def signed() -> dict:  # a fresh user token per request, as the web app sends
+                return authorization_header(token, user_id, issuer="benchmark")
+
+            with httpx.Client(base_url=url, timeout=60) as client:
                 for n in range(5):
-                    client.post("/v1/posts", json=body(n)).raise_for_status()
+                    client.post("/v1/posts", json=body(n), headers=signed()).raise_for_status()
                 served = []
                 for n in range(args.requests):
                     started = time.perf_counter()
-                    client.post("/v1/posts", json=body(n)).raise_for_status()
+                    client.post("/v1/posts", json=body(n), headers=signed()).raise_for_status()
                     served.append((time.perf_counter() - started) * 1000)
 
             load_latencies: list[float] = []
@@ -118,12 +121,12 @@ def main() -> None:
             deadline = time.monotonic() + args.duration
 
             def client_loop(number: int) -> None:
-                with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+                with httpx.Client(base_url=url, timeout=60) as client:
                     n = number
                     while time.monotonic() < deadline:
                         started = time.perf_counter()
                         try:
-                            response = client.post("/v1/posts", json=body(n))
+                            response = client.post("/v1/posts", json=body(n), headers=signed())
                             ok = response.status_code == 200
                             error = None if ok else f"HTTP {response.status_code}: {response.text[:200]}"
                         except httpx.HTTPError as exc:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 import uuid
 from typing import Annotated, Any
@@ -34,7 +33,8 @@ from serving.config import ServingConfig, parse_args
 from serving.generation import GenerationRequest, ModelSpec, generate, generate_stream, load_model
 from serving.pipeline import (Database, PostRequest, PostResponse, PostService, ServiceUnavailable, UserNotFound,
                               log_request, read_links, request_errors, retrieve)
-from twin.settings import get_settings
+from twin.settings import get_settings, require_secrets
+from twin.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 
 logger = logging.getLogger("ray.serve.twin")
 MAX_MODELS_PER_REPLICA = get_settings().serving_max_models_per_replica
@@ -44,9 +44,10 @@ api = FastAPI(
     version="1.0",
     description="Writes LinkedIn posts in a user's voice from a prompt, their own past writing (retrieved "
                 "per user) and new links, with the user's fine-tuned adapter. Every `/v1` call needs "
-                "`Authorization: Bearer $TWIN_SERVING_TOKEN`.",
+                "`Authorization: Bearer <user token>`: a short-lived JWT naming the user, signed with a key "
+                "derived from `TWIN_SERVING_TOKEN` (`twin.user_tokens`); the bare secret is refused.",
 )
-bearer = HTTPBearer(auto_error=False, description="TWIN_SERVING_TOKEN")
+bearer = HTTPBearer(auto_error=False, description="a user token signed with TWIN_SERVING_TOKEN (twin.user_tokens)")
 
 
 async def _iterate_in_thread(iterator):
@@ -191,10 +192,19 @@ class Ingress:
         self.generator = generator
         self._token = self.settings.serving_token.get_secret_value()
 
-    def _authorize(self, credentials: HTTPAuthorizationCredentials | None) -> None:
-        if credentials is None or credentials.scheme.lower() != "bearer" or not secrets.compare_digest(
-                credentials.credentials.encode(), self._token.encode()):
-            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    def _authorize(self, credentials: HTTPAuthorizationCredentials | None, body: PostRequest) -> PostRequest:
+        """The request for the user the bearer token names: 401 without a valid token, 403 when the
+        body names someone else."""
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(401, "missing bearer token: send a user token signed with TWIN_SERVING_TOKEN",
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            claims = verify_user_token(self._token, credentials.credentials)
+        except InvalidUserToken as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+        if body.user is not None and normalise_user(body.user) != claims.user:
+            raise HTTPException(403, "the bearer token is for another user than the request names")
+        return body.model_copy(update={"user": claims.user})
 
     @api.get("/healthz", summary="Database and model status (no auth)")
     async def healthz(self) -> JSONResponse:
@@ -211,12 +221,13 @@ class Ingress:
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @api.post("/v1/posts", response_model=PostResponse, summary="Write a LinkedIn post in the user's voice",
-              responses={401: {"description": "missing or wrong bearer token"}, 404: {"description": "unknown user"},
+              responses={401: {"description": "missing, forged or expired user token"},
+                         403: {"description": "the token names another user than the body"}, 404: {"description": "unknown user"},
                          422: {"description": "invalid request (names the field)"},
                          503: {"description": "database or search index unavailable (with the reason)"}})
     async def posts(self, body: PostRequest, request: Request,
                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
-        self._authorize(credentials)
+        body = self._authorize(credentials, body)
         errors = request_errors(body, self.config.limits)
         if errors:
             raise RequestValidationError(errors)
@@ -262,4 +273,5 @@ def build_app(args: dict | None = None):
     :class:`serving.config.ServingConfig`."""
     args = dict(args or {})
     parse_args(args)  # fail at build time with every bad field named
+    require_secrets(get_settings(), "serving_token", "database_url", component="The serving app")
     return Ingress.bind(Retriever.bind(args), LinkReader.bind(), Generator.bind(args), args)

@@ -47,7 +47,8 @@ class PostRequest(BaseModel):
         "links": ["https://example.org/blog/hybrid-retrieval"], "k": 5, "max_new_tokens": 300,
         "temperature": 0.7, "stream": False}})
 
-    user: str | int = Field(description="the user's email or numeric id")
+    user: str | int | None = Field(default=None, description="the user's email or numeric id: the user the bearer "
+                                                            "token names (taken from the token when omitted)")
     prompt: str = Field(description="what the post should be about")
     links: list[str] = Field(default_factory=list, description="new links (articles, posts, papers) to use")
     k: int | None = Field(default=None, ge=1, description="retrieved documents of the user's own writing")
@@ -125,7 +126,7 @@ def request_errors(request: PostRequest, limits: LimitsConfig) -> list[dict]:
         add("prompt", "the prompt is empty")
     elif len(request.prompt) > limits.max_prompt_chars:
         add("prompt", f"the prompt has {len(request.prompt)} characters; at most {limits.max_prompt_chars} are allowed")
-    if isinstance(request.user, str) and not request.user.strip():
+    if request.user is None or (isinstance(request.user, str) and not request.user.strip()):
         add("user", "the user is empty")
     if len(request.links) > limits.max_links:
         add("links", f"{len(request.links)} links; at most {limits.max_links} are allowed")

@@ -61,6 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
         TWIN_MODELS_DIR=os.environ.get("TWIN_MODELS_DIR", str(ROOT / ".twin" / "models")),
         DJANGO_SETTINGS_MODULE="webapp.settings",
         TWIN_ALLOW_PRIVATE_URLS="true",
+        # the services refuse the shipped default secrets (TWIN_DEBUG stays off in tests)
+        TWIN_SECRET_KEY=f"test-secret-key-{os.getpid()}-0123456789abcdef",
+        TWIN_SERVING_TOKEN=f"test-serving-secret-{os.getpid()}",
+        TWIN_AIRFLOW_PASSWORD=f"test-airflow-password-{os.getpid()}",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )

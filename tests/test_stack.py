@@ -162,7 +162,9 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
             record = registry.get_model(conn, result["model_id"])
         assert record.status == result["status"] == "active", (record.status, record.error)
 
-        response = httpx.post(f"{serving_url}/v1/posts", headers={"Authorization": f"Bearer {TOKEN}"},
+        from twin.user_tokens import authorization_header
+
+        response = httpx.post(f"{serving_url}/v1/posts", headers=authorization_header(TOKEN, user_id, issuer="tests"),
                               json={"user": user_id, "prompt": "What I learned deleting pipelines",
                                     "max_new_tokens": 16}, timeout=300)
         assert response.status_code == 200, response.text

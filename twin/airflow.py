@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from twin.db import database_url, sqlalchemy_url
-from twin.settings import PROJECT_ROOT, Settings, get_settings
+from twin.settings import PROJECT_ROOT, Settings, SettingsError, get_settings, require_secrets
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAGS_FOLDER = PROJECT_ROOT / "dags"
@@ -43,7 +43,8 @@ def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = 
     settings = settings or get_settings()
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
-    metadata_url = sqlalchemy_url(database_url(settings, database=settings.airflow_db_name))
+    # Airflow's own metadata as the owner; the DAGs' tasks as ``settings.db_role`` (`twin up`: pipeline).
+    metadata_url = sqlalchemy_url(database_url(settings, database=settings.airflow_db_name, role="owner"))
     project_url = database_url(settings)
     port = settings.airflow_url.port or 8080
     host = settings.airflow_url.host or "127.0.0.1"
@@ -171,6 +172,11 @@ def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None
             base_env: dict[str, str] | None = None) -> dict[str, str]:
     """Everything before starting: the env, the admin login file and the metadata schema."""
     settings = settings or get_settings()
+    try:
+        require_secrets(settings, "airflow_password", "secret_key", "database_url", "airflow_jwt_secret",
+                        component="Airflow", environ=base_env)
+    except SettingsError as exc:
+        raise AirflowError(str(exc)) from None
     env = airflow_env(settings, dags_folder=dags_folder, base_env=base_env)
     write_admin_login(settings)
     migrate_metadata(env)

@@ -35,6 +35,26 @@ def _settings():
         raise fail(str(exc), 2)
 
 
+def _service_settings(*required: str, component: str):
+    """Settings for a command that starts a service: on the embedded database (a local installation)
+    random secrets are generated once into $TWIN_HOME/secrets.env; the shipped defaults of
+    ``required`` are refused unless TWIN_DEBUG is on."""
+    from twin.settings import require_secrets
+
+    settings = _settings()
+    if settings.uses_embedded_db:
+        from twin.local_secrets import ensure_local_secrets
+
+        if ensure_local_secrets(settings):
+            get_settings.cache_clear()
+            settings = _settings()
+    try:
+        require_secrets(settings, *required, component=component)
+    except SettingsError as exc:
+        raise fail(str(exc), 2)
+    return settings
+
+
 @db_app.command("start")
 def db_start() -> None:
     """Start the embedded PostgreSQL (idempotent) and create the project database."""
@@ -152,6 +172,19 @@ def user_create(
         console.print(f"Generated password: {used_password}", highlight=False)
 
 
+AIRFLOW_SECRETS = ("airflow_password", "secret_key", "database_url", "airflow_jwt_secret")
+WEB_SECRETS = ("secret_key", "serving_token", "database_url")
+SERVING_SECRETS = ("serving_token", "database_url")
+
+
+def _where_password(settings) -> str:
+    from twin.local_secrets import read_local_secret, secrets_path
+
+    if read_local_secret(settings, "TWIN_AIRFLOW_PASSWORD") == settings.airflow_password.get_secret_value():
+        return f"generated, in {secrets_path(settings)}"
+    return "as set in your environment"
+
+
 @app.command("airflow")
 def airflow(
     migrate_only: Annotated[bool, typer.Option("--migrate-only", help="prepare the metadata database and exit")] = False,
@@ -166,7 +199,7 @@ def airflow(
     from twin.airflow import AirflowError, AirflowProcesses, airflow_home, prepare
     from twin.db import ensure_database, with_database
 
-    settings = _settings()
+    settings = _service_settings(*AIRFLOW_SECRETS, component="Airflow")
     try:
         with console.status("preparing Airflow's metadata database..."):
             url = twin_db.prepare_server(settings)
@@ -183,7 +216,7 @@ def airflow(
         with console.status("starting Airflow..."):
             processes.wait_until_ready(str(settings.airflow_url))
         console.print(f"Airflow is up at {settings.airflow_url} — log in as {settings.airflow_user!r} "
-                      f"with TWIN_AIRFLOW_PASSWORD. Logs: {processes.log_dir}. Ctrl-C stops it.", highlight=False)
+                      f"with TWIN_AIRFLOW_PASSWORD ({_where_password(settings)}). Logs: {processes.log_dir}. Ctrl-C stops it.", highlight=False)
         while not processes.dead():
             time.sleep(1)
         raise fail(f"Airflow {', '.join(processes.dead())} exited; see {processes.log_dir}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import signal
 import threading
 from pathlib import Path
@@ -9,8 +11,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from twin.cli import _settings, app, console, fail
+from twin.cli import SERVING_SECRETS, _service_settings, _settings, app, console, fail
 from twin.settings import PROJECT_ROOT
+
+
+# serving's replicas connect as the read-mostly serving role (twin.db), wherever they run
+SERVING_ENV = {"TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "serving")}
 
 
 @app.command("serve")
@@ -31,7 +37,7 @@ def serve_command(
     the command exits, leaving the app running there.
 
     Prints the URL; the API is documented at URL/docs. Requests need
-    `Authorization: Bearer $TWIN_SERVING_TOKEN`.
+    `Authorization: Bearer <user token>`, signed with TWIN_SERVING_TOKEN (see serving/README.md).
     """
     import yaml
 
@@ -44,15 +50,13 @@ def serve_command(
     host = host or settings.serving_url.host
     port = port or settings.serving_url.port or 8100
     try:
-        effective = load_deploy_config(path, host=host, port=port)
+        effective = load_deploy_config(path, host=host, port=port, env_vars=SERVING_ENV)
     except ServingConfigError as exc:
         raise fail(str(exc), 2)
     if print_config:
         typer.echo(yaml.safe_dump(effective, sort_keys=False))
         return
-    if settings.serving_token.get_secret_value() == "change-me-serving-token":
-        console.print("[yellow]warning:[/] TWIN_SERVING_TOKEN is the default value: set a long random token "
-                      "before exposing the service", highlight=False)
+    settings = _service_settings(*SERVING_SECRETS, component="serving")
 
     import ray
 
@@ -71,7 +75,7 @@ def serve_command(
                      runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": EXCLUDES}, log_to_driver=False)
             started = True
             uploaded = (ray.get_runtime_context().runtime_env or {}).get("working_dir")
-            effective = load_deploy_config(path, host=host, port=port, working_dir=uploaded)
+            effective = load_deploy_config(path, host=host, port=port, working_dir=uploaded, env_vars=SERVING_ENV)
         else:  # a cluster this machine is a node of (the stack's), or a private local Ray
             started = ensure_ray(settings, num_cpus=num_cpus)
     try:
@@ -99,3 +103,21 @@ def serve_command(
     finally:
         console.print("stopping...")
         shutdown(started)  # Serve's app and proxies; a joined cluster keeps running
+
+
+@app.command("user-token")
+def user_token(
+    user: Annotated[str, typer.Argument(help="the user's email or numeric id")],
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds (at most 300)")] = 300,
+) -> None:
+    """Print a short-lived token that lets a request to serving act for USER (for curl and scripts).
+
+    Signed with TWIN_SERVING_TOKEN, as the web app signs one per request; send it as
+    `Authorization: Bearer <token>`.
+    """
+    from twin.user_tokens import MAX_TTL_S, sign_user_token
+
+    if not 0 < ttl <= MAX_TTL_S:
+        raise fail(f"--ttl must be between 1 and {MAX_TTL_S} seconds", 2)
+    settings = _service_settings("serving_token", component="twin user-token")
+    typer.echo(sign_user_token(settings.serving_token.get_secret_value(), user, issuer="twin-cli", ttl_s=ttl))

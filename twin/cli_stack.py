@@ -9,14 +9,18 @@ from typing import Annotated
 
 import typer
 
-from twin.cli import _settings, app, console, fail
+from twin.cli import (AIRFLOW_SECRETS, SERVING_SECRETS, WEB_SECRETS, _service_settings, _where_password, app, console,
+                      fail)
+
+STACK_SECRETS = tuple(dict.fromkeys(AIRFLOW_SECRETS + WEB_SECRETS + SERVING_SECRETS))
 
 
 def _print_urls(settings, web_url: str, serving_url: str, ray_address: str | None, login: str | None = None) -> None:
     lines = [
         f"web app        {web_url}/" + (f"   (log in as {login})" if login else "   (sign up, or `twin user create`)"),
-        f"Airflow        {str(settings.airflow_url).rstrip('/')}/   (log in as {settings.airflow_user} / TWIN_AIRFLOW_PASSWORD)",
-        f"serving API    {serving_url}/docs   (Bearer TWIN_SERVING_TOKEN)",
+        f"Airflow        {str(settings.airflow_url).rstrip('/')}/   (log in as {settings.airflow_user} / "
+        f"TWIN_AIRFLOW_PASSWORD, {_where_password(settings)})",
+        f"serving API    {serving_url}/docs   (a user token signed with TWIN_SERVING_TOKEN)",
     ]
     if settings.ray_dashboard or settings.ray_address:
         lines.append(f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/   (serving, training runs and jobs)")
@@ -53,7 +57,7 @@ def up() -> None:
     from twin.airflow import AirflowError
     from twin.stack import Stack, StackError
 
-    settings = _settings()
+    settings = _service_settings(*STACK_SECRETS, component="twin up")
     stack = Stack.create(settings)
     started_database = False
     _stop_on_sigterm()
@@ -103,7 +107,7 @@ def demo(
     from twin.settings import get_settings
     from twin.stack import Stack, StackError
 
-    _settings()
+    _service_settings(*STACK_SECRETS, component="the demo")
     timer = StepTimer()
     site = SampleSite(port=site_port).start()
     demo_env = {**site.crawl_env(polite=False), "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_COLLECT_SCHEDULE": "none"}

@@ -3,13 +3,14 @@ in ``twin`` imports Django). For production run it under gunicorn (see webapp/RE
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Annotated, Optional
 
 import typer
 
-from twin.cli import _settings, app, console, fail
+from twin.cli import WEB_SECRETS, _service_settings, app, console, fail
 
 
 def runserver_command(host: str, port: int, *, reload: bool = True) -> list[str]:
@@ -29,7 +30,7 @@ def web(
     from twin import db as twin_db
     from twin.settings import PROJECT_ROOT
 
-    settings = _settings()
+    settings = _service_settings(*WEB_SECRETS, component="the web app")
     port = port or settings.web_port
     try:
         twin_db.database_url(settings)
@@ -37,7 +38,8 @@ def web(
         raise fail(f"{exc} (start it with `twin db start`)")
     console.print(f"web app on http://{host}:{port}/ (admin at /admin/) — Ctrl-C stops it", highlight=False)
     try:
-        code = subprocess.call(runserver_command(host, port, reload=reload), cwd=PROJECT_ROOT)
+        code = subprocess.call(runserver_command(host, port, reload=reload), cwd=PROJECT_ROOT,
+                               env={**os.environ, "TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "web")})
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)

@@ -67,7 +67,10 @@ def write_over_http(settings, body: dict) -> dict:
     import httpx
 
     base = str(settings.serving_url).rstrip("/")
-    headers = {"Authorization": f"Bearer {settings.serving_token.get_secret_value()}", "User-Agent": "twin-cli"}
+    from twin.user_tokens import authorization_header
+
+    headers = {**authorization_header(settings.serving_token.get_secret_value(), body["user"], issuer="twin-cli"),
+               "User-Agent": "twin-cli"}
     timeout = settings.serving_timeout_s
     try:
         response = httpx.post(f"{base}/v1/posts", json=body, headers=headers,
@@ -87,7 +90,8 @@ def write_over_http(settings, body: dict) -> dict:
         return data
     detail = _detail(response)
     if status in (401, 403):
-        raise WriteError(f"the serving app at {base} refused the token: set TWIN_SERVING_TOKEN to the one it uses")
+        raise WriteError(f"the serving app at {base} refused the user token ({detail}): set TWIN_SERVING_TOKEN "
+                         "to the secret it uses")
     if status == 404:
         raise WriteError(_unknown_user_message(detail, body["user"]))
     if status == 422:

@@ -2,18 +2,32 @@
 
 With ``DATABASE_URL`` set that server is used and nothing is started; otherwise the embedded
 server under ``$TWIN_HOME`` is (see :mod:`twin.embedded_pg`).
+
+Roles: the owner (migrations, the CLI) plus one least-privileged login per service, created by the
+Alembic migration ``0002`` and given a password by :func:`grant_service_roles` after every migration.
+``TWIN_DB_ROLE`` picks the one a process connects as: on the embedded server with the password kept
+in ``$TWIN_HOME/db.json``; with ``DATABASE_URL`` (the owner's) as that server's ``twin_<role>`` with
+``TWIN_DB_PASSWORD_<ROLE>``, or as ``DATABASE_URL`` itself while that password is unset.
 """
 
 from __future__ import annotations
 
 import functools
-from urllib.parse import unquote, urlsplit, urlunsplit
+import os
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from twin.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from twin.settings import Settings, get_settings
+
+
+OWNER = "owner"
+SERVICE_ROLES = {"web": "twin_web", "serving": "twin_serving", "pipeline": "twin_pipeline"}
+"""``TWIN_DB_ROLE`` value -> PostgreSQL role (the privileges are in twin/migrations/versions/0002)."""
+PASSWORD_ENV = {role: f"TWIN_DB_PASSWORD_{role.upper()}" for role in SERVICE_ROLES}
+"""Where ``twin migrate`` finds each role's password on an external server (unset: the role stays NOLOGIN)."""
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -25,15 +39,22 @@ def embedded_server(settings: Settings | None = None) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.home, port=settings.db_port)
 
 
-def database_url(settings: Settings | None = None, *, database: str | None = None, start: bool = False) -> str:
+def database_url(settings: Settings | None = None, *, database: str | None = None, start: bool = False,
+                 role: str | None = None) -> str:
     """A plain ``postgresql://`` URL (psql, psycopg, SQLAlchemy, Django and dbt all accept it).
 
     ``start=True`` starts the embedded server when it is not running; otherwise a stopped
-    embedded server is an error that says to run ``twin db start``.
+    embedded server is an error that says to run ``twin db start``. ``role`` (default
+    ``TWIN_DB_ROLE``, ``owner``) picks the login (see the module's docstring).
     """
     settings = settings or get_settings()
+    role = role or settings.db_role
+    if role != OWNER and role not in SERVICE_ROLES:
+        raise ValueError(f"unknown database role {role!r}")
     if settings.database_url:
         url = _normalise_scheme(settings.database_url)
+        if role != OWNER and os.environ.get(PASSWORD_ENV[role]):
+            url = with_login(url, SERVICE_ROLES[role], os.environ[PASSWORD_ENV[role]])
         return with_database(url, database) if database else url
     server = embedded_server(settings)
     if start:
@@ -46,7 +67,32 @@ def database_url(settings: Settings | None = None, *, database: str | None = Non
                 f"the embedded database under {settings.home} is not running: run `twin db start` "
                 "(or set DATABASE_URL to use another PostgreSQL server)"
             )
-    return state.url(database or settings.db_name)
+    return _login_url(state, database or settings.db_name, role)
+
+
+def recorded_database_url(settings: Settings | None = None) -> str:
+    """The URL :func:`database_url` gives, read from the embedded server's recorded state whether or not
+    it is running (Django builds its settings before it connects)."""
+    settings = settings or get_settings()
+    try:
+        return database_url(settings)
+    except DatabaseUnavailable:
+        state = embedded_server(settings).read_state() if settings.uses_embedded_db else None
+        if state is None:
+            raise
+        return _login_url(state, settings.db_name, settings.db_role)
+
+
+def _login_url(state, database: str, role: str) -> str:
+    if role == OWNER:
+        return state.url(database)
+    password = state.roles.get(role)
+    if not password:
+        raise DatabaseUnavailable(
+            f"the embedded database has no login for the {role} role yet: run `twin migrate` (it creates the "
+            "service roles), or unset TWIN_DB_ROLE to connect as the owner"
+        )
+    return state.url(database, user=SERVICE_ROLES[role], password=password)
 
 
 def _normalise_scheme(url: str) -> str:
@@ -59,6 +105,14 @@ def _normalise_scheme(url: str) -> str:
 def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + database))
+
+
+def with_login(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -141,15 +195,55 @@ def drop_database(admin_url: str, name: str) -> None:
 def prepare_server(settings: Settings | None = None) -> str:
     """Start the embedded server if it is the one in use, and make sure the project database exists."""
     settings = settings or get_settings()
-    url = database_url(settings, start=True)
+    url = database_url(settings, start=True, role=OWNER)
     if settings.uses_embedded_db:
         ensure_database(with_database(url, "postgres"), settings.db_name)
     return url
 
 
+def service_role_passwords(settings: Settings) -> dict[str, str]:
+    """The service roles that get a login, with their passwords: on the embedded server all three
+    (generated once, kept in ``$TWIN_HOME/db.json``); otherwise those whose ``TWIN_DB_PASSWORD_*`` is set."""
+    if settings.uses_embedded_db:
+        return embedded_server(settings).role_passwords(tuple(SERVICE_ROLES))
+    return {role: os.environ[name] for role, name in PASSWORD_ENV.items() if os.environ.get(name)}
+
+
+def grant_service_roles(url: str, settings: Settings | None = None, *, passwords: dict[str, str] | None = None) -> list[str]:
+    """Run as the owner after the migrations (Alembic's, then Django's): the grants on Django's tables
+    that migration ``0002`` could not make before they existed, and ``LOGIN PASSWORD`` for each
+    service role that has a password (``passwords``, default :func:`service_role_passwords`).
+    Idempotent; returns the roles given a login."""
+    import psycopg
+    from psycopg import sql
+
+    if passwords is None:
+        passwords = service_role_passwords(settings or get_settings())
+    with psycopg.connect(_normalise_scheme(url), autocommit=False) as conn:
+        missing = [name for name in SERVICE_ROLES.values()
+                   if not conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()]
+        if missing:
+            raise DatabaseUnavailable(f"the roles {', '.join(missing)} do not exist: run `twin migrate`")
+        # serving resolves users (by email or id) and reads nothing else of Django's; the pipeline
+        # reads the sources to collect. Neither writes any table of the web app.
+        if conn.execute("select to_regclass('public.auth_user')").fetchone()[0] is not None:
+            conn.execute("grant select (id, email, is_active) on public.auth_user to twin_serving")
+        if conn.execute("select to_regclass('public.sources_source')").fetchone()[0] is not None:
+            conn.execute("grant select on public.sources_source to twin_pipeline")
+        if conn.execute("select to_regclass('public.django_migrations')").fetchone()[0] is not None:
+            # the web app reads which migrations ran; only `twin migrate` (the owner) records them
+            conn.execute("revoke insert, update, delete, truncate on public.django_migrations from twin_web")
+        for role, password in passwords.items():
+            conn.execute(sql.SQL("alter role {} login password {}").format(
+                sql.Identifier(SERVICE_ROLES[role]), sql.Literal(password)))
+    return sorted(passwords)
+
+
 __all__ = [
     "DatabaseUnavailable",
     "EmbeddedPostgresError",
+    "OWNER",
+    "SERVICE_ROLES",
     "check_connection",
     "connection_parts",
     "database_url",
@@ -158,6 +252,7 @@ __all__ = [
     "embedded_server",
     "ensure_database",
     "get_engine",
+    "grant_service_roles",
     "prepare_server",
     "sqlalchemy_url",
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from twin.settings import PROJECT_ROOT, Settings
+from twin.user_tokens import authorization_header
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "twin-demo-password"
@@ -140,7 +141,7 @@ def ask_for_a_post(settings: Settings, prompt: str = DEMO_PROMPT, *, links: list
     """``POST /v1/posts`` for the demo user (``adapter=False``: the base model alone, same prompt and sources)."""
     response = httpx.post(
         f"{str(settings.serving_url).rstrip('/')}/v1/posts",
-        headers={"Authorization": f"Bearer {settings.serving_token.get_secret_value()}"},
+        headers=authorization_header(settings.serving_token.get_secret_value(), DEMO_EMAIL, issuer="twin-demo"),
         json={"user": DEMO_EMAIL, "prompt": prompt, "links": links or [], "k": 4, "max_new_tokens": max_new_tokens,
               "adapter": adapter},
         timeout=900,

@@ -2,11 +2,14 @@
 
 The server lives under ``$TWIN_HOME/pgdata`` and listens on 127.0.0.1 at a port chosen once and
 recorded (with a generated password) in ``$TWIN_HOME/db.json``, plus a Unix socket in the data dir.
+The same file (0600) keeps one generated password per service role (``web``, ``serving``,
+``pipeline``: see :mod:`twin.db`), made on first use and kept.
 Postgres refuses to run as root, so as root the server runs as an unprivileged system user.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -17,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 SYSTEM_USER = "twin_postgres"
@@ -33,9 +36,11 @@ class ServerState:
     port: int
     user: str
     password: str
+    roles: dict[str, str] = field(default_factory=dict)  # service role -> its login password
 
-    def url(self, database: str) -> str:
-        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, *, user: str | None = None, password: str | None = None) -> str:
+        """The owner's URL, or another login's (``user`` and ``password``) on the same server."""
+        return f"postgresql://{user or self.user}:{password or self.password}@127.0.0.1:{self.port}/{database}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,24 @@ class EmbeddedPostgres:
 
     def _write_state(self, state: ServerState) -> None:
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when an older file had looser bits
         with os.fdopen(fd, "w") as handle:
             json.dump(asdict(state), handle)
+
+    def role_passwords(self, roles: tuple[str, ...]) -> dict[str, str]:
+        """The login password of each service role in ``roles``: generated once (under a lock, so two
+        processes agree), then read from the state file. The server must have been initialised."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / ".db.json.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self.read_state()
+            if state is None:
+                raise EmbeddedPostgresError(f"{self.state_file} is missing: run `twin db start` first")
+            missing = [role for role in roles if not state.roles.get(role)]
+            if missing:
+                state = replace(state, roles={**state.roles, **{role: secrets.token_urlsafe(24) for role in missing}})
+                self._write_state(state)
+        return {role: state.roles[role] for role in roles}
 
     @property
     def initialised(self) -> bool:
@@ -200,7 +221,7 @@ class EmbeddedPostgres:
         """Initialise if needed and start; a running server is left as it is."""
         state = self.init()
         if self.requested_port and self.requested_port != state.port:
-            state = ServerState(port=self.requested_port, user=state.user, password=state.password)
+            state = replace(state, port=self.requested_port)
             self._write_state(state)
         if self._pid() is not None:
             return state

@@ -3,7 +3,8 @@
 1. Alembic migrations for the schemas ``twin`` owns (``raw``, ``vectors``, ``registry``, pgvector).
 2. Django's migrations for the web app's own tables (run as ``python -m webapp.manage migrate`` in
    a child process, so that nothing outside ``webapp/`` imports Django).
-3. The separate ``airflow`` database on the same server for Airflow's metadata.
+3. The service roles' grants on Django's tables and their logins (:func:`twin.db.grant_service_roles`).
+4. The separate ``airflow`` database on the same server for Airflow's metadata.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from twin.db import check_connection, ensure_database, sqlalchemy_url, with_database
+from twin.db import check_connection, ensure_database, grant_service_roles, sqlalchemy_url, with_database
 from twin.settings import PROJECT_ROOT, Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -101,6 +102,7 @@ def migrate(url: str, settings: Settings | None = None, *, include_airflow: bool
     settings = settings or get_settings()
     before, after = upgrade_data_plane(url)
     applied = django_migrate(url, settings)
+    grant_service_roles(url, settings)
     created = False
     if include_airflow:
         try:

@@ -3,6 +3,11 @@
 One local Ray head (`ray start --head --block`) that every component joins through RAY_ADDRESS,
 Airflow's four components, the Ray Serve app (`twin serve`) and the web app (`twin web`), each in
 its own process group (and session) so that stopping ends every process they started.
+
+Database roles (embedded server): the web app connects as ``web``, the Ray head's workers (serving's
+replicas; training's workers use no database) as ``serving``, Airflow's tasks as ``pipeline``;
+Airflow's metadata, migrations and the CLI stay the owner. With DATABASE_URL the same, for each role
+whose TWIN_DB_PASSWORD_<ROLE> is set (see :mod:`twin.db`).
 """
 
 from __future__ import annotations
@@ -132,7 +137,7 @@ class Stack:
         num_cpus = ray_cluster.default_num_cpus(settings)
         command = ray_cluster.head_command(settings, gcs_port=gcs_port, client_port=client_port,
                                            agent_port=agent_port, num_cpus=num_cpus)
-        env = ray_cluster.head_env(self.env)
+        env = {**ray_cluster.head_env(self.env), "TWIN_DB_ROLE": "serving"}
         head = self._spawn("ray-head", command, env=env, kind=RayHead)
         self.ray_head = head
         address = f"{ray_cluster.LOCAL_HOST}:{gcs_port}"
@@ -152,20 +157,22 @@ class Stack:
         return address
 
     def start_airflow(self) -> None:
-        env = prepare(self.settings, base_env=self.env)
+        env = prepare(self.settings.model_copy(update={"db_role": "pipeline"}), base_env=self.env)
         self.airflow = AirflowProcesses(env, airflow_home(self.settings) / "logs" / "components")
         self.airflow.start()
         self.airflow.wait_until_ready(str(self.settings.airflow_url), timeout=300)
 
     def start_serving(self, timeout: float = 900.0) -> str:
-        service = self._spawn("serving", [sys.executable, "-m", "twin", "serve"])
+        service = self._spawn("serving", [sys.executable, "-m", "twin", "serve"],
+                              env={**self.env, "TWIN_DB_ROLE": "serving"})
         url = str(self.settings.serving_url).rstrip("/")
         self._wait_http(service, f"{url}/healthz", timeout, ok=(200,))
         return url
 
     def start_web(self, timeout: float = 120.0) -> str:
         port = self.settings.web_port
-        service = self._spawn("web", [sys.executable, "-m", "webapp.manage", "runserver", f"127.0.0.1:{port}", "--noreload"])
+        service = self._spawn("web", [sys.executable, "-m", "webapp.manage", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                              env={**self.env, "TWIN_DB_ROLE": "web"})
         url = f"http://127.0.0.1:{port}"
         self._wait_http(service, f"{url}/accounts/login/", timeout, ok=(200,))
         return url

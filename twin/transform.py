@@ -77,6 +77,9 @@ def dbt_environment(url: str) -> dict[str, str]:
         "DBT_PG_USER": parts["user"],
         "DBT_ENV_SECRET_PG_PASSWORD": parts["password"],
         "DBT_PG_DBNAME": parts["dbname"],
+        # dbt builds as the pipeline role whoever connects (the owner by hand, the pipeline under
+        # Airflow), so that role owns every relation and the next run may replace it (migration 0002).
+        "DBT_PG_ROLE": "twin_pipeline",
         "DO_NOT_TRACK": "1",
     }
 

@@ -2,10 +2,16 @@
 
 from pathlib import Path
 
-from twin.db import DatabaseUnavailable, database_url, django_database, embedded_server
-from twin.settings import get_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from twin.db import django_database, recorded_database_url
+from twin.settings import SettingsError, get_settings, require_secrets
 
 _twin = get_settings()
+try:
+    require_secrets(_twin, "secret_key", "serving_token", "database_url", component="The web app")
+except SettingsError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = _twin.secret_key.get_secret_value()
@@ -60,19 +66,9 @@ TEMPLATES = [
 ]
 
 
-def _database_url() -> str:
-    try:
-        return database_url(_twin)
-    except DatabaseUnavailable:
-        # Not running yet (e.g. `manage.py check`): use the recorded address; connecting fails
-        # later with Django's own error if the server is still down.
-        state = embedded_server(_twin).read_state()
-        if state is None:
-            raise
-        return state.url(_twin.db_name)
-
-
-DATABASES = {"default": django_database(_database_url())}
+# Not running yet (e.g. `manage.py check`): the recorded address, as this process's role; connecting
+# fails later with Django's own error if the server is still down.
+DATABASES = {"default": django_database(recorded_database_url(_twin))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

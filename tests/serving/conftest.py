@@ -184,8 +184,11 @@ class ServeApp:
     token: str
     config_overrides: dict
 
-    def headers(self, token: str | None = None) -> dict:
-        return {"Authorization": f"Bearer {token or self.token}"}
+    def headers(self, user, secret: str | None = None) -> dict:
+        """A user token for ``user`` signed with the app's secret (or ``secret``), as the web app sends it."""
+        from twin.user_tokens import authorization_header
+
+        return authorization_header(secret or self.token, user, issuer="tests")
 
     def set_links_policy(self, **user_config) -> None:
         """Redeploy with a new LinkReader ``user_config``: reconfigured in place, nothing restarts."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.slow
 ARTICLE_URL = "https://fieldnotes.example.org/2024/02/retrieval-is-a-search-problem/"
 
 
-def post(app, body: dict, token: str | None = None, timeout: float = 120) -> httpx.Response:
-    return httpx.post(f"{app.url}/v1/posts", json=body, headers=app.headers(token), timeout=timeout)
+def post(app, body: dict, secret: str | None = None, timeout: float = 120) -> httpx.Response:
+    return httpx.post(f"{app.url}/v1/posts", json=body, headers=app.headers(body["user"], secret), timeout=timeout)
 
 
 def user_urls(engine, user_id: int) -> set[str]:
@@ -89,7 +90,7 @@ def test_new_links_are_read_used_and_stored_as_knowledge(serve_app, serving_user
 
 def test_streaming_sends_tokens_then_the_full_response(serve_app, serving_users):
     events = []
-    with httpx.stream("POST", f"{serve_app.url}/v1/posts", headers=serve_app.headers(), timeout=120,
+    with httpx.stream("POST", f"{serve_app.url}/v1/posts", headers=serve_app.headers(serving_users.ada_email), timeout=120,
                       json={"user": serving_users.ada_email, "prompt": "A post about chunking", "stream": True,
                             "max_new_tokens": 32}) as response:
         assert response.status_code == 200
@@ -112,8 +113,42 @@ def test_streaming_sends_tokens_then_the_full_response(serve_app, serving_users)
 def test_auth_is_enforced(serve_app, serving_users):
     body = {"user": serving_users.ada_email, "prompt": "hello"}
     assert httpx.post(f"{serve_app.url}/v1/posts", json=body, timeout=30).status_code == 401
-    wrong = post(serve_app, body, token="not-the-token")
+    wrong = post(serve_app, body, secret="not-the-token")
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    from twin.user_tokens import sign_user_token
+
+    expired = sign_user_token(serve_app.token, serving_users.ada_email, issuer="tests", now=time.time() - 600)
+    response = httpx.post(f"{serve_app.url}/v1/posts", json=body, headers={"Authorization": f"Bearer {expired}"},
+                          timeout=30)
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+
+def test_the_service_secret_alone_names_no_user(serve_app, serving_users):
+    """The shared secret sent as a bearer (the old contract) is refused: only a signed user token names a user."""
+    bare = {"Authorization": f"Bearer {serve_app.token}"}
+    for user in (serving_users.ada_email, serving_users.grace_id):
+        response = httpx.post(f"{serve_app.url}/v1/posts", json={"user": user, "prompt": "hello"}, headers=bare,
+                              timeout=30)
+        assert response.status_code == 401, response.text
+        assert "signed user token is required" in response.json()["detail"]
+
+
+def test_a_token_for_one_user_never_reads_another_users_chunks(serve_app, serving_users, engine):
+    ada_token = serve_app.headers(serving_users.ada_email)
+    for grace in (serving_users.grace_id, str(serving_users.grace_id)):
+        response = httpx.post(f"{serve_app.url}/v1/posts", headers=ada_token, timeout=60,
+                              json={"user": grace, "prompt": "What shipping early taught me", "max_new_tokens": 8})
+        assert response.status_code == 403, response.text
+        assert "another user" in response.json()["detail"]
+    # without a user in the body the token's user is served: Ada's chunks, never Grace's
+    response = httpx.post(f"{serve_app.url}/v1/posts", headers=ada_token, timeout=120,
+                          json={"prompt": "What shipping early taught me", "max_new_tokens": 8, "k": 8})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    ada_urls, grace_urls = user_urls(engine, serving_users.ada_id), user_urls(engine, serving_users.grace_id)
+    assert body["trace"]["user_id"] == serving_users.ada_id
+    assert body["sources"] and {source["url"] for source in body["sources"]} <= ada_urls
+    assert not {source["url"] for source in body["sources"]} & grace_urls
     assert httpx.get(f"{serve_app.url}/docs", timeout=30).status_code == 200
     schema = httpx.get(f"{serve_app.url}/openapi.json", timeout=30).json()
     assert "/v1/posts" in schema["paths"] and "/healthz" in schema["paths"]

@@ -1,5 +1,5 @@
 """A stand-in for the serving app's ``POST /v1/posts`` on 127.0.0.1, speaking the same contract
-(bearer token, JSON or Server-Sent Events), so the web app's client is tested over real HTTP.
+(a user token signed with TOKEN, JSON or Server-Sent Events), so the web app's client is tested over real HTTP.
 
 The real Ray Serve app replaces it in the end-to-end test; point TWIN_SERVING_URL at either.
 """
@@ -10,6 +10,8 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from twin.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 
 TOKEN = "test-serving-token"
 TEST_MODEL_NOTICE = "tiny-local is a random-weight test model: this text is not meaningful"
@@ -88,8 +90,16 @@ class StandIn(BaseHTTPRequestHandler):
             return self._json(404, {"detail": "Not Found"})
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         self.server.requests.append({"headers": dict(self.headers), "body": body})
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._json(401, {"detail": "missing or wrong bearer token"})
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        try:  # the same check as serving's: a user token signed with the shared secret
+            claims = verify_user_token(TOKEN, token) if scheme.lower() == "bearer" else None
+        except InvalidUserToken as exc:
+            return self._json(401, {"detail": str(exc)})
+        if claims is None:
+            return self._json(401, {"detail": "missing bearer token"})
+        if body.get("user") is not None and normalise_user(body["user"]) != claims.user:
+            return self._json(403, {"detail": "the bearer token is for another user than the request names"})
+        self.server.requests[-1]["token_user"] = claims.user
         mode = self.server.mode
         if mode == "down":
             return self._json(503, {"detail": "database unavailable: connection refused"})

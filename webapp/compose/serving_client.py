@@ -1,4 +1,7 @@
-"""A small client for the serving app's ``POST /v1/posts`` (bearer token, JSON or Server-Sent Events).
+"""A small client for the serving app's ``POST /v1/posts`` (JSON or Server-Sent Events).
+
+Each request carries a short-lived token naming its user, signed with the secret the web app shares
+with serving (:mod:`twin.user_tokens`): serving answers for that user only.
 
 Errors: :class:`ServingUnavailable` when serving cannot be reached or is not ready (connection
 refused, timeout, HTTP 5xx), :class:`ServingRejected` when it answered but refused the request (401,
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
+
+from twin.user_tokens import authorization_header
 
 
 class ServingError(RuntimeError):
@@ -40,9 +45,9 @@ class StreamEvent:
 
 
 class ServingClient:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 300.0, connect_timeout: float = 5.0):
+    def __init__(self, base_url: str, secret: str, *, timeout: float = 300.0, connect_timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "llm-twin-webapp"}
+        self._secret = secret
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
 
     @classmethod
@@ -57,7 +62,7 @@ class ServingClient:
         """One complete response (``stream: false``)."""
         try:
             with httpx.Client(timeout=self._timeout) as http:
-                response = http.post(self.posts_url, json={**payload, "stream": False}, headers=self._headers)
+                response = http.post(self.posts_url, json={**payload, "stream": False}, headers=self._headers(payload))
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         _raise_for_status(response.status_code, response.content)
@@ -68,7 +73,7 @@ class ServingClient:
         try:
             with httpx.Client(timeout=self._timeout) as http:
                 with http.stream("POST", self.posts_url, json={**payload, "stream": True},
-                                 headers={**self._headers, "Accept": "text/event-stream"}) as response:
+                                 headers={**self._headers(payload), "Accept": "text/event-stream"}) as response:
                     if response.status_code >= 400:
                         _raise_for_status(response.status_code, response.read())
                     if "text/event-stream" not in response.headers.get("content-type", ""):
@@ -81,6 +86,10 @@ class ServingClient:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         raise ServingError("The twin stopped before finishing the post (the stream ended early). Try again.")
+
+    def _headers(self, payload: dict) -> dict[str, str]:
+        return {**authorization_header(self._secret, payload["user"], issuer="twin-webapp"),
+                "User-Agent": "llm-twin-webapp"}
 
     def _unreachable(self, exc: Exception) -> ServingUnavailable:
         if isinstance(exc, httpx.TimeoutException):
@@ -119,7 +128,8 @@ def _raise_for_status(status: int, content: bytes) -> None:
     if status >= 500:
         raise ServingUnavailable(f"The twin's serving app is not ready (HTTP {status}): {message}")
     if status in (401, 403):
-        raise ServingRejected("The serving app refused the web app's token (check TWIN_SERVING_TOKEN).", status)
+        raise ServingRejected(f"The serving app refused the web app's user token ({message}): check that "
+                              "TWIN_SERVING_TOKEN is the same for both.", status)
     if status == 404:
         raise ServingRejected(f"The serving app does not know this user yet: {message}", status)
     raise ServingRejected(f"The serving app refused the request: {message}", status, field)

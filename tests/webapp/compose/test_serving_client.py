@@ -17,15 +17,24 @@ def standin():
         yield server
 
 
-def test_create_post_sends_the_contract_with_the_bearer_token(standin):
+def test_create_post_sends_the_contract_with_a_user_token(standin):
     response = ServingClient(standin.url, TOKEN).create_post(PAYLOAD)
     assert response["post"].startswith("Three things")
     assert [source["origin"] for source in response["sources"]] == ["link", "retrieval", "retrieval"]
     assert response["quality"]["passed"] is True and response["model"]["test_model"] is True
     assert response["links"] == [{"url": "https://example.com/a", "status": "ok", "error": None}]
     sent = standin.requests[-1]
-    assert sent["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert sent["token_user"] == "7" and TOKEN not in sent["headers"]["Authorization"]
     assert sent["body"] == {**PAYLOAD, "stream": False}
+
+
+def test_each_request_carries_a_fresh_token_for_its_own_user(standin):
+    client = ServingClient(standin.url, TOKEN)
+    client.create_post(PAYLOAD)
+    client.create_post({**PAYLOAD, "user": 8})
+    first, second = standin.requests[-2:]
+    assert (first["token_user"], second["token_user"]) == ("7", "8")
+    assert first["headers"]["Authorization"] != second["headers"]["Authorization"]
 
 
 def test_stream_yields_tokens_then_the_final_response(standin):
