@@ -133,25 +133,25 @@ class AirflowProcesses:
         raise AirflowError(f"Airflow was not healthy after {timeout:.0f}s; see the logs in {self.log_dir}")
 
     def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to every component at once, then whatever is left of each tree is killed: API
+        workers, executor workers and task processes (``airflow worker -- <id>``), which start
+        sessions of their own and would otherwise outlive the scheduler."""
+        from twin.processes import descendants, stop_tree
+
+        trees = {name: descendants(process.pid) for name, process in self.processes.items()}
         for process in self.processes.values():
-            _signal_group(process, signal.SIGTERM)
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + grace
-        for process in self.processes.values():
+        for name, process in self.processes.items():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-            # Workers (gunicorn/uvicorn, executor children) may outlive their parent: end the group.
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
+            stop_tree(process, signals=(), tree=trees[name])
         self.processes.clear()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager

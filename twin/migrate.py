@@ -3,8 +3,9 @@
 1. Alembic migrations for the schemas ``twin`` owns (``raw``, ``vectors``, ``registry``, pgvector).
 2. Django's migrations for the web app's own tables (run as ``python -m webapp.manage migrate`` in
    a child process, so that nothing outside ``webapp/`` imports Django).
-3. The service roles' grants on Django's tables and their logins (:func:`twin.db.grant_service_roles`).
-4. The separate ``airflow`` database on the same server for Airflow's metadata.
+3. The web app's static files, collected into ``$TWIN_HOME/static`` for WhiteNoise.
+4. The service roles' grants on Django's tables and their logins (:func:`twin.db.grant_service_roles`).
+5. The separate ``airflow`` database on the same server for Airflow's metadata.
 """
 
 from __future__ import annotations
@@ -98,10 +99,20 @@ def django_migrate(url: str, settings: Settings) -> list[str]:
     return [line.strip().removeprefix("Applying ").split("...")[0] for line in result.stdout.splitlines() if "Applying " in line]
 
 
+def collect_static(url: str, settings: Settings) -> None:
+    """``collectstatic`` into ``$TWIN_HOME/static``, which WhiteNoise serves (idempotent: unchanged files are skipped)."""
+    env = {**os.environ, "DATABASE_URL": url, "TWIN_HOME": str(settings.home), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    result = subprocess.run([sys.executable, "-m", "webapp.manage", "collectstatic", "--noinput", "-v", "0"],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MigrationError(f"collecting the web app's static files failed:\n{result.stderr.strip()[-3000:]}")
+
+
 def migrate(url: str, settings: Settings | None = None, *, include_airflow: bool = True) -> MigrationReport:
     settings = settings or get_settings()
     before, after = upgrade_data_plane(url)
     applied = django_migrate(url, settings)
+    collect_static(url, settings)
     grant_service_roles(url, settings)
     created = False
     if include_airflow:

@@ -24,6 +24,8 @@ import httpx
 
 from twin import ray_cluster
 from twin.airflow import AirflowProcesses, airflow_home, prepare
+from twin.processes import stop_tree
+from twin.web_server import gunicorn_command
 from twin.settings import PROJECT_ROOT, Settings
 
 
@@ -41,22 +43,9 @@ class Service:
         return self.process.poll() is None
 
     def stop(self, grace: float = 20.0) -> None:
-        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-            if self.process.poll() is not None:
-                break
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # anything the service left behind in its group
-        except ProcessLookupError:
-            pass
-        _kill_session(self.process.pid)  # and in its session (Ray gives each worker a process group of its own)
+        # SIGINT first (what Ctrl-C would send), then SIGTERM; then the group, the session and every
+        # descendant (Ray gives each worker a process group of its own)
+        stop_tree(self.process, signals=((signal.SIGINT, grace), (signal.SIGTERM, 10.0)))
 
 
 class RayHead(Service):
@@ -70,20 +59,6 @@ class RayHead(Service):
             except subprocess.TimeoutExpired:
                 pass
         super().stop(grace=5.0)
-
-
-def _kill_session(sid: int) -> None:
-    """SIGKILL every process left in session ``sid`` (a service's session: it was started with its own)."""
-    try:
-        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-    except FileNotFoundError:  # no procfs: the process group kill is all there is
-        return
-    for pid in pids:
-        try:
-            if pid != os.getpid() and os.getsid(pid) == sid:
-                os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            continue
 
 
 @dataclass
@@ -171,8 +146,7 @@ class Stack:
 
     def start_web(self, timeout: float = 120.0) -> str:
         port = self.settings.web_port
-        service = self._spawn("web", [sys.executable, "-m", "webapp.manage", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              env={**self.env, "TWIN_DB_ROLE": "web"})
+        service = self._spawn("web", gunicorn_command("127.0.0.1", port), env={**self.env, "TWIN_DB_ROLE": "web"})
         url = f"http://127.0.0.1:{port}"
         self._wait_http(service, f"{url}/accounts/login/", timeout, ok=(200,))
         return url

@@ -3,8 +3,8 @@
 Fixed windows counted in Django's cache, per client IP and per account (the email typed into the
 form, or the signed-in user). Over a limit, a POST answers 429 with when to try again, before the
 view does any work. ``RATE_LIMITS`` in settings holds ``(requests, seconds)`` per scope and key
-kind. The default cache is per process: with several web processes, configure a shared cache
-(e.g. Redis or the database cache) so the limits hold across them.
+kind. The cache (settings ``CACHES``) is files under ``$TWIN_HOME/cache/web``, shared by the worker
+processes of one host; several web hosts need a cache they share (Redis, Django's database cache).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files in every mode (gunicorn, runserver, docker)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,7 +84,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = _twin.home / "static"
+STATIC_ROOT = _twin.home / "static"  # `twin migrate` runs collectstatic into it
+# WhiteNoise serves STATIC_ROOT (compressed copies, cache headers) and, for files collectstatic has
+# not gathered yet (tests, a checkout before `twin migrate`), the app directories themselves.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_ROOT = _twin.home / "uploads"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "compose:index"
@@ -125,6 +133,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 2
 
 # (requests, seconds) per client IP and per account, for POSTs (webapp/ratelimit.py). Composing
 # counts the prompt and its generation, so 60 an hour is about 30 posts.
+# The rate limits' counters: files under TWIN_HOME, shared by every worker process of the host (gunicorn
+# runs several). Several web hosts: point this at a cache they share (Redis, or Django's database cache).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(_twin.home / "cache" / "web")}}
 RATE_LIMITS = {
     "login": {"ip": (20, 300), "account": (10, 900)},
     "signup": {"ip": (10, 3600)},

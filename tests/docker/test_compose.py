@@ -147,8 +147,9 @@ def test_commands(compose):
     assert "ray start --head" in command["ray-head"] and "--dashboard-port=8265" in command["ray-head"]
     assert "--ray-client-server-port=10001" in command["ray-head"] and "--dashboard-host=0.0.0.0" in command["ray-head"]
     assert "ray start --address=ray-head:6379" in command["ray-worker-gpu"] and "--block" in command["ray-worker-gpu"]
-    assert command["web"].startswith("python -m webapp.manage runserver 0.0.0.0:8000 --noreload")
-    assert (ROOT / "webapp" / "manage.py").is_file()
+    assert command["web"].startswith("python -m gunicorn webapp.wsgi:application --bind 0.0.0.0:8000")
+    assert "--worker-class gthread" in command["web"] and (ROOT / "webapp" / "wsgi.py").is_file()
+    assert services["web"]["init"] is True  # tini: SIGTERM reaches gunicorn, which stops gracefully
     assert "twin migrate" in command["migrate"] and "twin airflow --migrate-only" in command["migrate"]
     assert "twin serve --host 0.0.0.0 --port 8100" in command["serving"]
     assert "ray start --address=ray-head:6379" in command["serving"] and command["serving"].endswith("&& wait")
