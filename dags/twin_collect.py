@@ -2,7 +2,8 @@
 
 `user_id` (optional) limits a run to one user; empty means every user with active sources.
 One mapped crawl task per source: a source that fails (after its retries) fails only its own task,
-and dbt and embedding still run on whatever the other sources collected.
+and dbt and embedding still run on whatever the other sources collected. Each run also removes
+uploaded archives older than TWIN_UPLOAD_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, tas
 
 CHUNKS = Asset(name="twin_chunks", uri="x-twin://marts/chunks")
 SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
+MARTS_POOL = "twin_marts"  # dbt builds and embedding, one at a time across DAGs (created by `twin airflow`)
 # A cron expression or preset; "none" leaves only triggered runs (the demo sets it).
 COLLECT_SCHEDULE = os.environ.get("TWIN_COLLECT_SCHEDULE", "@daily")
 
@@ -50,19 +52,26 @@ def twin_collect():
         get_current_context()["source_url"] = source["url"]  # names the mapped task in the UI
         return collect_source(source)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, pool=MARTS_POOL)
     def build_marts() -> dict:
         from twin.collect import build_marts as run_dbt_build
 
         return run_dbt_build()
 
-    @task(outlets=[CHUNKS, SFT_SAMPLES])
+    @task(outlets=[CHUNKS, SFT_SAMPLES], pool=MARTS_POOL)
     def embed_new_chunks() -> dict:
         from twin.collect import embed_new_chunks as embed
 
         return embed()
 
+    @task
+    def remove_expired_uploads() -> dict:
+        from twin.collect import remove_expired_uploads as remove
+
+        return remove()
+
     crawl_source.expand(source=list_sources()) >> build_marts() >> embed_new_chunks()
+    remove_expired_uploads()
 
 
 twin_collect()

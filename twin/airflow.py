@@ -91,11 +91,20 @@ def airflow_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "airflow"), *args]
 
 
+POOLS = {"twin_marts": (1, "dbt builds and embedding: one at a time across twin_collect and twin_import runs")}
+
+
 def migrate_metadata(env: dict[str, str]) -> None:
-    """``airflow db migrate`` against the project's ``airflow`` database (idempotent)."""
+    """``airflow db migrate`` against the project's ``airflow`` database, then the pools the DAGs use
+    (both idempotent)."""
     result = subprocess.run(airflow_command("db", "migrate"), env=env, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise AirflowError("airflow db migrate failed:\n" + (result.stderr or result.stdout)[-3000:])
+    for name, (slots, description) in POOLS.items():
+        result = subprocess.run(airflow_command("pools", "set", name, str(slots), description), env=env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise AirflowError(f"creating Airflow's pool {name} failed:\n" + (result.stderr or result.stdout)[-3000:])
 
 
 @dataclass

@@ -6,6 +6,8 @@ or :class:`AirflowRejected` (reachable but said no: bad login, unknown DAG, inva
 
 from __future__ import annotations
 
+import json
+
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -143,6 +145,18 @@ class AirflowClient:
             TaskState(item["task_id"], item.get("map_index", -1), item.get("state"), item.get("try_number", 0))
             for item in data.get("task_instances", [])
         ]
+
+    def return_value(self, dag_id: str, dag_run_id: str, task_id: str):
+        """What a finished task returned (its ``return_value`` XCom), decoded from JSON."""
+        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}/taskInstances/"
+                f"{quote(task_id, safe='')}/xcomEntries/return_value")
+        value = self._request("GET", path, f"read what {task_id} returned").get("value")
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
 
     def wait(self, dag_id: str, dag_run_id: str, *, timeout: float = 600.0, poll: float = 2.0) -> DagRun:
         """Poll until the run finishes; a busy api-server missing a poll or two is tolerated."""

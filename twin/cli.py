@@ -133,7 +133,7 @@ def migrate() -> None:
     """
     from twin.migrate import MigrationError, migrate as run_migrations
 
-    settings = _settings()
+    settings = _service_settings(component="twin migrate")  # a local install gets its secrets before Django runs
     try:
         with console.status("migrating..."):
             url = twin_db.prepare_server(settings)

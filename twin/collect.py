@@ -49,3 +49,37 @@ def embed_new_chunks() -> dict:
     from twin.embed import embed_chunks
 
     return asdict(embed_chunks(get_engine(), get_settings().embedding_model))
+
+
+class ImportFailed(RuntimeError):
+    """An uploaded archive could not be imported (damaged, unsafe, not the export it claims to be):
+    retrying will not help; its crawl run in raw.crawl_runs holds the reason, the archive is kept."""
+
+
+def import_upload(upload_id: int, user_id: int, kind: str, archive: str, publication_url: str | None = None) -> dict:
+    """Import one uploaded export (``twin_import``); its archive is deleted once imported, kept when the
+    import failed. Raises :class:`ImportFailed` for an archive that cannot be imported."""
+    from crawlers.importers import import_export
+    from crawlers.importers.archives import ArchiveLimits
+    from twin.uploads import archive_path, run_source
+
+    settings = get_settings()
+    path = archive_path(settings, user_id, archive)
+    if not path.is_file():
+        raise ImportFailed(f"the uploaded archive is gone (imported already, or removed after "
+                           f"{settings.upload_retention_days} days): upload the export again")
+    options = {"publication_url": publication_url} if kind == "substack" and publication_url else {}
+    summary = import_export(kind, path, int(user_id), get_engine(), limits=ArchiveLimits.from_settings(settings),
+                            source=run_source(kind, upload_id), **options)
+    if summary.status == "failed":
+        reasons = "; ".join(error["error"] for error in summary.errors[:3]) or "no reason recorded"
+        raise ImportFailed(f"the {kind} export could not be imported: {reasons} (crawl run {summary.crawl_run_id})")
+    path.unlink(missing_ok=True)
+    return {**asdict(summary), "crawl_run_id": str(summary.crawl_run_id)}
+
+
+def remove_expired_uploads() -> dict:
+    """Delete uploaded archives older than TWIN_UPLOAD_RETENTION_DAYS."""
+    from twin.uploads import remove_expired
+
+    return {"removed": len(remove_expired(get_settings()))}

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     import_max_total_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     import_max_members: int = Field(default=20_000, ge=1)
     import_max_compression_ratio: float = Field(default=200.0, gt=1)
+    upload_retention_days: int = Field(default=30, ge=1, le=3650)
     ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
     finetune_min_new_samples: int = Field(default=20, ge=1)
     ray_num_cpus: int | None = Field(default=None, ge=1)

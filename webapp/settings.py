@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from twin.db import django_database, recorded_database_url
 from twin.settings import SettingsError, get_settings, require_secrets
+from twin.uploads import uploads_root
 
 _twin = get_settings()
 try:
@@ -92,7 +93,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = _twin.home / "uploads"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "compose:index"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -113,10 +113,7 @@ TWIN_COLLECT_RETRY_AFTER_S = 15
 TWIN_RAY_DASHBOARD_URL = str(_twin.ray_dashboard_url).rstrip("/")
 # Export uploads: size limit, and where they are kept (outside the web root, one folder per user).
 TWIN_IMPORT_MAX_BYTES = _twin.import_max_bytes
-TWIN_UPLOAD_DIR = _twin.home / "uploads"
-# Run an upload's import in a background thread of the web process (False: leave it pending for
-# `manage.py import_pending_uploads`, e.g. from cron or a worker).
-TWIN_IMPORT_IN_BACKGROUND = True
+TWIN_UPLOAD_DIR = uploads_root(_twin)  # imported (and then deleted) by the twin_import DAG
 FILE_UPLOAD_HANDLERS = [
     "webapp.sources.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -50,9 +50,11 @@ def import_export(
     *,
     limits: ArchiveLimits | None = None,
     progress: Progress | None = None,
+    source: str | None = None,
     **options,
 ) -> ImportSummary:
-    """Import one export (a zip path, an extracted folder, or the zip's bytes / file object) for ``user_id``."""
+    """Import one export (a zip path, an extracted folder, or the zip's bytes / file object) for ``user_id``.
+    ``source`` names the crawl run (default ``<kind>-export``; an uploaded archive's run names its upload)."""
     if kind not in EXPORT_FORMATS:
         raise ValueError(f"unknown export {kind!r} (expected one of {', '.join(EXPORT_FORMATS)})")
     export_format = EXPORT_FORMATS[kind]
@@ -66,7 +68,7 @@ def import_export(
 
     skipped: Counter[str] = Counter()
     notices: list[str] = []
-    with CrawlRun(engine, user_id, f"{kind}-export", export_format.platform) as run:
+    with CrawlRun(engine, user_id, source or f"{kind}-export", export_format.platform) as run:
         try:
             with open_export(path, limits) as archive:
                 planned = list(export_format.plan(archive, **{k: v for k, v in options.items() if v is not None}))

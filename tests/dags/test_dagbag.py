@@ -30,7 +30,7 @@ def dagbag():
 
 def test_no_import_errors_and_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    assert {"twin_collect", "twin_finetune"} <= set(dagbag.dag_ids)
+    assert {"twin_collect", "twin_finetune", "twin_import"} <= set(dagbag.dag_ids)
 
 
 def test_every_task_has_an_owner_retries_and_every_dag_tags(dagbag):
@@ -53,7 +53,8 @@ def test_importing_a_dag_file_does_no_io_and_no_heavy_imports(dag_file):
 
 def test_collect_dag_shape(dagbag):
     dag = dagbag.dags["twin_collect"]
-    assert set(dag.task_ids) == {"list_sources", "crawl_source", "build_marts", "embed_new_chunks"}
+    assert set(dag.task_ids) == {"list_sources", "crawl_source", "build_marts", "embed_new_chunks", "remove_expired_uploads"}
+    assert dag.get_task("build_marts").pool == dag.get_task("embed_new_chunks").pool == "twin_marts"
     assert dag.get_task("build_marts").trigger_rule == "all_done"
     assert {outlet.name for outlet in dag.get_task("embed_new_chunks").outlets} == {"twin_chunks", "twin_sft_samples"}
     assert dag.params["user_id"] is None
@@ -66,3 +67,11 @@ def test_finetune_dag_shape_and_trigger(dagbag):
     assert "twin_sft_samples" in repr(dag.timetable.asset_condition), "new training data triggers it"
     assert set(dag.params.keys()) == {"user_id", "config"}
     assert dag.get_task("train_evaluate_register").retries == 2
+
+
+def test_import_dag_shape(dagbag):
+    dag = dagbag.dags["twin_import"]
+    assert dag.task_ids == ["import_upload", "build_marts", "embed_new_chunks"]
+    assert type(dag.timetable).__name__ == "NullTimetable", "triggered per upload by the web app"
+    assert {task.pool for task in dag.tasks if task.task_id != "import_upload"} == {"twin_marts"}
+    assert dag.params.get_param("archive").schema["pattern"] == r"^[0-9a-f]{32}\.zip$"

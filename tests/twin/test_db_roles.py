@@ -116,7 +116,7 @@ VECTOR_WRITES = ["insert into vectors.chunk_embeddings (chunk_id, model, user_id
 REGISTRY_WRITES = ["insert into registry.models (model_id, user_id, base_model) values (gen_random_uuid(), 1, 'b')",
                    "update registry.models set status = 'failed' where false",
                    "delete from registry.models where false"]
-# what neither reader may do to raw.* beyond appending (twin_raw_append)
+# what neither reader may do to raw.* (serving only appends the links it read: twin_raw_append)
 RAW_CHANGES = ["update raw.documents set content = 'x' where false", "delete from raw.documents where false",
                "update raw.crawl_runs set user_id = 1 where false", "delete from raw.crawl_runs where false",
                "truncate raw.documents"]
@@ -143,9 +143,13 @@ def test_web_owns_its_django_tables_but_not_the_bookkeeping(web):
     refused(web, "create table public.role_probe (x int)")
 
 
-def test_web_appends_uploaded_exports_to_raw(role_urls, user_id):
-    """The one write into raw.*: an import of an uploaded export runs in the web app (new versions only)."""
-    assert _store_as(role_urls["web"], user_id, "web") == "new"
+def test_web_cannot_append_to_raw_either(web):
+    """Uploaded exports are imported by the twin_import DAG (the pipeline role), not the web app."""
+    refused(web, "insert into raw.crawl_runs (crawl_run_id, user_id, source, platform) "
+                 "values (gen_random_uuid(), 1, 'x', 'web')")
+    refused(web, "insert into raw.documents (document_version_id, user_id, platform, kind, source_url, content, "
+                 "content_hash, crawl_run_id) values ('v', 1, 'web', 'post', 'https://example.org', 'c', 'h', "
+                 "gen_random_uuid())")
 
 
 # --- serving ------------------------------------------------------------------------------------------

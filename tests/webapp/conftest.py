@@ -92,7 +92,12 @@ def serving_down(settings):
 
 
 @pytest.fixture
-def upload_dir(settings, tmp_path):
-    settings.TWIN_UPLOAD_DIR = tmp_path / "uploads"
-    settings.TWIN_IMPORT_IN_BACKGROUND = False
-    return settings.TWIN_UPLOAD_DIR
+def upload_dir(settings):
+    """Where uploads are stored: the folder the twin_import DAG reads (one subfolder per user)."""
+    from pathlib import Path
+
+    from twin.settings import get_settings
+    from twin.uploads import uploads_root
+
+    assert Path(settings.TWIN_UPLOAD_DIR) == uploads_root(get_settings())
+    return Path(settings.TWIN_UPLOAD_DIR)

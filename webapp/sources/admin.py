@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from webapp.sources.models import Source, Upload
-from webapp.sources.services import upload_import_in_background
+from webapp.sources.services import upload_send
 
 
 @admin.register(Source)
@@ -30,14 +30,14 @@ class UploadAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "user__email", "error"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
-    readonly_fields = ["stored_path", "size", "crawl_run_id", "counts", "errors", "skipped", "notices", "error",
-                       "created_at", "started_at", "finished_at"]
+    readonly_fields = ["stored_path", "size", "crawl_run_id", "dag_run_id", "attempts", "last_attempt_at", "counts",
+                       "errors", "skipped", "notices", "error", "created_at", "started_at", "finished_at"]
     actions = ["import_again"]
 
-    @admin.action(description="Import the selected uploads again (in the background)")
+    @admin.action(description="Send the selected uploads to Airflow again (those still waiting)")
     def import_again(self, request, queryset):
-        for upload in queryset:
-            upload.status = Upload.Status.PENDING
-            upload.save(update_fields=["status"])
-            upload_import_in_background(upload.pk)
-        messages.info(request, f"Importing {queryset.count()} upload(s) again.")
+        waiting = [upload for upload in queryset if upload.status == Upload.Status.PENDING]
+        for upload in waiting:
+            upload_send(upload)
+        messages.info(request, f"Sent {len(waiting)} waiting upload(s) to Airflow; an archive imported or failed "
+                               "before is re-run from the Airflow UI (twin_import), or uploaded again.")

@@ -31,7 +31,8 @@ class Upload(models.Model):
     """A LinkedIn/Medium/Substack data export the user uploaded, and how its import went.
 
     The archive is kept under ``$TWIN_HOME/uploads/<user_id>/`` (outside the web root, never served)
-    and imported in the background with ``crawlers.importers.import_export``.
+    and imported by Airflow (the ``twin_import`` DAG, run ``upload-<id>``), which deletes it once
+    imported; the outcome is read back from that run.
     """
 
     class Kind(models.TextChoices):
@@ -40,7 +41,8 @@ class Upload(models.Model):
         SUBSTACK = "substack", "Substack export"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to be imported"
+        PENDING = "pending", "Waiting for Airflow"
+        QUEUED = "queued", "Queued"
         IMPORTING = "importing", "Importing"
         SUCCEEDED = "succeeded", "Imported"
         PARTIAL = "partial", "Imported with errors"
@@ -59,6 +61,9 @@ class Upload(models.Model):
     skipped = models.JSONField(default=dict, blank=True)
     notices = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    dag_run_id = models.CharField(max_length=250, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
+from twin.uploads import new_archive_name
+from webapp.collection.services import airflow_client
 from webapp.sources.models import Source, Upload
 from webapp.sources.normalise import normalise_source
 
 log = logging.getLogger(__name__)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+IMPORT_DAG = "twin_import"
+IMPORT_STATES = {"queued": Upload.Status.QUEUED, "running": Upload.Status.IMPORTING,
+                 "success": Upload.Status.SUCCEEDED, "failed": Upload.Status.FAILED}
 
 
 def _allow_private() -> bool:
@@ -76,7 +81,8 @@ def upload_dir(user_id: int) -> Path:
 
 
 def upload_create(*, user, kind: str, fileobj, name: str, size: int, publication_url: str = "") -> Upload:
-    """Validate an uploaded export and store it; the import starts after the transaction commits."""
+    """Validate an uploaded export and store it; once the transaction commits, the import is sent to
+    Airflow (the ``twin_import`` DAG)."""
     limit = settings.TWIN_IMPORT_MAX_BYTES
     if kind not in Upload.Kind.values:
         raise ValidationError({"kind": "Choose which platform the export is from."})
@@ -99,7 +105,7 @@ def upload_create(*, user, kind: str, fileobj, name: str, size: int, publication
         except ValidationError as exc:
             raise ValidationError({"publication_url": exc.messages}) from exc
 
-    path = upload_dir(user.pk) / f"{uuid.uuid4().hex}.zip"
+    path = upload_dir(user.pk) / new_archive_name()
     written = 0
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         for chunk in iter(lambda: fileobj.read(1 << 20), b""):
@@ -113,63 +119,120 @@ def upload_create(*, user, kind: str, fileobj, name: str, size: int, publication
     with transaction.atomic():
         upload = Upload.objects.create(user=user, kind=kind, original_name=safe_name, stored_path=str(path),
                                        size=written, publication_url=publication_url)
-        if settings.TWIN_IMPORT_IN_BACKGROUND:
-            transaction.on_commit(lambda: upload_import_in_background(upload.pk))
+        transaction.on_commit(lambda: upload_send(upload))
     return upload
 
 
-def upload_import(upload: Upload) -> Upload:
-    """Import one stored export now (in this thread) and record the outcome."""
-    from crawlers.importers import import_export
-    from crawlers.importers.archives import ArchiveLimits
-    from twin.db import get_engine
-    from twin.settings import get_settings
-
-    upload.status, upload.started_at, upload.error = Upload.Status.IMPORTING, timezone.now(), ""
-    upload.save(update_fields=["status", "started_at", "error"])
-    options = {"publication_url": upload.publication_url or None} if upload.kind == Upload.Kind.SUBSTACK else {}
+def upload_send(upload: Upload, client: AirflowClient | None = None) -> Upload:
+    """Trigger the upload's ``twin_import`` run (run id ``upload-<id>``: sending twice never imports
+    twice). Airflow unreachable: the upload stays pending with the reason and is sent again later."""
+    upload.attempts += 1
+    upload.last_attempt_at = timezone.now()
+    own_client = client is None
+    client = client or airflow_client()
+    dag_run_id = f"upload-{upload.pk}"
     try:
-        summary = import_export(upload.kind, upload.stored_path, upload.user_id, get_engine(),
-                                limits=ArchiveLimits.from_settings(get_settings()), **options)
-    except Exception as exc:  # noqa: BLE001 - any failure is the upload's outcome, shown to the user
-        log.exception("import of upload %s failed", upload.pk)
-        upload.status, upload.error = Upload.Status.FAILED, f"{exc.__class__.__name__}: {exc}"
+        try:
+            client.unpause(IMPORT_DAG)
+        except AirflowRejected as exc:
+            if exc.status_code != 404:
+                raise
+        try:
+            run = client.trigger(IMPORT_DAG, {
+                "upload_id": upload.pk, "user_id": upload.user_id, "kind": upload.kind,
+                "archive": Path(upload.stored_path).name, "publication_url": upload.publication_url or None,
+            }, dag_run_id=dag_run_id)
+        except AirflowRejected as exc:
+            if exc.status_code != 409:  # 409: sent before (a retry after a lost answer): follow that run
+                raise
+            run = client.get_run(IMPORT_DAG, dag_run_id)
+    except AirflowUnavailable as exc:
+        upload.status, upload.error = Upload.Status.PENDING, f"Waiting for Airflow: {exc}"
+        log.warning("upload %s kept pending: %s", upload.pk, exc)
+    except AirflowRejected as exc:
+        upload.status, upload.error = Upload.Status.FAILED, f"Airflow refused the import: {exc}"
+        upload.finished_at = timezone.now()
     else:
-        upload.status = summary.status
-        upload.crawl_run_id = summary.crawl_run_id
-        upload.counts = dict(summary.counts)
-        upload.errors = list(summary.errors)[:100]
-        upload.skipped = dict(summary.skipped)
-        upload.notices = list(summary.notices)
-        if summary.status == "failed" and summary.errors:
-            upload.error = summary.errors[0].get("error", "")
-    upload.finished_at = timezone.now()
+        upload.dag_run_id, upload.error = run.dag_run_id, ""
+        upload.status = IMPORT_STATES.get(run.state, Upload.Status.QUEUED)
+    finally:
+        if own_client:
+            client.close()
     upload.save()
+    if upload.status in (Upload.Status.SUCCEEDED, Upload.Status.PARTIAL, Upload.Status.FAILED) and upload.dag_run_id:
+        return upload_refresh(upload)
     return upload
 
 
-def upload_import_by_id(upload_id: int) -> Upload | None:
-    upload = Upload.objects.filter(pk=upload_id, status=Upload.Status.PENDING).first()
-    return upload_import(upload) if upload is not None else None
-
-
-def _import_thread(upload_id: int) -> None:
-    close_old_connections()
+def upload_refresh(upload: Upload, client: AirflowClient | None = None) -> Upload:
+    """Bring an unfinished upload up to date: send it again if still pending (at most every
+    TWIN_COLLECT_RETRY_AFTER_S), or read its run from Airflow and, once finished, its outcome (what
+    the import task returned, or its crawl run's reason). Never raises for Airflow being down."""
+    if upload.finished and upload.finished_at:
+        return upload
+    if upload.status == Upload.Status.PENDING or not upload.dag_run_id:
+        since = timezone.now() - (upload.last_attempt_at or upload.created_at)
+        if since >= timedelta(seconds=settings.TWIN_COLLECT_RETRY_AFTER_S):
+            return upload_send(upload, client)
+        return upload
+    own_client = client is None
+    client = client or airflow_client()
     try:
-        upload_import_by_id(upload_id)
-    except Exception:  # noqa: BLE001
-        log.exception("background import of upload %s crashed", upload_id)
+        run = client.get_run(IMPORT_DAG, upload.dag_run_id)
+        status = IMPORT_STATES.get(run.state, upload.status)
+        if status == Upload.Status.SUCCEEDED:
+            _record_outcome(upload, client.return_value(IMPORT_DAG, upload.dag_run_id, "import_upload"))
+        elif status == Upload.Status.FAILED:
+            _record_failure(upload)
+        elif status == Upload.Status.IMPORTING and upload.started_at is None:
+            upload.started_at = timezone.now()
+        if status != Upload.Status.SUCCEEDED:
+            upload.status = status
+        upload.save()
+    except (AirflowUnavailable, AirflowRejected) as exc:
+        log.info("upload %s: Airflow not answering (%s); showing the last known state", upload.pk, exc)
     finally:
-        close_old_connections()
-        from django.db import connection
+        if own_client:
+            client.close()
+    return upload
 
-        connection.close()
+
+def _record_outcome(upload: Upload, summary) -> None:
+    summary = summary if isinstance(summary, dict) else {}
+    upload.status = summary.get("status") if summary.get("status") in Upload.Status.values else Upload.Status.SUCCEEDED
+    upload.crawl_run_id = summary.get("crawl_run_id") or None
+    upload.counts = dict(summary.get("counts") or {})
+    upload.errors = list(summary.get("errors") or [])[:100]
+    upload.skipped = dict(summary.get("skipped") or {})
+    upload.notices = list(summary.get("notices") or [])
+    upload.error = ""
+    upload.finished_at = timezone.now()
 
 
-def upload_import_in_background(upload_id: int) -> threading.Thread:
-    thread = threading.Thread(target=_import_thread, args=(upload_id,), name=f"import-upload-{upload_id}", daemon=True)
-    thread.start()
-    return thread
+def _record_failure(upload: Upload) -> None:
+    """A failed run: the reason from the import's crawl run (the archive is kept), or the run's."""
+    from webapp.dataplane.models import CrawlRun
+    from twin.uploads import run_source
+
+    run = (CrawlRun.objects.filter(user_id=upload.user_id, source=run_source(upload.kind, upload.pk))
+           .order_by("-started_at").first())
+    if run is not None:
+        upload.crawl_run_id = run.pk
+        upload.errors = list(run.errors or [])[:100]
+        upload.counts = {"seen": run.documents_seen, "new": run.documents_new, "changed": run.documents_changed,
+                         "unchanged": run.documents_unchanged, "failed": run.documents_failed}
+        upload.error = run.error or (upload.errors[0].get("error", "") if upload.errors else "")
+    if not upload.error:
+        upload.error = (f"The import run {upload.dag_run_id} failed before importing anything; "
+                        "see it in the Airflow UI (twin_import).")
+    upload.finished_at = timezone.now()
+
+
+def retry_pending_uploads() -> list[Upload]:
+    """Send every upload still waiting for Airflow (the ``retry_pending_collections`` command)."""
+    with airflow_client() as client:
+        return [upload_send(upload, client)
+                for upload in Upload.objects.filter(status=Upload.Status.PENDING).order_by("created_at")]
 
 
 def upload_delete(*, upload: Upload) -> None:

@@ -80,15 +80,17 @@ def upload(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Uploaded {created.original_name}; importing it now.")
+            messages.success(request, f"Uploaded {created.original_name}; it is imported by Airflow (twin_import).")
             return redirect("sources:upload", upload_id=created.pk)
     return _page(request, upload_form=form, status=400)
 
 
 def upload_detail(request, upload_id: int):
-    upload = selectors.upload_get(user=request.user, upload_id=upload_id)
+    upload = services.upload_refresh(selectors.upload_get(user=request.user, upload_id=upload_id))
     template = "sources/_upload_status.html" if request.GET.get("fragment") else "sources/upload.html"
-    return render(request, template, {"upload": upload})
+    from twin.settings import get_settings
+
+    return render(request, template, {"upload": upload, "retention_days": get_settings().upload_retention_days})
 
 
 @require_POST

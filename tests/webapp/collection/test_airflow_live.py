@@ -68,3 +68,52 @@ def test_collect_now_runs_the_dag_and_shows_per_source_results(airflow, client, 
     page = client.get(reverse("collection:detail", args=[request.pk])).content.decode()
     assert "https://medium.com/@ada" in page and "https://github.com/ada" in page
     assert "crawl_sources" in page and 'data-active="0"' in page and "Open in Airflow" in page
+
+
+def test_an_upload_is_imported_by_airflow_and_its_page_shows_the_outcome(airflow, client, settings,
+                                                                       django_capture_on_commit_callbacks):
+    """The real twin_import DAG (linked into the DAGs folder): triggered once per upload, followed to
+    the end, its return value shown; the archive is deleted once imported."""
+    import io
+    from pathlib import Path
+
+    from tests.webapp.conftest import make_user
+    from tests.webapp.sources.test_services import export_zip
+    from twin.airflow_client import AirflowClient
+    from twin.uploads import uploads_root
+    from webapp.dataplane.models import RawDocument
+    from webapp.sources.services import upload_create, upload_send
+
+    settings.TWIN_AIRFLOW_URL = str(airflow.airflow_url).rstrip("/")
+    settings.TWIN_AIRFLOW_USER = airflow.airflow_user
+    settings.TWIN_AIRFLOW_PASSWORD = airflow.airflow_password.get_secret_value()
+    settings.TWIN_AIRFLOW_TIMEOUT_S = 30
+    settings.TWIN_COLLECT_RETRY_AFTER_S = 0
+    settings.TWIN_UPLOAD_DIR = uploads_root(airflow)  # the folder Airflow's tasks read (their TWIN_HOME)
+    user = make_user()
+    client.force_login(user)
+    with AirflowClient.from_settings(airflow) as api:
+        api.unpause("twin_import", wait_for_parsing=120)
+
+    data = export_zip("medium")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(user=user, kind="medium", fileobj=io.BytesIO(data), name="medium.zip", size=len(data))
+    upload.refresh_from_db()
+    assert upload.status in ("queued", "importing") and upload.dag_run_id == f"upload-{upload.pk}", upload.error
+    upload_send(upload)  # sent again (a retry after a lost answer): the same run, no second import
+    assert upload.dag_run_id == f"upload-{upload.pk}"
+
+    deadline = time.monotonic() + 300
+    while True:
+        page = client.get(reverse("sources:upload", args=[upload.pk]) + "?fragment=1").content.decode()
+        upload.refresh_from_db()
+        if upload.finished:
+            break
+        assert time.monotonic() < deadline, f"upload still {upload.status}"
+        time.sleep(2)
+    assert upload.status == "succeeded", upload.error
+    assert upload.counts["new"] == RawDocument.objects.filter(user_id=user.pk).count() >= 2
+    assert 'data-active="0"' in page and "The archive was deleted after the import" in page
+    assert not Path(upload.stored_path).exists()
+    with AirflowClient.from_settings(airflow) as api:
+        assert [run.dag_run_id for run in api.list_runs("twin_import")].count(f"upload-{upload.pk}") == 1

@@ -45,32 +45,127 @@ def test_update_revalidates_and_keeps_uniqueness(user):
         services.source_update(source=first, platform="linkedin", url="https://example.com", is_active=True)
 
 
-def test_upload_is_stored_privately_and_imported(user, upload_dir, engine):
+class FakeAirflow:
+    """Airflow's REST API as the web app uses it for imports: triggers, run states, return values."""
+
+    def __init__(self, state: str = "queued", returned=None):
+        self.state, self.returned, self.triggered = state, returned, []
+
+    def unpause(self, dag_id):
+        pass
+
+    def trigger(self, dag_id, conf, *, dag_run_id):
+        from twin.airflow_client import AirflowRejected, DagRun
+
+        if any(run_id == dag_run_id for _, run_id, _ in self.triggered):
+            raise AirflowRejected(f"run {dag_run_id} exists", 409)
+        self.triggered.append((dag_id, dag_run_id, conf))
+        return DagRun(dag_id, dag_run_id, "queued", conf, None, None)
+
+    def get_run(self, dag_id, dag_run_id):
+        from twin.airflow_client import DagRun
+
+        return DagRun(dag_id, dag_run_id, self.state, {}, None, None)
+
+    def return_value(self, dag_id, dag_run_id, task_id):
+        assert (dag_id, task_id) == ("twin_import", "import_upload")
+        return self.returned
+
+    def close(self):
+        pass
+
+
+def _upload(user, kind="linkedin", data=None):
+    data = data or export_zip(kind)
+    return services.upload_create(user=user, kind=kind, fileobj=io.BytesIO(data), name=f"../../{kind}-export.zip",
+                                  size=len(data))
+
+
+def test_upload_is_stored_privately_and_sent_to_airflow_once(user, upload_dir, django_capture_on_commit_callbacks,
+                                                             airflow_down):
     data = export_zip("linkedin")
-    upload = services.upload_create(user=user, kind="linkedin", fileobj=io.BytesIO(data),
-                                    name="../../Basic_LinkedInDataExport.zip", size=len(data))
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = _upload(user, data=data)
     stored = Path(upload.stored_path)
     assert stored.parent == upload_dir / str(user.pk) and stored.read_bytes() == data
     assert stored.stat().st_mode & 0o777 == 0o600
-    assert upload.original_name == "Basic_LinkedInDataExport.zip" and upload.status == "pending"
+    upload.refresh_from_db()
+    assert upload.original_name == "linkedin-export.zip"
+    assert upload.status == "pending" and upload.attempts == 1, "Airflow is down: kept, with the reason"
+    assert "Waiting for Airflow" in upload.error and airflow_down in upload.error
 
-    upload = services.upload_import(upload)
-    assert upload.status in ("succeeded", "partial"), upload.error
-    assert upload.counts["new"] >= 2 and upload.crawl_run_id is not None and upload.finished_at
+    airflow = FakeAirflow()
+    services.upload_send(upload, airflow)
+    services.upload_send(upload, airflow)  # a retry after a lost answer follows the same run
+    assert len(airflow.triggered) == 1
+    dag_id, run_id, conf = airflow.triggered[0]
+    assert (dag_id, run_id) == ("twin_import", f"upload-{upload.pk}")
+    assert conf == {"upload_id": upload.pk, "user_id": user.pk, "kind": "linkedin", "archive": stored.name,
+                    "publication_url": None}, "the run names the archive, never a path"
+    assert upload.status == "queued" and upload.dag_run_id == run_id and upload.error == ""
+
+
+def test_the_import_task_imports_deletes_the_archive_and_the_page_shows_the_counts(user, upload_dir, airflow_down):
+    from twin.collect import import_upload
+
+    upload = _upload(user)
+    airflow = FakeAirflow()
+    services.upload_send(upload, airflow)
+    airflow.state = "running"
+    assert services.upload_refresh(upload, airflow).status == "importing" and upload.started_at
+
+    conf = airflow.triggered[0][2]
+    airflow.returned = import_upload(conf["upload_id"], conf["user_id"], conf["kind"], conf["archive"])  # the DAG task
+    assert not Path(upload.stored_path).exists(), "the archive is deleted once imported"
+    airflow.state = "success"
+    upload = services.upload_refresh(upload, airflow)
+    assert upload.status in ("succeeded", "partial") and upload.finished_at
+    assert upload.counts["new"] >= 2 and upload.skipped == {"repost without commentary": 1, "unpublished article draft": 1}
     from webapp.dataplane.models import CrawlRun, RawDocument
 
     assert RawDocument.objects.filter(user_id=user.pk, platform="linkedin").count() == upload.counts["new"]
-    assert CrawlRun.objects.get(pk=upload.crawl_run_id).source == "linkedin-export"
-
+    assert CrawlRun.objects.get(pk=upload.crawl_run_id).source == f"linkedin-export:upload-{upload.pk}"
     services.upload_delete(upload=upload)
-    assert not stored.exists() and not Upload.objects.filter(pk=upload.pk).exists()
+    assert not Upload.objects.filter(pk=upload.pk).exists()
 
 
-def test_broken_archive_fails_the_import_with_the_reason(user, upload_dir):
-    data = b"PK\x03\x04" + b"garbage" * 100
-    upload = services.upload_create(user=user, kind="medium", fileobj=io.BytesIO(data), name="medium.zip", size=len(data))
-    upload = services.upload_import(upload)
-    assert upload.status == "failed" and "download the export again" in upload.error.lower()
+def test_a_broken_archive_fails_with_the_reason_and_is_kept(user, upload_dir, airflow_down):
+    from twin.collect import ImportFailed, import_upload
+
+    upload = _upload(user, kind="medium", data=b"PK\x03\x04" + b"garbage" * 100)
+    airflow = FakeAirflow()
+    services.upload_send(upload, airflow)
+    conf = airflow.triggered[0][2]
+    with pytest.raises(ImportFailed, match="download the export again"):
+        import_upload(conf["upload_id"], conf["user_id"], conf["kind"], conf["archive"])
+    assert Path(upload.stored_path).exists(), "kept for a later look or re-run"
+    airflow.state = "failed"
+    upload = services.upload_refresh(upload, airflow)
+    assert upload.status == "failed" and "download the export again" in upload.error.lower() and upload.finished_at
+
+
+@pytest.mark.parametrize("archive", ["../1/x.zip", "/etc/passwd", "a" * 32 + ".zip/..", "A" * 32 + ".zip", "x.zip"])
+def test_the_import_task_opens_only_uploaded_archive_names(user, archive):
+    from twin.collect import import_upload
+    from twin.uploads import UnknownArchive
+
+    with pytest.raises(UnknownArchive):
+        import_upload(1, user.pk, "medium", archive)
+
+
+def test_expired_archives_are_removed(user, upload_dir):
+    import os
+    import time
+
+    from twin.settings import get_settings
+    from twin.uploads import remove_expired
+
+    old, new = _upload(user, kind="medium"), _upload(user, kind="medium")
+    month_ago = time.time() - 31 * 86400
+    os.utime(old.stored_path, (month_ago, month_ago))
+    removed = remove_expired(get_settings())
+    assert Path(old.stored_path) in removed and not Path(old.stored_path).exists()
+    assert Path(new.stored_path).exists()
 
 
 @pytest.mark.parametrize("name, data, size, message", [
@@ -83,7 +178,7 @@ def test_upload_validation(user, upload_dir, settings, name, data, size, message
     settings.TWIN_IMPORT_MAX_BYTES = 4096
     with pytest.raises(ValidationError, match=message):
         services.upload_create(user=user, kind="linkedin", fileobj=io.BytesIO(data), name=name, size=size)
-    assert not any(Path(upload_dir).rglob("*.zip"))
+    assert not any((upload_dir / str(user.pk)).rglob("*.zip"))
 
 
 def test_publication_url_only_for_substack(user, upload_dir):
@@ -94,13 +189,3 @@ def test_publication_url_only_for_substack(user, upload_dir):
     upload = services.upload_create(user=user, kind="substack", fileobj=io.BytesIO(data), name="x.zip", size=len(data),
                                     publication_url="ada.substack.com/p/hello")
     assert upload.publication_url == "https://ada.substack.com"
-
-
-def test_background_import_runs_after_commit(user, upload_dir, settings, django_capture_on_commit_callbacks, monkeypatch):
-    settings.TWIN_IMPORT_IN_BACKGROUND = True
-    started = []
-    monkeypatch.setattr(services, "upload_import_in_background", started.append)
-    data = export_zip("medium")
-    with django_capture_on_commit_callbacks(execute=True):
-        upload = services.upload_create(user=user, kind="medium", fileobj=io.BytesIO(data), name="m.zip", size=len(data))
-    assert started == [upload.pk]

@@ -57,14 +57,14 @@ def test_delete_needs_post_and_csrf(user, other_user):
     assert Source.objects.filter(pk=mine.pk).exists()
 
 
-def test_upload_then_status_page(user_client, user, upload_dir):
+def test_upload_then_status_page(user_client, user, upload_dir, airflow_down):
     data = export_zip("medium")
     response = user_client.post(reverse("sources:upload_create"), {
         "kind": "medium", "file": SimpleUploadedFile("medium-export.zip", data, "application/zip")})
     upload = Upload.objects.get(user=user)
     assert response.status_code == 302 and response.url == reverse("sources:upload", args=[upload.pk])
     page = user_client.get(response.url).content.decode()
-    assert "medium-export.zip" in page and "Waiting to be imported" in page and 'data-active="1"' in page
+    assert "medium-export.zip" in page and "Waiting for Airflow" in page and 'data-active="1"' in page
 
 
 def test_upload_over_the_limit_is_refused_without_storing(user_client, user, upload_dir, settings):
@@ -75,7 +75,7 @@ def test_upload_over_the_limit_is_refused_without_storing(user_client, user, upl
     assert response.status_code == 413
     assert "over the 2.0\xa0KB limit" in response.content.decode()
     assert not Upload.objects.filter(user=user).exists()
-    assert not any(upload_dir.rglob("*.zip")) if upload_dir.exists() else True
+    assert not any((upload_dir / str(user.pk)).rglob("*.zip"))
 
 
 def test_upload_that_is_not_a_zip_is_refused(user_client, user, upload_dir):
@@ -94,7 +94,7 @@ def test_another_users_upload_is_404(user_client, other_user, upload_dir):
 
 
 @pytest.mark.django_db
-def test_import_pending_uploads_command(user, upload_dir):
+def test_waiting_uploads_are_sent_by_the_retry_command(user, upload_dir, airflow_down):
     from django.core.management import call_command
 
     from webapp.sources.services import upload_create
@@ -102,6 +102,8 @@ def test_import_pending_uploads_command(user, upload_dir):
     data = export_zip("medium")
     upload = upload_create(user=user, kind="medium", fileobj=io.BytesIO(data), name="m.zip", size=len(data))
     out = io.StringIO()
-    call_command("import_pending_uploads", stdout=out)
+    call_command("retry_pending_collections", stdout=out)
     upload.refresh_from_db()
-    assert upload.status in ("succeeded", "partial") and "1 upload(s) imported" in out.getvalue()
+    assert upload.status == "pending" and upload.attempts == 1 and "Waiting for Airflow" in upload.error
+    assert f"upload {upload.pk} (medium, user {user.pk}): pending" in out.getvalue()
+    assert "1 waiting upload(s) tried, 1 still waiting" in out.getvalue()

@@ -15,7 +15,7 @@ on Django's tables that do not exist yet when this runs on an empty database.
   owns dbt's schemas and vectors.chunk_embeddings, with CREATE on schema vectors (dbt replaces
   relations; embedding creates an HNSW index per model); CREATE on the database (dbt's `create
   schema if not exists`); nothing of the web app's but SELECT on sources_source (later).
-- twin_raw_append (NOLOGIN, granted to web and serving): append documents to raw.documents and
+- twin_raw_append (NOLOGIN, granted to serving; to web until 0003): append documents to raw.documents and
   record the run in raw.crawl_runs (insert, finish it) - the web app imports uploaded exports and
   serving stores the links a request read. No UPDATE/DELETE of documents, no other column of a run.
 """

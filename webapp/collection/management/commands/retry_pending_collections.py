@@ -1,8 +1,10 @@
-"""Send "Collect now" / "Train my twin" requests that Airflow could not take when they were made."""
+"""Send "Collect now" / "Train my twin" requests, and export uploads to import, that Airflow could not
+take when they were made."""
 
 from django.core.management.base import BaseCommand
 
 from webapp.collection.services import retry_pending
+from webapp.sources.services import retry_pending_uploads
 
 
 class Command(BaseCommand):
@@ -19,3 +21,9 @@ class Command(BaseCommand):
                               + (f" - {request.reason}" if request.reason else ""))
         still = sum(1 for request in sent if request.status == "pending")
         self.stdout.write(f"{len(sent)} pending request(s) tried, {still} still pending")
+        uploads = retry_pending_uploads()
+        for upload in uploads:
+            self.stdout.write(f"upload {upload.pk} ({upload.kind}, user {upload.user_id}): {upload.status}"
+                              + (f" - {upload.error}" if upload.error else ""))
+        still = sum(1 for upload in uploads if upload.status == "pending")
+        self.stdout.write(f"{len(uploads)} waiting upload(s) tried, {still} still waiting")

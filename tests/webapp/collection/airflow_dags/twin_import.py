@@ -1,0 +1,1 @@
+../../../../dags/twin_import.py
