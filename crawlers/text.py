@@ -52,7 +52,9 @@ class BlockedPage(ValueError):
 
 
 def normalise_text(text: str) -> str:
-    """Unicode NFC, no zero-width characters, single spaces inside lines, at most one blank line."""
+    """Unicode NFC, no zero-width characters, at most one blank line, no trailing spaces. A line keeps
+    its indentation (code pasted into a post, nested lists; tabs become 4 spaces); runs of spaces
+    after it become one, except inside ``` fences, which stay as written."""
     text = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
     out: list[str] = []
     in_code = False
@@ -61,8 +63,14 @@ def normalise_text(text: str) -> str:
             in_code = not in_code
             out.append(line.strip())
             continue
-        out.append(line.rstrip() if in_code else re.sub(r"[ \t]+", " ", line).strip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+        if in_code:
+            out.append(line.rstrip())
+            continue
+        body = line.lstrip(" \t")
+        indent = line[: len(line) - len(body)].replace("\t", "    ")
+        body = re.sub(r"[ \t]+", " ", body).rstrip()
+        out.append(indent + body if body else "")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n").rstrip()
 
 
 def _is_boilerplate(element) -> bool:

@@ -22,7 +22,8 @@
 {%- endmacro %}
 
 {#- Markdown syntax that is noise in plain text: images, link targets (the link text stays),
-    heading and quote markers, bold/italic markers, code fences and horizontal rules. -#}
+    heading and quote markers at the start of a line (an indented "# note" is a code comment), **bold** markers around text (not a lone "**", which is code: 2 ** n),
+    code fences and horizontal rules. -#}
 {% macro strip_markdown(expression) -%}
     regexp_replace(
     regexp_replace(
@@ -32,19 +33,36 @@
     regexp_replace({{ expression }},
         '!\[[^\]]*\]\([^)]*\)', '', 'g'),
         '\[([^\]]+)\]\((https?://|/|#)[^)\s]*\)', '\1', 'g'),
-        '^[ \t]*(#{1,6}|>)[ \t]+', '', 'gn'),
-        '(\*\*|__)', '', 'g'),
+        '^(#{1,6}|>)[ \t]+', '', 'gn'),
+        '\*\*([^*\s]([^*\n]*[^*\s])?)\*\*', '\1', 'g'),
         '^[ \t]*```[^\n]*$', '', 'gn'),
         '^[ \t]*([-*_][ \t]*){3,}$', '', 'gn')
 {%- endmacro %}
 
-{#- Prose: runs of spaces/tabs become one space, lines are trimmed, at most one blank line. -#}
-{% macro normalise_prose_whitespace(expression) -%}
+{#- Text that was HTML: whitespace means nothing there (as in a browser), so runs of spaces/tabs become
+    one space, lines are trimmed, at most one blank line. -#}
+{% macro normalise_html_whitespace(expression) -%}
     btrim(regexp_replace(regexp_replace(regexp_replace(
         {{ expression }},
         '[ \t\f\v]+', ' ', 'g'),
         ' ?\n ?', E'\n', 'g'),
         '\n{3,}', E'\n\n', 'g'), E' \n')
+{%- endmacro %}
+
+{#- Whether stored content is (leftover) HTML rather than plain text or markdown. -#}
+{% macro looks_like_html(expression) -%}
+    ({{ expression }} ~* '<(p|div|br|li|ul|ol|h[1-6]|blockquote|section|article|span)(\s[^<>]*)?/?>')
+{%- endmacro %}
+
+{#- Plain text and markdown: a line keeps its indentation (code pasted into a post, nested lists; a tab is 4 spaces), a
+    run of spaces after the line's first character becomes one, trailing spaces go, at most one blank
+    line. -#}
+{% macro normalise_prose_whitespace(expression) -%}
+    rtrim(ltrim(regexp_replace(regexp_replace(regexp_replace(
+        replace(regexp_replace({{ expression }}, '[\f\v]', ' ', 'g'), E'\t', '    '),
+        '([^ \n]) {2,}', '\1 ', 'g'),
+        ' +(\n|$)', '\1', 'g'),
+        '\n{3,}', E'\n\n', 'g'), E'\n'), E' \n')
 {%- endmacro %}
 
 {#- Code keeps its indentation: only trailing spaces go and blank-line runs shrink to one. -#}

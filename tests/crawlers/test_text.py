@@ -43,7 +43,7 @@ def test_empty_and_garbage_input():
 
 
 def test_normalise_text_unicode_and_whitespace():
-    assert normalise_text("Cafe\u0301\u00a0 ok\u200b\r\n\r\n\r\n\tnext  line ") == "Caf\u00e9 ok\n\nnext line"
+    assert normalise_text("Cafe\u0301\u00a0 ok\u200b\r\n\r\n\r\nnext  line ") == "Caf\u00e9 ok\n\nnext line"
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,13 @@ def test_ordinary_article_is_not_blocked():
 
 def test_code_lines_broken_with_br_keep_their_newlines():
     assert html_to_text("<pre>def f():<br>    return 1</pre>") == "```\ndef f():\n    return 1\n```"
+
+
+def test_indentation_survives_outside_code_fences_and_html_whitespace_does_not_leak():
+    from crawlers.text import html_to_text
+
+    assert normalise_text("def f():\n\treturn  1\n\n\n\nx  =  2   ") == "def f():\n    return 1\n\nx = 2"
+    assert normalise_text("```\nif x:\n    y  =  1\n```") == "```\nif x:\n    y  =  1\n```", "fences stay as written"
+    html = ("<div>\n    <p>\n        Intro   text\n    </p>\n    <ul><li>one<ul><li>nested</li></ul></li><li>two</li></ul>"
+            "<pre>for x in xs:\n    print(x)</pre></div>")
+    assert html_to_text(html) == "Intro text\n\n- one\n  - nested\n- two\n\n```\nfor x in xs:\n    print(x)\n```"

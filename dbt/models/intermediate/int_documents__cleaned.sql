@@ -1,6 +1,7 @@
 -- Latest versions with clean text: unicode and whitespace normalised, leftover HTML and markdown
--- noise removed (prose only: code keeps its characters and indentation), a first line that only
--- repeats the title removed, near-empty documents dropped.
+-- noise removed (code keeps its characters and indentation; so do indented lines of plain-text and
+-- markdown prose, e.g. code pasted into a post; HTML's whitespace collapses as a browser's does), a
+-- first line that only repeats the title removed, near-empty documents dropped.
 
 with
 
@@ -22,6 +23,8 @@ normalised as (
         case
             when kind = 'repository_file' then
                 {{ normalise_code_whitespace(strip_invisible(unify_line_endings("normalize(content, NFC)"))) }}
+            when {{ looks_like_html('content') }} then
+                {{ normalise_html_whitespace(strip_markdown(strip_html(strip_invisible(unify_line_endings("normalize(content, NFKC)"))))) }}
             else
                 {{ normalise_prose_whitespace(strip_markdown(strip_html(strip_invisible(unify_line_endings("normalize(content, NFKC)"))))) }}
         end as text,
