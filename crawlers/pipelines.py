@@ -110,7 +110,14 @@ class StorePipeline(_ErrorRecorder):
         self.crawler.stats.set_value("twin/crawl_run_id", str(self.run.crawl_run_id))
 
     def process_item(self, item: DocumentItem) -> DocumentItem:
-        outcome = self.run.store(item.to_record())
+        import sqlalchemy as sa
+
+        try:
+            outcome = self.run.store(item.to_record())
+        except sa.exc.SQLAlchemyError as exc:  # the database went away: this item is not stored
+            reason = _database_reason(exc)
+            self.run.fail(item.source_url, reason, counted_as_seen=True)
+            raise DropItem(reason) from None
         self.crawler.stats.inc_value(f"twin/documents_{outcome or 'failed'}")
         return item
 
@@ -128,7 +135,13 @@ class StorePipeline(_ErrorRecorder):
         counts = self.run.counts
         if counts.seen == 0 and not counts.errors:
             self.run.fail(None, f"nothing found at {self.run.source} (an empty profile or feed?)")
-        self.run.__exit__(None, None, None)
+        import sqlalchemy as sa
+
+        try:
+            self.run.__exit__(None, None, None)
+        except sa.exc.SQLAlchemyError as exc:  # the run's row cannot be closed: say why; the caller closes it
+            self.run.fail(None, _database_reason(exc))
+            self.run.status = "failed"
         self.crawler.stats.set_value("twin/status", self.run.status)
         self.crawler.stats.set_value("twin/counts", {name: getattr(counts, name) for name in ("seen", "new", "changed", "unchanged", "failed")})
         self.crawler.stats.set_value("twin/errors", list(counts.errors))
@@ -163,3 +176,8 @@ class DryRunPipeline(_ErrorRecorder):
         self.crawler.stats.set_value("twin/counts", {"seen": self.seen + self.failed, "new": 0, "changed": 0, "unchanged": 0,
                                                      "failed": self.failed, "collected": self.seen})
         self.crawler.stats.set_value("twin/errors", self.errors)
+
+
+def _database_reason(exc: Exception) -> str:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"the database connection was lost ({detail[0] if detail else type(exc).__name__})"

@@ -88,22 +88,45 @@ def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool 
     for line in reversed(result.stdout.strip().splitlines()):
         if line.startswith("{"):
             try:
-                return CrawlSummary(**json.loads(line))
+                summary = CrawlSummary(**json.loads(line))
             except (json.JSONDecodeError, TypeError):
                 break
+            if summary.status == "failed" and summary.crawl_run_id and not dry_run:
+                _close_failed_run(summary)  # the process could not (its database connection was lost)
+            return summary
     tail = result.stderr.strip()[-4000:]
     last = tail.splitlines()[-1] if tail else f"exit status {result.returncode}"
     return _abandoned(url, platform, crawl_run_id, f"the crawl process failed: {last}", dry_run, tail)
+
+
+def _close_failed_run(summary: CrawlSummary) -> None:
+    import sqlalchemy as sa
+
+    from twin.db import DatabaseUnavailable, get_engine
+    from twin.raw import abandon_run
+
+    reason = summary.errors[0]["error"] if summary.errors else "the crawl failed"
+    try:
+        abandon_run(get_engine(), uuid.UUID(summary.crawl_run_id), reason)  # a no-op when it was closed
+    except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
+        pass  # still unreachable: the next crawl of this source marks it interrupted
 
 
 def _abandoned(url: str, platform: str, crawl_run_id: uuid.UUID, error: str, dry_run: bool, log_tail: str) -> CrawlSummary:
     """A crawl whose process could not report: its run row (if it got that far) is closed as failed."""
     recorded = False
     if not dry_run:
-        from twin.db import get_engine
+        import sqlalchemy as sa
+
+        from twin.db import DatabaseUnavailable, get_engine
         from twin.raw import abandon_run
 
-        recorded = abandon_run(get_engine(), crawl_run_id, error)
+        try:
+            recorded = abandon_run(get_engine(), crawl_run_id, error)
+        except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as exc:  # the database is what failed
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            error = (f"{error}; the database could not be reached ({reason}): the run is marked interrupted "
+                     "by the next crawl of this source")
     return CrawlSummary(url, platform, "failed", str(crawl_run_id) if recorded else None,
                         errors=[{"url": None, "error": error}], log_tail=log_tail)
 

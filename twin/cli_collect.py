@@ -37,7 +37,7 @@ def crawl(
     except (twin_db.DatabaseUnavailable, UserNotFound) as exc:
         raise fail(str(exc))
 
-    failed = 0
+    failed, reasons = 0, []
     for url in urls:
         with console.status(f"crawling {url} ..."):
             summary = crawl_source(user_id, url, platform, dry_run=dry_run)
@@ -50,6 +50,8 @@ def crawl(
             typer.echo(f"    error: {error['url'] + ': ' if error.get('url') else ''}{error['error']}")
         if len(summary.errors) > 20:
             typer.echo(f"    ... and {len(summary.errors) - 20} more errors (see raw.crawl_runs)")
-        failed += summary.status == "failed"
+        if summary.status == "failed":
+            failed += 1
+            reasons.append(f"{url}: {summary.errors[0]['error'] if summary.errors else 'no reason recorded'}")
     if failed:
-        raise fail(f"{failed} of {len(urls)} sources failed", 1)
+        raise fail(f"{failed} of {len(urls)} sources failed — " + "; ".join(reasons[:3]), 1)

@@ -20,7 +20,11 @@ class SourceFailed(RuntimeError):
 
 
 def sources_to_collect(user_id: int | None = None) -> list[dict]:
-    """The active sources of one user, or of every user with sources."""
+    """The active sources of one user, or of every user with sources. Runs that a killed process or a
+    database restart left ``running`` are closed as interrupted first."""
+    from twin.raw import abandon_interrupted_runs
+
+    abandon_interrupted_runs(get_engine(), user_id=user_id)
     with get_engine().connect() as conn:
         return [source.as_dict() for source in active_sources(conn, user_id)]
 

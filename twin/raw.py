@@ -167,11 +167,29 @@ class CrawlRun:
         self.status: str = "running"
 
     def __enter__(self) -> "CrawlRun":
-        with self.engine.begin() as conn:
-            conn.execute(crawl_runs.insert().values(
-                crawl_run_id=self.crawl_run_id, user_id=self.user_id, source=self.source, platform=self.platform,
-            ))
+        # Held on its own connection for the whole run: the run is "live" exactly while this lock is
+        # held, so a run left `running` by a killed process or a database restart is recognisable.
+        self._lock = self.engine.connect()
+        try:
+            self._lock.execute(sa.select(sa.func.pg_advisory_lock(_run_lock_key(self.crawl_run_id))))
+            self._lock.commit()
+            abandon_interrupted_runs(self.engine, user_id=self.user_id, source=self.source)
+            with self.engine.begin() as conn:
+                conn.execute(crawl_runs.insert().values(
+                    crawl_run_id=self.crawl_run_id, user_id=self.user_id, source=self.source, platform=self.platform,
+                ))
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _release(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            try:
+                lock.close()  # ends the session: the advisory lock goes with it
+            except sa.exc.SQLAlchemyError:
+                lock.invalidate()
 
     def store(self, record: DocumentRecord) -> Outcome | None:
         """Store one document in its own transaction; a bad one is counted as failed, not raised."""
@@ -206,20 +224,53 @@ class CrawlRun:
         else:
             self.status = "succeeded"
         summary = "; ".join(e["error"] if e["url"] is None else f"{e['url']}: {e['error']}" for e in self.counts.errors[:5])
-        with self.engine.begin() as conn:
-            conn.execute(
-                crawl_runs.update().where(crawl_runs.c.crawl_run_id == self.crawl_run_id).values(
-                    finished_at=sa.func.clock_timestamp(),
-                    status=self.status,
-                    documents_seen=self.counts.seen,
-                    documents_new=self.counts.new,
-                    documents_changed=self.counts.changed,
-                    documents_unchanged=self.counts.unchanged,
-                    documents_failed=self.counts.failed,
-                    errors=self.counts.errors,
-                    error=summary or None,
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    crawl_runs.update().where(crawl_runs.c.crawl_run_id == self.crawl_run_id).values(
+                        finished_at=sa.func.clock_timestamp(),
+                        status=self.status,
+                        documents_seen=self.counts.seen,
+                        documents_new=self.counts.new,
+                        documents_changed=self.counts.changed,
+                        documents_unchanged=self.counts.unchanged,
+                        documents_failed=self.counts.failed,
+                        errors=self.counts.errors,
+                        error=summary or None,
+                    )
                 )
-            )
+        finally:
+            self._release()
+
+
+INTERRUPTED = ("interrupted: the crawl's process or the database stopped before it finished "
+               "(a later run collects what it missed)")
+
+
+def _run_lock_key(crawl_run_id: uuid.UUID):
+    return sa.func.hashtextextended(f"twin crawl run {crawl_run_id}", 0)
+
+
+def abandon_interrupted_runs(engine: sa.Engine, *, user_id: int | None = None, source: str | None = None) -> list[uuid.UUID]:
+    """Mark ``running`` runs that nothing holds any more (their process was killed, or the database
+    restarted under them) as failed with the reason; a live run's lock makes it skipped."""
+    query = sa.select(crawl_runs.c.crawl_run_id).where(crawl_runs.c.status == "running")
+    if user_id is not None:
+        query = query.where(crawl_runs.c.user_id == user_id)
+    if source is not None:
+        query = query.where(crawl_runs.c.source == source)
+    abandoned = []
+    with engine.connect() as conn:
+        for crawl_run_id in conn.execute(query).scalars().all():
+            if not conn.execute(sa.select(sa.func.pg_try_advisory_lock(_run_lock_key(crawl_run_id)))).scalar():
+                continue  # live: its process holds the lock
+            try:
+                if abandon_run(engine, crawl_run_id, INTERRUPTED):
+                    abandoned.append(crawl_run_id)
+            finally:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(_run_lock_key(crawl_run_id))))
+        conn.commit()
+    return abandoned
 
 
 def abandon_run(engine: sa.Engine, crawl_run_id: uuid.UUID, error: str) -> bool:
