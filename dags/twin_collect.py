@@ -19,6 +19,9 @@ SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
 MARTS_POOL = "twin_marts"  # dbt builds and embedding, one at a time across DAGs (created by `twin airflow`)
 # A cron expression or preset; "none" leaves only triggered runs (the demo sets it).
 COLLECT_SCHEDULE = os.environ.get("TWIN_COLLECT_SCHEDULE", "@daily")
+# Runs in flight at once: different users' collections never wait for each other (the web app lets
+# each user have one at a time; crawls are idempotent and dbt/embedding queue in the twin_marts pool).
+MAX_ACTIVE_RUNS = int(os.environ.get("TWIN_COLLECT_MAX_ACTIVE_RUNS", "8"))
 
 
 @dag(
@@ -26,7 +29,7 @@ COLLECT_SCHEDULE = os.environ.get("TWIN_COLLECT_SCHEDULE", "@daily")
     schedule=None if COLLECT_SCHEDULE.lower() == "none" else COLLECT_SCHEDULE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=MAX_ACTIVE_RUNS,
     params={"user_id": Param(None, type=["null", "integer"], description="one user's id; empty = every user")},
     default_args={
         "owner": "twin",
@@ -45,7 +48,10 @@ def twin_collect():
 
         return sources_to_collect(params.get("user_id"))
 
-    @task(max_active_tis_per_dagrun=2, map_index_template="{{ source_url }}")
+    # The crawler retries transient HTTP failures itself (TWIN_CRAWL_RETRIES, backoff): one Airflow
+    # retry after 30 s is for a crashed crawl process, so a dead source fails within a minute.
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ source_url }}", retries=1,
+          retry_delay=timedelta(seconds=30), retry_exponential_backoff=False)
     def crawl_source(source: dict) -> dict:
         from twin.collect import collect_source
 

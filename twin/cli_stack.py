@@ -52,7 +52,7 @@ def up() -> None:
     the serving app, the training runs of the twin_finetune DAG, and `twin train` run by hand.
     """
     from twin.db import DatabaseUnavailable, EmbeddedPostgresError
-    from twin.demo import prepare_database, stop_database_if_started
+    from twin.demo import DemoError, pause_demo_sources, prepare_database, stop_database_if_started
     from twin.migrate import MigrationError
     from twin.airflow import AirflowError
     from twin.stack import Stack, StackError
@@ -64,6 +64,10 @@ def up() -> None:
     try:
         with console.status("database and migrations..."):
             _, started_database = prepare_database(settings)
+            paused = pause_demo_sources(stack.env)
+        if paused:
+            console.print(f"paused {paused} source(s) of the demo user: they point at `twin demo`'s sample site, "
+                          "which only runs with the demo (`twin demo` resumes them)", highlight=False)
         with console.status("starting Ray..."):
             stack.start_ray()
         with console.status("starting Airflow..."):
@@ -74,7 +78,7 @@ def up() -> None:
             web_url = stack.start_web()
         _print_urls(settings, web_url, serving_url, stack.ray_address)
         _run_until_interrupted(stack)
-    except (StackError, AirflowError, MigrationError, DatabaseUnavailable, EmbeddedPostgresError) as exc:
+    except (StackError, AirflowError, MigrationError, DatabaseUnavailable, EmbeddedPostgresError, DemoError) as exc:
         raise fail(str(exc))
     except KeyboardInterrupt:
         console.print("stopping...")

@@ -89,6 +89,16 @@ def add_sources(sources: list[tuple[str, str]], env: dict[str, str]) -> None:
             raise DemoError(f"could not add the source {url}: {result.stderr.strip().splitlines()[-1:]}")
 
 
+def pause_demo_sources(env: dict[str, str]) -> int:
+    """`twin up`: the demo user's sources point at `twin demo`'s sample site, which runs only with the
+    demo; they are paused so that collection does not try sources it cannot reach (the demo resumes them)."""
+    result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_sources_pause", DEMO_EMAIL],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise DemoError(f"could not pause the demo user's sources: {result.stderr.strip().splitlines()[-1:]}")
+    return int(result.stdout.split()[1]) if result.stdout.startswith("paused ") else 0
+
+
 def import_linkedin(site, user_id: int) -> dict:
     from crawlers.importers import import_export
 

@@ -59,6 +59,9 @@ def test_collect_dag_shape(dagbag):
     assert {outlet.name for outlet in dag.get_task("embed_new_chunks").outlets} == {"twin_chunks", "twin_sft_samples"}
     assert dag.params["user_id"] is None
     assert dag.catchup is False
+    assert dag.max_active_runs >= 4, "one user's slow run never holds another user's in the queue"
+    crawl = dag.get_task("crawl_source")
+    assert crawl.retries == 1 and crawl.retry_delay.total_seconds() == 30 and not crawl.retry_exponential_backoff
 
 
 def test_finetune_dag_shape_and_trigger(dagbag):

@@ -67,6 +67,17 @@ def source_update(*, source: Source, platform: str, url: str, is_active: bool) -
     return source
 
 
+def source_resume(*, user, platform: str, url: str) -> bool:
+    """Make the user's existing source for ``url`` active again; returns whether it was paused."""
+    platform, url = _normalised(platform, url)
+    return bool(Source.objects.filter(user=user, platform=platform, url=url, is_active=False).update(is_active=True))
+
+
+def sources_pause(*, user) -> int:
+    """Pause every active source of ``user``; returns how many."""
+    return Source.objects.filter(user=user, is_active=True).update(is_active=False)
+
+
 def source_delete(*, source: Source) -> None:
     source.delete()
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.sources.models import Source
-from webapp.sources.services import source_create
+from webapp.sources.services import source_create, source_resume
 
 
 class Command(BaseCommand):
@@ -24,7 +24,8 @@ class Command(BaseCommand):
             source = source_create(user=user, platform=platform, url=url)
         except ValidationError as exc:
             if any(error.code == "unique" for errors in exc.error_dict.values() for error in errors):
-                self.stdout.write(f"already there: {url}")
+                resumed = source_resume(user=user, platform=platform, url=url)
+                self.stdout.write(f"already there: {url}" + (" (active again)" if resumed else ""))
                 return
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(f"added source {source.pk}: {source.platform} {source.url}")
