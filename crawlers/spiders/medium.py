@@ -1,4 +1,6 @@
-"""Medium: the author's RSS feed, whose items carry the full post HTML in ``content:encoded``."""
+"""Medium: the author's RSS feed, whose items carry the full post HTML in ``content:encoded``. The feed
+lists only the latest 10 posts: a full feed makes the run ``partial`` with that reason (the export
+has the rest)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ def medium_feed_url(source: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/feed"
 
 
+FEED_LIMIT = 10  # Medium's RSS feed never lists more
+
+
 class MediumSpider(TwinSpider):
     name = "medium"
     platform = "medium"
@@ -38,4 +43,11 @@ class MediumSpider(TwinSpider):
         yield scrapy.Request(medium_feed_url(self.source), callback=self.parse, errback=self.on_error)
 
     def parse(self, response):
-        yield from self.parse_feed(response, kind="article", metadata={"feed_url": response.url})
+        entries = 0
+        for item in self.parse_feed(response, kind="article", metadata={"feed_url": response.url}):
+            entries += 1
+            yield item
+        if entries >= FEED_LIMIT:
+            self.report(response.url, f"Medium's feed lists only the latest {FEED_LIMIT} posts, so older ones were not "
+                                      "collected: upload your Medium export (Settings > Security and apps > Download "
+                                      "your information) for the rest", item=False)

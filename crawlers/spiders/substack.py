@@ -83,6 +83,8 @@ class SubstackSpider(TwinSpider):
 
     def parse_fallback_feed(self, response, why: str):
         yield from self.parse_feed(response, kind="article", metadata={"publication": self.base_url})
+        self.report(self.base_url, f"{why}: collected from the RSS feed instead, which lists only recent posts "
+                                   "(upload your Substack export for the rest)", item=False)
 
     def parse_post(self, response, entry: dict):
         canonical = response.meta["item_url"]

@@ -72,7 +72,10 @@ def test_substack_falls_back_to_rss_and_reports_a_dead_publication(engine, fixtu
     with ThreadPoolExecutor(2) as pool:
         rss, dead = pool.map(lambda path: crawl(user, fixture_server.url(path), "substack", env=crawl_env),
                              ["/substack/rss-only", "/substack/broken"])
-    assert (rss.status, rss.counts["new"]) == ("succeeded", 2)
+    assert (rss.status, rss.counts["new"]) == ("partial", 2), "honest: the RSS feed has only recent posts"
+    assert rss.counts["failed"] == 0 and len(rss.errors) == 1 and rss.errors[0]["url"] is None
+    assert "archive API" in rss.errors[0]["error"] and "collected from the RSS feed instead" in rss.errors[0]["error"]
+    assert "upload your Substack export" in run_row(engine, rss.crawl_run_id).error
     assert {row.source_url for row in stored(engine, user)} == {"https://notes.ada.dev/p/the-boring-database", "https://notes.ada.dev/p/why-i-write"}
     assert dead.status == "failed" and dead.counts["seen"] == 0
     assert "HTTP 500" in dead.errors[0]["error"] and "malformed JSON" in dead.errors[0]["error"]
@@ -181,3 +184,33 @@ def test_a_compressed_page_that_inflates_past_the_size_limit_is_refused(engine, 
     assert summary.errors and fixture_server.url("/web/gzip-bomb") in (summary.errors[0]["url"] or "")
     assert "exceeded DOWNLOAD_MAXSIZE (1000000 B) during decompression" in summary.errors[0]["error"]
     assert stored(engine, user) == []
+
+
+def test_a_blocked_post_inside_an_archive_skips_only_itself(engine, fixture_server, crawl_env):
+    user = random_user_id()
+    fixture_server.set("/substack/ada/api/v1/posts/on-call-without-heroes", fixture_server.payload("web/challenge.html"),
+                       status=403)
+    summary = crawl(user, fixture_server.url("/substack/ada"), "substack", env=crawl_env)
+    assert summary.status == "partial"
+    assert summary.counts["new"] == 2 and summary.counts["failed"] == 2  # the blocked post and the paid one
+    blocked = [error for error in summary.errors if error["url"] == "https://ada.substack.com/p/on-call-without-heroes"]
+    assert len(blocked) == 1 and "bot challenge page" in blocked[0]["error"]
+    assert {row.source_url for row in stored(engine, user)} == {"https://ada.substack.com/p/the-boring-database",
+                                                                "https://ada.substack.com/p/why-i-write"}
+
+
+def test_a_full_medium_feed_is_partial_and_says_the_export_has_the_rest(engine, fixture_server, crawl_env):
+    user = random_user_id()
+    feed = fixture_server.payload("medium/feed.xml").decode()
+    head, _, rest = feed.partition("<item>")
+    item = "<item>" + rest.split("</item>")[0] + "</item>"
+    link = item.split("<link>")[1].split("</link>")[0]
+    items = "".join(item.replace(link, f"{link.split('?')[0]}-{n}").replace("<guid", f"<guid data-n='{n}'")
+                    for n in range(10))
+    fixture_server.set("/medium/feed/@prolific", head + items + "</channel></rss>", RSS)
+    summary = crawl(user, fixture_server.url("/medium/feed/@prolific"), "medium", env=crawl_env)
+    assert summary.status == "partial" and summary.counts["new"] == 10 and summary.counts["failed"] == 0
+    assert "lists only the latest 10 posts" in summary.errors[0]["error"]
+    assert "upload your Medium export" in run_row(engine, summary.crawl_run_id).error
+    short = crawl(random_user_id(), fixture_server.url("/medium/feed/@ada"), "medium", env=crawl_env)
+    assert short.status == "succeeded", "a feed under the limit is complete"

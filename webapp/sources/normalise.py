@@ -8,7 +8,8 @@ URL, so the same profile typed two ways is one source:
 - substack: ``name``, ``name.substack.com`` or any URL of the publication (posts, archive, feed), or a
   custom domain -> the publication's base URL
 - github: ``user``, ``@user`` or any ``github.com/user/...`` URL -> ``https://github.com/user``
-- linkedin: a profile (``/in/<slug>``), post (``/posts/...``, ``/feed/update/...``) or article (``/pulse/...``) URL
+- linkedin: a post (``/posts/...``, ``/feed/update/...``) or article (``/pulse/...``) URL; a profile
+  (``/in/<slug>``) is refused with the way in that works: the member's data export
 - web: any http(s) article, blog post or PDF URL (tracking parameters and fragments dropped)
 """
 
@@ -163,6 +164,12 @@ def normalise_github(raw: str, *, allow_private: bool = False) -> str:
     return f"https://github.com/{username}"
 
 
+PROFILE_NEEDS_EXPORT = (
+    "LinkedIn shows a profile's posts only to signed-in members, so a profile cannot be collected. Upload your "
+    "LinkedIn data export instead (LinkedIn: Settings > Data privacy > Get a copy of your data; below, "
+    "'Upload an export'), or add the URLs of single posts and articles.")
+
+
 def normalise_linkedin(raw: str, *, allow_private: bool = False) -> str:
     _, netloc, path, query = _parse_url(raw, allow_private=allow_private)
     host = netloc.split(":")[0]
@@ -172,9 +179,9 @@ def normalise_linkedin(raw: str, *, allow_private: bool = False) -> str:
         raise ValidationError("That is not a linkedin.com address.", code="host")
     segments = _segments(path)
     if not segments or segments[0] not in LINKEDIN_PATHS or len(segments) < 2:
-        raise ValidationError("Give a LinkedIn profile (linkedin.com/in/you), post or article URL.", code="invalid")
+        raise ValidationError("Give a LinkedIn post or article URL.", code="invalid")
     if segments[0] == "in":
-        segments = segments[:2]  # /in/<slug>/recent-activity/... -> the profile
+        raise ValidationError(PROFILE_NEEDS_EXPORT, code="linkedin_profile")
     clean = _clean_query(query)
     return urlunsplit(("https", "www.linkedin.com", "/" + "/".join(segments), clean, ""))
 

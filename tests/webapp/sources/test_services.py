@@ -176,9 +176,10 @@ def test_expired_archives_are_removed(user, upload_dir):
 ])
 def test_upload_validation(user, upload_dir, settings, name, data, size, message):
     settings.TWIN_IMPORT_MAX_BYTES = 4096
+    before = set((upload_dir / str(user.pk)).rglob("*.zip"))
     with pytest.raises(ValidationError, match=message):
         services.upload_create(user=user, kind="linkedin", fileobj=io.BytesIO(data), name=name, size=size)
-    assert not any((upload_dir / str(user.pk)).rglob("*.zip"))
+    assert set((upload_dir / str(user.pk)).rglob("*.zip")) == before, "nothing stored"
 
 
 def test_publication_url_only_for_substack(user, upload_dir):

@@ -69,13 +69,14 @@ def test_upload_then_status_page(user_client, user, upload_dir, airflow_down):
 
 def test_upload_over_the_limit_is_refused_without_storing(user_client, user, upload_dir, settings):
     settings.TWIN_IMPORT_MAX_BYTES = 2048
+    before = set((upload_dir / str(user.pk)).rglob("*.zip"))
     data = b"PK\x03\x04" + bytes(300_000)
     response = user_client.post(reverse("sources:upload_create"), {
         "kind": "linkedin", "file": SimpleUploadedFile("big.zip", data, "application/zip")})
     assert response.status_code == 413
     assert "over the 2.0\xa0KB limit" in response.content.decode()
     assert not Upload.objects.filter(user=user).exists()
-    assert not any((upload_dir / str(user.pk)).rglob("*.zip"))
+    assert set((upload_dir / str(user.pk)).rglob("*.zip")) == before, "nothing stored"
 
 
 def test_upload_that_is_not_a_zip_is_refused(user_client, user, upload_dir):
