@@ -83,7 +83,8 @@ def ensure_demo_user(database_url: str) -> int:
 def add_sources(sources: list[tuple[str, str]], env: dict[str, str]) -> None:
     """Through the web app's own validation (a management command: nothing here imports Django)."""
     for platform, url in sources:
-        result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_source_add", DEMO_EMAIL, platform, url],
+        result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_source_add", DEMO_EMAIL, platform, url,
+                                 "--own"],  # the persona's publications hold only the persona's writing
                                 cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise DemoError(f"could not add the source {url}: {result.stderr.strip().splitlines()[-1:]}")

@@ -12,6 +12,10 @@ class SourceForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "@handle, https://you.substack.com, github.com/you, ..."}),
     )
     is_active = forms.BooleanField(label="Collect from it", required=False, initial=True)
+    confirmed_own = forms.BooleanField(
+        label="Only my own writing", required=False,
+        help_text="For a Substack or Medium publication: every post in it is yours (others' posts would teach "
+                  "your twin someone else's voice).")
 
 
 class UploadForm(forms.Form):

@@ -212,3 +212,14 @@ def normalise_source(platform: str, raw: str, *, allow_private: bool = False) ->
     if platform not in NORMALISERS:
         raise ValidationError(f"Unknown platform {platform!r}.", code="platform")
     return platform, NORMALISERS[platform](raw, allow_private=allow_private)
+
+
+PUBLICATION_NEEDS_CONFIRMATION = (
+    "This is a publication, which can hold other people's posts: your twin learns your voice only from your "
+    "own writing. Tick \"Only my own writing\" if every post in it is yours, or add your Medium profile "
+    "(@you) instead.")
+
+
+def is_publication(platform: str, url: str) -> bool:
+    """A Substack publication, or a Medium publication (not an ``@handle`` profile): may hold other authors' posts."""
+    return platform == "substack" or (platform == "medium" and not url.startswith("https://medium.com/@"))

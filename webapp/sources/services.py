@@ -17,7 +17,7 @@ from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailab
 from twin.uploads import new_archive_name
 from webapp.collection.services import airflow_client
 from webapp.sources.models import Source, Upload
-from webapp.sources.normalise import normalise_source
+from webapp.sources.normalise import PUBLICATION_NEEDS_CONFIRMATION, is_publication, normalise_source
 
 log = logging.getLogger(__name__)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -47,21 +47,28 @@ def _normalised(platform: str, url: str) -> tuple[str, str]:
         raise ValidationError({"url": exc.messages}) from exc
 
 
+def _check_own(platform: str, url: str, confirmed_own: bool) -> None:
+    if is_publication(platform, url) and not confirmed_own:
+        raise ValidationError({"confirmed_own": ValidationError(PUBLICATION_NEEDS_CONFIRMATION, code="confirm_own")})
+
+
 @transaction.atomic
-def source_create(*, user, platform: str, url: str, is_active: bool = True) -> Source:
+def source_create(*, user, platform: str, url: str, is_active: bool = True, confirmed_own: bool = False) -> Source:
     platform, url = _normalised(platform, url)
     _check_unique(user, platform, url)
-    source = Source(user=user, platform=platform, url=url, is_active=is_active)
+    _check_own(platform, url, confirmed_own)
+    source = Source(user=user, platform=platform, url=url, is_active=is_active, confirmed_own=confirmed_own)
     source.full_clean(exclude=["url"])  # the URL is already validated (URLField refuses e.g. localhost test URLs)
     source.save()
     return source
 
 
 @transaction.atomic
-def source_update(*, source: Source, platform: str, url: str, is_active: bool) -> Source:
+def source_update(*, source: Source, platform: str, url: str, is_active: bool, confirmed_own: bool = False) -> Source:
     platform, url = _normalised(platform, url)
     _check_unique(source.user, platform, url, exclude_id=source.pk)
-    source.platform, source.url, source.is_active = platform, url, is_active
+    _check_own(platform, url, confirmed_own)
+    source.platform, source.url, source.is_active, source.confirmed_own = platform, url, is_active, confirmed_own
     source.full_clean(exclude=["url"])
     source.save()
     return source

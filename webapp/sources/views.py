@@ -40,7 +40,8 @@ def index(request):
 def edit(request, source_id: int):
     source = selectors.source_get(user=request.user, source_id=source_id)
     if request.method == "GET":
-        form = SourceForm(initial={"platform": source.platform, "url": source.url, "is_active": source.is_active})
+        form = SourceForm(initial={"platform": source.platform, "url": source.url, "is_active": source.is_active,
+                                   "confirmed_own": source.confirmed_own})
         return render(request, "sources/edit.html", {"form": form, "source": source})
     form = SourceForm(request.POST)
     if form.is_valid():

@@ -39,10 +39,25 @@ def test_update_revalidates_and_keeps_uniqueness(user):
     second = services.source_create(user=user, platform="github", url="grace")
     with pytest.raises(ValidationError):
         services.source_update(source=second, platform="github", url="https://github.com/ada", is_active=True)
-    updated = services.source_update(source=first, platform="substack", url="ada.substack.com/p/x", is_active=False)
+    updated = services.source_update(source=first, platform="substack", url="ada.substack.com/p/x", is_active=False,
+                                     confirmed_own=True)
     assert (updated.platform, updated.url, updated.is_active) == ("substack", "https://ada.substack.com", False)
     with pytest.raises(ValidationError):
         services.source_update(source=first, platform="linkedin", url="https://example.com", is_active=True)
+
+
+@pytest.mark.parametrize("platform, url", [("substack", "ada.substack.com"), ("medium", "https://medium.com/better-programming"),
+                                           ("medium", "https://ada.medium.com")])
+def test_a_publication_needs_the_user_to_confirm_it_is_only_their_writing(user, platform, url):
+    with pytest.raises(ValidationError) as excinfo:
+        services.source_create(user=user, platform=platform, url=url)
+    assert "other people's posts" in excinfo.value.message_dict["confirmed_own"][0]
+    assert not Source.objects.filter(user=user).exists()
+    source = services.source_create(user=user, platform=platform, url=url, confirmed_own=True)
+    assert source.confirmed_own
+    with pytest.raises(ValidationError):
+        services.source_update(source=source, platform=platform, url=url, is_active=True, confirmed_own=False)
+    assert services.source_create(user=user, platform="medium", url="@ada").confirmed_own is False  # a profile is yours
 
 
 class FakeAirflow:

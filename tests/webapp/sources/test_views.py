@@ -108,3 +108,13 @@ def test_waiting_uploads_are_sent_by_the_retry_command(user, upload_dir, airflow
     assert upload.status == "pending" and upload.attempts == 1 and "Waiting for Airflow" in upload.error
     assert f"upload {upload.pk} (medium, user {user.pk}): pending" in out.getvalue()
     assert "1 waiting upload(s) tried, 1 still waiting" in out.getvalue()
+
+
+def test_adding_a_publication_asks_for_the_own_writing_confirmation(user_client, user):
+    response = user_client.post(reverse("sources:index"), {"platform": "auto", "url": "ada.substack.com", "is_active": "on"})
+    assert response.status_code == 400 and "Only my own writing" in response.content.decode()
+    assert "other people&#x27;s posts" in response.content.decode()
+    assert not Source.objects.filter(user=user).exists()
+    response = user_client.post(reverse("sources:index"), {"platform": "auto", "url": "ada.substack.com", "is_active": "on",
+                                                            "confirmed_own": "on"})
+    assert response.status_code == 302 and Source.objects.get(user=user).confirmed_own

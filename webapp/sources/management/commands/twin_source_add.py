@@ -15,13 +15,15 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("platform", choices=Source.Platform.values)
         parser.add_argument("url")
+        parser.add_argument("--own", action="store_true",
+                            help="a Substack/Medium publication that holds only this user's writing")
 
-    def handle(self, *args, email, platform, url, **options):
+    def handle(self, *args, email, platform, url, own, **options):
         user = get_user_model().objects.filter(email=email.strip().lower()).first()
         if user is None:
             raise CommandError(f"no user with email {email}")
         try:
-            source = source_create(user=user, platform=platform, url=url)
+            source = source_create(user=user, platform=platform, url=url, confirmed_own=own)
         except ValidationError as exc:
             if any(error.code == "unique" for errors in exc.error_dict.values() for error in errors):
                 resumed = source_resume(user=user, platform=platform, url=url)
