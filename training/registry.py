@@ -73,6 +73,17 @@ def fail_run(conn: sa.Connection, model_id: uuid.UUID, reason: str) -> None:
     update_run(conn, model_id, status="failed", error=reason, adapter_uri=None)
 
 
+def fail_interrupted(conn: sa.Connection) -> list[uuid.UUID]:
+    """When the local stack starts nothing can still be training: a row left ``training`` by a crash
+    is marked failed with how to continue (its checkpoints are kept). Returns the ids."""
+    rows = conn.execute(models.update().where(models.c.status == "training").values(
+        status="failed", adapter_uri=None, updated_at=sa.func.now(),
+        error=sa.func.concat("interrupted: training stopped with the stack before it finished; "
+                             "`twin train --resume ", models.c.model_id, "` continues from the last checkpoint"),
+    ).returning(models.c.model_id)).scalars().all()
+    return list(rows)
+
+
 def get_model(conn: sa.Connection, model_id: uuid.UUID) -> ModelRecord | None:
     row = conn.execute(sa.select(models).where(models.c.model_id == model_id)).first()
     return ModelRecord.from_row(row) if row else None

@@ -29,6 +29,15 @@ def _print_urls(settings, web_url: str, serving_url: str, ray_address: str | Non
     console.print("\n".join(lines), highlight=False)
 
 
+def fail_interrupted_training() -> list:
+    """Registry rows a crash left ``training`` (nothing trains before the stack is up)."""
+    from training.registry import fail_interrupted
+    from twin.db import get_engine
+
+    with get_engine().begin() as conn:
+        return fail_interrupted(conn)
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM stops the services like Ctrl-C does (the `finally` below runs)."""
     def interrupt(*_):
@@ -65,6 +74,10 @@ def up() -> None:
         with console.status("database and migrations..."):
             _, started_database = prepare_database(settings)
             paused = pause_demo_sources(stack.env)
+            interrupted = fail_interrupted_training()
+        for model_id in interrupted:
+            console.print(f"training run {model_id} was interrupted when the stack last stopped: marked failed "
+                          f"(`twin train --resume {model_id}` continues it)", highlight=False)
         if paused:
             console.print(f"paused {paused} source(s) of the demo user: they point at `twin demo`'s sample site, "
                           "which only runs with the demo (`twin demo` resumes them)", highlight=False)
@@ -125,6 +138,7 @@ def demo(
     try:
         with console.status("database and migrations..."):
             database_url, started_database = prepare_database(settings)
+            fail_interrupted_training()
         timer.done("database + migrations")
         with console.status("starting Ray..."):
             stack.start_ray()

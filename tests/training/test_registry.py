@@ -64,3 +64,15 @@ def test_non_finite_metrics_are_stored_as_null(db_conn, user_id):
                                                     "curve": [1.0, float("-inf")]})
     assert registry.get_model(db_conn, model_id).metrics == {"control": {"perplexity": None}, "style": None,
                                                             "curve": [1.0, None]}
+
+
+def test_a_run_left_training_by_a_crash_is_failed_at_the_next_start(db_conn, user_id):
+    stuck = registry.start_run(db_conn, user_id, "tiny", {})
+    registry.update_run(db_conn, stuck, adapter_uri="/half/written")
+    done, _ = _ready(db_conn, user_id, 10.0, 20.0)
+    assert stuck in registry.fail_interrupted(db_conn)
+    record = registry.get_model(db_conn, stuck)
+    assert record.status == "failed" and record.adapter_uri is None
+    assert record.error.startswith("interrupted:") and f"twin train --resume {stuck}" in record.error
+    assert registry.get_model(db_conn, done).status == "active", "finished runs are left alone"
+    assert registry.fail_interrupted(db_conn) == []
