@@ -137,3 +137,37 @@ def test_model_switch_is_resumable_and_keeps_the_old_vectors(engine, indexed_cor
         assert "vector(32)" in indexdef and "hnsw" in indexdef
         conn.execute(sa.text("delete from vectors.chunk_embeddings where model = :m"), {"m": tiny_model_path})
         conn.execute(sa.text(f'drop index vectors."{hnsw_index_name(tiny_model_path)}"'))
+
+
+def test_the_database_dying_mid_embed_fails_with_the_reason_and_a_rerun_loses_and_duplicates_nothing(
+        engine, database_url, indexed_corpus, embedding_model):
+    from tests.serving.conftest import TcpProxy
+    from twin.db import connection_parts, sqlalchemy_url
+
+    key = f"fault-test-{random.randint(1000, 9999)}"  # a model key of its own: every chunk is pending for it
+    parts = connection_parts(database_url)
+    proxy = TcpProxy((parts["host"], int(parts["port"])))
+    proxy.start()
+    proxied = sa.create_engine(sqlalchemy_url(
+        f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{proxy.port}/{parts['dbname']}"))
+    try:
+        with pytest.raises(sa.exc.OperationalError) as excinfo:  # the DAG task fails with this, and is retried
+            embed_chunks(proxied, key, model=embedding_model, batch_size=1, prune=False,  # pages of 16 chunks
+                         on_progress=lambda done, pending: proxy.stop())  # the server "dies" after the first page
+        assert "connection" in str(excinfo.value).lower() or "server" in str(excinfo.value).lower()
+    finally:
+        proxy.stop()
+        proxied.dispose()
+    first_page = _embedded_chunk_ids(engine, key)
+    with engine.connect() as conn:
+        total = conn.execute(sa.text("select count(*) from marts.chunks")).scalar()
+    assert 0 < len(first_page) < total, "the committed page stays"
+    report = embed_chunks(engine, key, model=embedding_model, batch_size=2, prune=False)
+    assert report.embedded == total - len(first_page), "the re-run embeds only what is missing"
+    with engine.connect() as conn:
+        rows, distinct = conn.execute(sa.text("select count(*), count(distinct chunk_id) from vectors.chunk_embeddings "
+                                              "where model = :m"), {"m": key}).one()
+    assert rows == distinct == total, "every chunk once: none lost, none duplicated"
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from vectors.chunk_embeddings where model = :m"), {"m": key})
+        conn.execute(sa.text(f'drop index if exists vectors."{hnsw_index_name(key)}"'))
