@@ -60,8 +60,15 @@ def request_send(request: CollectionRequest, client: AirflowClient | None = None
         except AirflowRejected as exc:
             if exc.status_code != 404:
                 raise
-        run = client.trigger(request.dag_id, {"user_id": request.user_id},
-                             dag_run_id=f"web__{request.dag_id}__u{request.user_id}__r{request.pk}__a{request.attempts}")
+        # The run id is the request's, not the attempt's: a retried send (an answer lost on the way back)
+        # finds the run it started (409) and follows it instead of starting a second one.
+        dag_run_id = f"web__{request.dag_id}__u{request.user_id}__r{request.pk}"
+        try:
+            run = client.trigger(request.dag_id, {"user_id": request.user_id}, dag_run_id=dag_run_id)
+        except AirflowRejected as exc:
+            if exc.status_code != 409:
+                raise
+            run = client.get_run(request.dag_id, dag_run_id)
     except AirflowUnavailable as exc:
         request.status, request.reason = Status.PENDING, str(exc)
         log.warning("collection request %s kept pending: %s", request.pk, exc)

@@ -61,3 +61,15 @@ def test_crawl_runs_belong_to_the_request_window_and_the_user(user, other_user, 
     older.refresh_from_db()
     assert [run.source for run in selectors.crawl_runs_for_request(older)] == ["https://github.com/ada"]
     assert [run.source for run in selectors.crawl_runs_for_request(newer)] == ["https://medium.com/@ada"]
+
+
+def test_sending_a_request_twice_starts_one_run(user, airflow_down):
+    from tests.webapp.sources.test_services import FakeAirflow
+
+    request = services.request_create(user=user)  # Airflow down: pending
+    airflow = FakeAirflow()
+    services.request_send(request, airflow)
+    services.request_send(request, airflow)  # a retry after an answer lost on the way back
+    assert [run_id for _, run_id, _ in airflow.triggered] == [f"web__twin_collect__u{user.pk}__r{request.pk}"]
+    assert request.dag_run_id == f"web__twin_collect__u{user.pk}__r{request.pk}" and request.attempts == 3
+    assert request.status == "queued"
