@@ -23,6 +23,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
+from crawlers.window import parse_window_bound
+
 PLATFORM_HOSTS = {
     "medium": ("medium.com",),
     "substack": ("substack.com",),
@@ -65,8 +67,11 @@ def detect_platform(source: str) -> str:
 
 
 def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool = False,
-          timeout: float = DEFAULT_TIMEOUT_S, env: dict | None = None) -> CrawlSummary:
-    """Crawl one source for one user in a fresh process; returns its summary (never raises for crawl errors)."""
+          timeout: float = DEFAULT_TIMEOUT_S, env: dict | None = None, since: str | None = None,
+          until: str | None = None) -> CrawlSummary:
+    """Crawl one source for one user in a fresh process; returns its summary (never raises for crawl errors).
+    ``since``/``until`` (ISO datetimes): keep only items published in ``[since, until)`` and stop paging
+    archives once past ``since`` (a scheduled or backfill run's data interval)."""
     platform = platform or detect_platform(url)
     if platform not in PLATFORM_NAMES:
         raise UnknownPlatform(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORM_NAMES)})")
@@ -75,6 +80,9 @@ def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool 
                "--crawl-run-id", str(crawl_run_id), url]
     if dry_run:
         command.append("--dry-run")
+    for flag, value in (("--since", since), ("--until", until)):
+        if value:
+            command += [flag, value]
     from twin.settings import PROJECT_ROOT
 
     try:
@@ -137,14 +145,15 @@ def crawl_many(user_id: int, urls: list[str], platform: str | None = None, **kwa
 
 
 def crawl_here(user_id: int, source: str, platform: str, *, dry_run: bool = False, spider_args: dict | None = None,
-               crawl_run_id: str | None = None) -> CrawlSummary:
+               crawl_run_id: str | None = None, since: str | None = None, until: str | None = None) -> CrawlSummary:
     """Crawl in this process (starts the reactor: once per process). ``crawl`` runs this in a subprocess."""
     from scrapy.crawler import AsyncCrawlerProcess
 
     from crawlers.settings import crawl_settings
     from crawlers.spiders import SPIDERS
 
-    process = AsyncCrawlerProcess(crawl_settings(user_id=user_id, source=source, dry_run=dry_run, crawl_run_id=crawl_run_id))
+    process = AsyncCrawlerProcess(crawl_settings(user_id=user_id, source=source, dry_run=dry_run, crawl_run_id=crawl_run_id,
+                                                 since=since, until=until))
     crawler = process.create_crawler(SPIDERS[platform])
     task = process.crawl(crawler, source=source, **(spider_args or {}))
     process.start()
@@ -157,6 +166,11 @@ def crawl_here(user_id: int, source: str, platform: str, *, dry_run: bool = Fals
                         counts=stats.get("twin/counts", {}), errors=stats.get("twin/errors", []))
 
 
+def _iso(value: str) -> str:
+    parse_window_bound(value)  # refuse a malformed date before anything starts
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.run", description="Crawl one source for one user and print a JSON summary.")
     parser.add_argument("source", help="a URL, @handle or username")
@@ -165,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="collect and count, store nothing")
     parser.add_argument("--crawl-run-id", help="the id to record the run under (default: a new one)")
     parser.add_argument("--urls-file", help="web only: a file with more URLs, one a line (batch runs, the benchmark)")
+    parser.add_argument("--since", type=_iso, help="keep only items published at or after this ISO date/time")
+    parser.add_argument("--until", type=_iso, help="keep only items published before this ISO date/time")
     args = parser.parse_args(argv)
     platform = args.platform or detect_platform(args.source)
     spider_args = {}
@@ -172,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.urls_file, encoding="utf-8") as handle:
             spider_args["urls"] = handle.read()
     summary = crawl_here(args.user_id, args.source, platform, dry_run=args.dry_run, spider_args=spider_args,
-                         crawl_run_id=args.crawl_run_id)
+                         crawl_run_id=args.crawl_run_id, since=args.since, until=args.until)
     print(json.dumps(asdict(summary)), flush=True)
     return 0 if summary.ok else 1
 

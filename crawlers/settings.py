@@ -55,7 +55,7 @@ TWIN_ALLOW_PRIVATE_URLS = False
 
 
 def crawl_settings(twin_settings=None, *, user_id: int | None = None, source: str = "", dry_run: bool = False,
-                   crawl_run_id: str | None = None):
+                   crawl_run_id: str | None = None, since: str | None = None, until: str | None = None):
     """Scrapy :class:`~scrapy.settings.Settings` for one source's crawl, from the twin settings."""
     from scrapy.settings import Settings
 
@@ -85,6 +85,9 @@ def crawl_settings(twin_settings=None, *, user_id: int | None = None, source: st
         "TWIN_USER_ID": user_id,
         "TWIN_SOURCE": source,
         "TWIN_CRAWL_RUN_ID": crawl_run_id,
+        # A scheduled or backfill run's data interval (ISO datetimes): only items published in it.
+        "TWIN_PUBLISHED_SINCE": since,
+        "TWIN_PUBLISHED_UNTIL": until,
         "LOG_LEVEL": "DEBUG" if twin_settings.log_level == "DEBUG" else "WARNING",
         "ITEM_PIPELINES": DRY_RUN_PIPELINES if dry_run else ITEM_PIPELINES,
     }, priority="project")

@@ -1,6 +1,9 @@
 """Collect each user's writing, clean and chunk it with dbt, and embed the new chunks.
 
-`user_id` (optional) limits a run to one user; empty means every user with active sources.
+`user_id` (optional) limits a run to one user; empty means every user with active sources. A
+scheduled run, and each run of a backfill (Airflow UI or REST `backfills`), collects only what was
+published in its data interval (archives stop paging past it); a triggered run ("Collect now")
+collects everything new.
 One mapped crawl task per source: a source that fails (after its retries) fails only its own task,
 and dbt and embedding still run on whatever the other sources collected. Each run also removes
 uploaded archives older than TWIN_UPLOAD_RETENTION_DAYS.
@@ -12,7 +15,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
 CHUNKS = Asset(name="twin_chunks", uri="x-twin://marts/chunks")
 SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
@@ -26,8 +29,11 @@ MAX_ACTIVE_RUNS = int(os.environ.get("TWIN_COLLECT_MAX_ACTIVE_RUNS", "8"))
 
 @dag(
     dag_id="twin_collect",
-    schedule=None if COLLECT_SCHEDULE.lower() == "none" else COLLECT_SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # Data intervals, not bare trigger times: each scheduled or backfill run covers [start, end).
+    schedule=None if COLLECT_SCHEDULE.lower() == "none" else CronDataIntervalTimetable(COLLECT_SCHEDULE, timezone="UTC"),
+    # Early, so that a backfill can reach years back (a new source's archive); catchup is off, so
+    # unpausing never creates the runs in between.
+    start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=MAX_ACTIVE_RUNS,
     params={"user_id": Param(None, type=["null", "integer"], description="one user's id; empty = every user")},
@@ -55,8 +61,15 @@ def twin_collect():
     def crawl_source(source: dict) -> dict:
         from twin.collect import collect_source
 
-        get_current_context()["source_url"] = source["url"]  # names the mapped task in the UI
-        return collect_source(source)
+        context = get_current_context()
+        context["source_url"] = source["url"]  # names the mapped task in the UI
+        # A scheduled or backfill run collects what was published in its data interval; a triggered
+        # run ("Collect now") collects everything new.
+        windowed = context["dag_run"].run_type in ("scheduled", "backfill") and context.get("data_interval_start")
+        if not windowed:
+            return collect_source(source)
+        return collect_source(source, since=context["data_interval_start"].isoformat(),
+                              until=context["data_interval_end"].isoformat())
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, pool=MARTS_POOL)
     def build_marts() -> dict:

@@ -29,11 +29,12 @@ def sources_to_collect(user_id: int | None = None) -> list[dict]:
         return [source.as_dict() for source in active_sources(conn, user_id)]
 
 
-def collect_source(source: dict) -> dict:
-    """Crawl one source in its own process; raise :class:`SourceFailed` when nothing could be collected."""
+def collect_source(source: dict, since: str | None = None, until: str | None = None) -> dict:
+    """Crawl one source in its own process; raise :class:`SourceFailed` when nothing could be collected.
+    ``since``/``until``: a scheduled or backfill run's data interval (only what was published in it)."""
     from crawlers.run import crawl
 
-    summary = crawl(int(source["user_id"]), source["url"], source["platform"])
+    summary = crawl(int(source["user_id"]), source["url"], source["platform"], since=since, until=until)
     if not summary.ok:
         reasons = "; ".join(error["error"] for error in summary.errors[:3]) or "no reason recorded"
         raise SourceFailed(f"{source['platform']} source {source['url']} failed: {reasons} "

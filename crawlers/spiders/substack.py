@@ -10,6 +10,7 @@ import scrapy
 
 from crawlers.loaders import DocumentLoader
 from crawlers.spiders.base import SourceError, TwinSpider, describe_failure
+from crawlers.window import PublishedWindow
 
 PAGE_SIZE = 50
 PAID_AUDIENCES = ("only_paid", "founding")
@@ -54,8 +55,11 @@ class SubstackSpider(TwinSpider):
                 self.report(response.url, f"{exc}; stopped paging the archive", item=False)
             return
         fresh = [entry for entry in entries if isinstance(entry, dict) and entry.get("id") not in self.seen_ids]
+        window = PublishedWindow.from_settings(self.crawler.settings)
         for entry in fresh:
             self.seen_ids.add(entry.get("id"))
+            if not window.accepts(entry.get("post_date")):
+                continue  # another data interval's post: not even fetched
             slug = entry.get("slug")
             canonical = entry.get("canonical_url") or f"{self.base_url}/p/{slug}"
             if not slug:
@@ -63,7 +67,8 @@ class SubstackSpider(TwinSpider):
                 continue
             yield scrapy.Request(f"{self.base_url}/api/v1/posts/{slug}", callback=self.parse_post, errback=self.on_error,
                                  cb_kwargs={"entry": entry}, meta={"item_url": canonical})
-        if fresh:  # the server caps the page size, so the next offset is what actually came back
+        reached_older = any(window.is_before(entry.get("post_date")) for entry in fresh)  # the archive is newest first
+        if fresh and not reached_older:  # the server caps the page size, so the next offset is what came back
             yield self.archive_request(offset + len(entries))
 
     def archive_failed(self, failure):

@@ -188,9 +188,12 @@ def test_a_compressed_page_that_inflates_past_the_size_limit_is_refused(engine, 
 
 def test_a_blocked_post_inside_an_archive_skips_only_itself(engine, fixture_server, crawl_env):
     user = random_user_id()
-    fixture_server.set("/substack/ada/api/v1/posts/on-call-without-heroes", fixture_server.payload("web/challenge.html"),
-                       status=403)
-    summary = crawl(user, fixture_server.url("/substack/ada"), "substack", env=crawl_env)
+    post = "/substack/ada/api/v1/posts/on-call-without-heroes"
+    fixture_server.set(post, fixture_server.payload("web/challenge.html"), status=403)
+    try:
+        summary = crawl(user, fixture_server.url("/substack/ada"), "substack", env=crawl_env)
+    finally:  # the fixture server is the module's
+        fixture_server.set(post, fixture_server.payload("substack/posts/on-call-without-heroes.json"), JSON)
     assert summary.status == "partial"
     assert summary.counts["new"] == 2 and summary.counts["failed"] == 2  # the blocked post and the paid one
     blocked = [error for error in summary.errors if error["url"] == "https://ada.substack.com/p/on-call-without-heroes"]
@@ -214,3 +217,23 @@ def test_a_full_medium_feed_is_partial_and_says_the_export_has_the_rest(engine, 
     assert "upload your Medium export" in run_row(engine, summary.crawl_run_id).error
     short = crawl(random_user_id(), fixture_server.url("/medium/feed/@ada"), "medium", env=crawl_env)
     assert short.status == "succeeded", "a feed under the limit is complete"
+
+
+def test_a_windowed_crawl_keeps_only_its_interval_and_stops_paging_past_it(engine, fixture_server, crawl_env):
+    user = random_user_id()
+    hits = dict(fixture_server.hits)  # the fixture server is the module's: count this test's requests
+    march = crawl(user, fixture_server.url("/substack/ada"), "substack", env=crawl_env,
+                  since="2024-03-01T00:00:00+00:00", until="2024-04-01T00:00:00+00:00")
+    assert march.status == "succeeded" and march.counts["new"] == 2
+    assert {row.source_url for row in stored(engine, user)} == {"https://ada.substack.com/p/the-boring-database",
+                                                                "https://ada.substack.com/p/on-call-without-heroes"}
+    assert fixture_server.hits.get("/substack/ada/api/v1/posts/why-i-write", 0) == hits.get(
+        "/substack/ada/api/v1/posts/why-i-write", 0), "a February post is not even fetched"
+    assert fixture_server.hits["/substack/ada/api/v1/archive"] - hits.get("/substack/ada/api/v1/archive", 0) == 2, "stopped at the page that reached February " \
+        "(a crawl without a window reads a third, empty page)"
+    february = crawl(user, fixture_server.url("/medium/feed/@ada"), "medium", env=crawl_env,
+                     since="2024-02-01T00:00:00Z", until="2024-03-01T00:00:00Z")
+    assert february.counts == {"seen": 2, "new": 2, "changed": 0, "unchanged": 0, "failed": 0}
+    empty = crawl(user, fixture_server.url("/medium/feed/@ada"), "medium", env=crawl_env,
+                  since="2023-01-01T00:00:00Z", until="2023-02-01T00:00:00Z")
+    assert empty.status == "succeeded" and empty.counts["seen"] == 0, "nothing published then is not an error"

@@ -59,6 +59,8 @@ def test_collect_dag_shape(dagbag):
     assert {outlet.name for outlet in dag.get_task("embed_new_chunks").outlets} == {"twin_chunks", "twin_sft_samples"}
     assert dag.params["user_id"] is None
     assert dag.catchup is False
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable", "each run covers a data interval (backfills)"
+    assert dag.start_date.year <= 2010, "a backfill can reach years back"
     assert dag.max_active_runs >= 4, "one user's slow run never holds another user's in the queue"
     crawl = dag.get_task("crawl_source")
     assert crawl.retries == 1 and crawl.retry_delay.total_seconds() == 30 and not crawl.retry_exponential_backoff

@@ -16,8 +16,8 @@ class Source(models.Model):
     platform = models.CharField(max_length=16, choices=Platform.choices)
     url = models.URLField(max_length=2000)
     is_active = models.BooleanField(default=True)
-    confirmed_own = models.BooleanField(
-        default=False, help_text="the user confirmed that this publication holds only their own writing")
+    confirmed_own = models.BooleanField(  # db_default: rows written outside Django (tests, the pipeline) get it too
+        default=False, db_default=False, help_text="the user confirmed that this publication holds only their own writing")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
