@@ -5,7 +5,6 @@ the end meanwhile."""
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
+from tests.webapp.conftest import free_port
 from twin.airflow import running_airflow
 from twin.airflow_client import AirflowClient
 from twin.db import drop_database, ensure_database
@@ -24,11 +24,6 @@ from twin.tables import documents
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _add_sources(engine, user_id: int, urls: list[tuple[str, str]]) -> None:
@@ -49,7 +44,7 @@ def test_a_stuck_users_run_does_not_hold_another_users_run(engine, database_url,
                                       ("web", fixture_server.url("/web/article.html"))])
     name = f"airflow_fair_{uuid.uuid4().hex[:8]}"
     ensure_database(admin_database_url, name)
-    settings = load_settings(home=tmp_path / "home", airflow_db_name=name, airflow_url=f"http://127.0.0.1:{_free_port()}",
+    settings = load_settings(home=tmp_path / "home", airflow_db_name=name, airflow_url=f"http://127.0.0.1:{free_port()}",
                              airflow_password="a-fairness-test-password")
     env = {**os.environ, **crawl_env, "TWIN_CRAWL_TIMEOUT_S": "150", "TWIN_COLLECT_SCHEDULE": "none"}
     try:
