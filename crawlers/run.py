@@ -107,33 +107,31 @@ def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool 
     return _abandoned(url, platform, crawl_run_id, f"the crawl process failed: {last}", dry_run, tail)
 
 
-def _close_failed_run(summary: CrawlSummary) -> None:
+def _close_run(crawl_run_id: uuid.UUID, reason: str) -> tuple[bool, str | None]:
+    """Close a run its process could not close: (whether it was still running and is now failed, why the
+    database could not be reached — then the next crawl of the source marks it interrupted)."""
     import sqlalchemy as sa
 
     from twin.db import DatabaseUnavailable, get_engine
     from twin.raw import abandon_run
 
-    reason = summary.errors[0]["error"] if summary.errors else "the crawl failed"
     try:
-        abandon_run(get_engine(), uuid.UUID(summary.crawl_run_id), reason)  # a no-op when it was closed
-    except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
-        pass  # still unreachable: the next crawl of this source marks it interrupted
+        return abandon_run(get_engine(), crawl_run_id, reason), None
+    except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as exc:
+        return False, str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _close_failed_run(summary: CrawlSummary) -> None:
+    _close_run(uuid.UUID(summary.crawl_run_id), summary.errors[0]["error"] if summary.errors else "the crawl failed")
 
 
 def _abandoned(url: str, platform: str, crawl_run_id: uuid.UUID, error: str, dry_run: bool, log_tail: str) -> CrawlSummary:
     """A crawl whose process could not report: its run row (if it got that far) is closed as failed."""
     recorded = False
     if not dry_run:
-        import sqlalchemy as sa
-
-        from twin.db import DatabaseUnavailable, get_engine
-        from twin.raw import abandon_run
-
-        try:
-            recorded = abandon_run(get_engine(), crawl_run_id, error)
-        except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as exc:  # the database is what failed
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            error = (f"{error}; the database could not be reached ({reason}): the run is marked interrupted "
+        recorded, unreachable = _close_run(crawl_run_id, error)
+        if unreachable:
+            error = (f"{error}; the database could not be reached ({unreachable}): the run is marked interrupted "
                      "by the next crawl of this source")
     return CrawlSummary(url, platform, "failed", str(crawl_run_id) if recorded else None,
                         errors=[{"url": None, "error": error}], log_tail=log_tail)

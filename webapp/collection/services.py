@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, TaskState
+from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, DagRun, TaskState
 from webapp.collection.models import CollectionRequest
 
 log = logging.getLogger(__name__)
@@ -49,26 +49,31 @@ def request_create(*, user, dag_id: str = "twin_collect") -> CollectionRequest:
     return request_send(request)
 
 
+def trigger_once(client: AirflowClient, dag_id: str, conf: dict, dag_run_id: str) -> DagRun:
+    """Start the run ``dag_run_id`` of ``dag_id`` (unpaused first: new DAGs start paused). The id belongs
+    to what the user asked for, not to the attempt: a retried send (an answer lost on the way back) gets
+    409 and follows the run it started instead of starting a second one."""
+    try:
+        client.unpause(dag_id)
+    except AirflowRejected as exc:
+        if exc.status_code != 404:
+            raise
+    try:
+        return client.trigger(dag_id, conf, dag_run_id=dag_run_id)
+    except AirflowRejected as exc:
+        if exc.status_code != 409:
+            raise
+        return client.get_run(dag_id, dag_run_id)
+
+
 def request_send(request: CollectionRequest, client: AirflowClient | None = None) -> CollectionRequest:
     """Trigger the DAG run for a pending request; on failure keep it pending (or failed if refused)."""
     request.attempts += 1
     own_client = client is None
     client = client or airflow_client()
     try:
-        try:
-            client.unpause(request.dag_id)  # new DAGs start paused in Airflow; harmless when already unpaused
-        except AirflowRejected as exc:
-            if exc.status_code != 404:
-                raise
-        # The run id is the request's, not the attempt's: a retried send (an answer lost on the way back)
-        # finds the run it started (409) and follows it instead of starting a second one.
-        dag_run_id = f"web__{request.dag_id}__u{request.user_id}__r{request.pk}"
-        try:
-            run = client.trigger(request.dag_id, {"user_id": request.user_id}, dag_run_id=dag_run_id)
-        except AirflowRejected as exc:
-            if exc.status_code != 409:
-                raise
-            run = client.get_run(request.dag_id, dag_run_id)
+        run = trigger_once(client, request.dag_id, {"user_id": request.user_id},
+                           f"web__{request.dag_id}__u{request.user_id}__r{request.pk}")
     except AirflowUnavailable as exc:
         request.status, request.reason = Status.PENDING, str(exc)
         log.warning("collection request %s kept pending: %s", request.pk, exc)

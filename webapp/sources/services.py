@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
 from twin.uploads import new_archive_name
-from webapp.collection.services import airflow_client
+from webapp.collection.services import airflow_client, trigger_once
 from webapp.sources.models import Source, Upload
 from webapp.sources.normalise import PUBLICATION_NEEDS_CONFIRMATION, is_publication, normalise_source
 
@@ -148,22 +148,11 @@ def upload_send(upload: Upload, client: AirflowClient | None = None) -> Upload:
     upload.last_attempt_at = timezone.now()
     own_client = client is None
     client = client or airflow_client()
-    dag_run_id = f"upload-{upload.pk}"
     try:
-        try:
-            client.unpause(IMPORT_DAG)
-        except AirflowRejected as exc:
-            if exc.status_code != 404:
-                raise
-        try:
-            run = client.trigger(IMPORT_DAG, {
-                "upload_id": upload.pk, "user_id": upload.user_id, "kind": upload.kind,
-                "archive": Path(upload.stored_path).name, "publication_url": upload.publication_url or None,
-            }, dag_run_id=dag_run_id)
-        except AirflowRejected as exc:
-            if exc.status_code != 409:  # 409: sent before (a retry after a lost answer): follow that run
-                raise
-            run = client.get_run(IMPORT_DAG, dag_run_id)
+        run = trigger_once(client, IMPORT_DAG, {
+            "upload_id": upload.pk, "user_id": upload.user_id, "kind": upload.kind,
+            "archive": Path(upload.stored_path).name, "publication_url": upload.publication_url or None,
+        }, f"upload-{upload.pk}")
     except AirflowUnavailable as exc:
         upload.status, upload.error = Upload.Status.PENDING, f"Waiting for Airflow: {exc}"
         log.warning("upload %s kept pending: %s", upload.pk, exc)
