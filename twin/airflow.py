@@ -68,6 +68,10 @@ def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = 
             "AIRFLOW__API_AUTH__JWT_SECRET": secret,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # A scheduler killed mid-run (with its executor's task processes) leaves task instances
+            # `running` that no process runs: the next scheduler resets them for another try once
+            # the dead one's heartbeat is older than the health threshold (30 s), checked this often.
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
             # The DAGs' tasks talk to the project database and settings like every other component.
             "DATABASE_URL": project_url,
             "TWIN_HOME": str(settings.home),
@@ -116,13 +120,16 @@ class AirflowProcesses:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for component in COMPONENTS:
-            log = open(self.log_dir / f"{component}.log", "ab")
+            self.start_component(component)
+
+    def start_component(self, component: str) -> None:
+        """Start one component (again, after it died), logging to ``<log_dir>/<component>.log``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{component}.log", "ab") as log:
             self.processes[component] = subprocess.Popen(
                 airflow_command(component), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-            log.close()
 
     def dead(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]

@@ -1,10 +1,13 @@
-"""Collection is fair: on a real Airflow running the real twin_collect DAG, one user's run stuck on a
-source that does not answer never holds another user's run, which collects, builds and embeds to
-the end meanwhile."""
+"""The real twin_collect DAG on a real Airflow, under faults. Collection is fair: one user's run
+stuck on a source that does not answer never holds another user's run, which collects, builds and
+embeds to the end meanwhile. The scheduler killed mid-run (with its executor's task processes): the
+crawl it was running ends failed with the reason, the next scheduler runs the task again, and the
+run finishes with every document once."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -12,17 +15,46 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
+from tests.crawlers.fixture_server import FIXTURES
+from tests.crawlers.spider_fixtures import fixture_server  # noqa: F401
 from tests.webapp.conftest import free_port
 from twin.airflow import running_airflow
 from twin.airflow_client import AirflowClient
 from twin.db import drop_database, ensure_database
+from twin.processes import stop_tree
+from twin.raw import INTERRUPTED
 from twin.settings import load_settings
 from twin.sources import sources_source
-from twin.tables import documents
+from twin.tables import crawl_runs, documents
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def airflow(fixture_server, admin_database_url, tmp_path_factory):
+    """Airflow running the project's DAGs; collectors reach the fixture server, with a crawl timeout
+    long enough for the slow pages below."""
+    name = f"airflow_fault_{uuid.uuid4().hex[:8]}"
+    ensure_database(admin_database_url, name)
+    settings = load_settings(home=tmp_path_factory.mktemp("home"), airflow_db_name=name,
+                             airflow_url=f"http://127.0.0.1:{free_port()}", airflow_password="a-fault-test-password")
+    env = {**os.environ, "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "TWIN_CRAWL_RETRIES": "1",
+           "TWIN_CRAWL_BACKOFF_S": "0.05", "TWIN_CRAWL_TIMEOUT_S": "150", "TWIN_CRAWL_MAX_WAIT_S": "5",
+           "TWIN_GITHUB_API_URL": fixture_server.url("/github"), "TWIN_COLLECT_SCHEDULE": "none"}
+    try:
+        with running_airflow(settings, dags_folder=DAGS, base_env=env) as processes:
+            with AirflowClient.from_settings(settings) as client:
+                client.unpause("twin_collect", wait_for_parsing=120)
+                yield processes, client
+    finally:
+        drop_database(admin_database_url, name)
+
+
+def _new_user(database_url: str, who: str) -> int:
+    from twin.users import create_user
+
+    return create_user(f"{who}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple", database_url)[0]
 
 
 
@@ -32,40 +64,67 @@ def _add_sources(engine, user_id: int, urls: list[tuple[str, str]]) -> None:
                      [{"user_id": user_id, "platform": platform, "url": url, "is_active": True} for platform, url in urls])
 
 
-def test_a_stuck_users_run_does_not_hold_another_users_run(engine, database_url, admin_database_url, tmp_path,
-                                                          fixture_server, crawl_env):
-    from twin.users import create_user
-
-    stuck_user, quick_user = (create_user(f"{who}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple",
-                                          database_url)[0] for who in ("stuck", "quick"))
+def test_a_stuck_users_run_does_not_hold_another_users_run(airflow, engine, database_url, fixture_server):
+    _, client = airflow
+    stuck_user, quick_user = _new_user(database_url, "stuck"), _new_user(database_url, "quick")
     fixture_server.set("/web/never-answers", "<p>late</p>", delay=120.0)
     _add_sources(engine, stuck_user, [("web", fixture_server.url("/web/never-answers"))])
     _add_sources(engine, quick_user, [("medium", fixture_server.url("/medium/feed/@ada")),
                                       ("web", fixture_server.url("/web/article.html"))])
-    name = f"airflow_fair_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_database_url, name)
-    settings = load_settings(home=tmp_path / "home", airflow_db_name=name, airflow_url=f"http://127.0.0.1:{free_port()}",
-                             airflow_password="a-fairness-test-password")
-    env = {**os.environ, **crawl_env, "TWIN_CRAWL_TIMEOUT_S": "150", "TWIN_COLLECT_SCHEDULE": "none"}
-    try:
-        with running_airflow(settings, dags_folder=DAGS, base_env=env):
-            with AirflowClient.from_settings(settings) as client:
-                client.unpause("twin_collect", wait_for_parsing=120)
-                stuck = client.trigger("twin_collect", {"user_id": stuck_user}, dag_run_id=f"stuck-{stuck_user}")
-                time.sleep(3)
-                quick = client.trigger("twin_collect", {"user_id": quick_user}, dag_run_id=f"quick-{quick_user}")
-                started = time.monotonic()
-                finished = client.wait("twin_collect", quick.dag_run_id, timeout=240, poll=2)
-                elapsed = time.monotonic() - started
-                other = client.get_run("twin_collect", stuck.dag_run_id)
-                print(f"\nthe quick user's run: {finished.state} in {elapsed:.0f} s; the stuck user's run: {other.state}")
-                assert finished.state == "success"
-                assert other.state == "running", "the quick run finished while the stuck one was still in progress"
-                client.set_run_state("twin_collect", stuck.dag_run_id, "failed")
-    finally:
-        drop_database(admin_database_url, name)
+    stuck = client.trigger("twin_collect", {"user_id": stuck_user}, dag_run_id=f"stuck-{stuck_user}")
+    time.sleep(3)
+    quick = client.trigger("twin_collect", {"user_id": quick_user}, dag_run_id=f"quick-{quick_user}")
+    started = time.monotonic()
+    finished = client.wait("twin_collect", quick.dag_run_id, timeout=240, poll=2)
+    elapsed = time.monotonic() - started
+    other = client.get_run("twin_collect", stuck.dag_run_id)
+    print(f"\nthe quick user's run: {finished.state} in {elapsed:.0f} s; the stuck user's run: {other.state}")
+    assert finished.state == "success"
+    assert other.state == "running", "the quick run finished while the stuck one was still in progress"
+    client.set_run_state("twin_collect", stuck.dag_run_id, "failed")
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(documents)
                              .where(documents.c.user_id == quick_user)).scalar()
         chunks = conn.execute(sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": quick_user}).scalar()
     assert count == 4 and chunks >= 3
+
+
+def _crawl_runs(engine, user_id: int) -> list:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(crawl_runs.c.platform, crawl_runs.c.status, crawl_runs.c.error)
+                            .where(crawl_runs.c.user_id == user_id).order_by(crawl_runs.c.started_at)).all()
+
+
+def test_a_scheduler_killed_mid_run_leaves_nothing_running_and_the_next_one_finishes_the_run(
+        airflow, engine, database_url, fixture_server):
+    processes, client = airflow
+    user_id = _new_user(database_url, "crash")
+    article = (FIXTURES / "web" / "article.html").read_bytes()
+    fixture_server.set("/web/slow-article.html", article, delay=60.0)  # the crawl in progress when the scheduler dies
+    _add_sources(engine, user_id, [("medium", fixture_server.url("/medium/feed/@ada")),
+                                   ("web", fixture_server.url("/web/slow-article.html"))])
+    run = client.trigger("twin_collect", {"user_id": user_id}, dag_run_id=f"crash-{user_id}")
+
+    deadline = time.monotonic() + 120
+    while ("web", "running", None) not in _crawl_runs(engine, user_id):
+        assert time.monotonic() < deadline, f"the web crawl never started: {_crawl_runs(engine, user_id)}"
+        time.sleep(1)
+    stop_tree(processes.processes["scheduler"], signals=((signal.SIGKILL, 5.0),))  # with its workers and tasks
+    fixture_server.set("/web/slow-article.html", article)  # answers at once from now on
+    time.sleep(2)
+    assert ("web", "running", None) in _crawl_runs(engine, user_id), "nothing has noticed yet"
+    processes.start_component("scheduler")
+
+    finished = client.wait("twin_collect", run.dag_run_id, timeout=300, poll=2)
+    assert finished.state == "success"
+    runs = _crawl_runs(engine, user_id)
+    assert [status for platform, status, _ in runs if platform == "web"] == ["failed", "succeeded"], runs
+    assert {error for platform, status, error in runs if status == "failed"} == {INTERRUPTED}
+    assert [status for platform, status, _ in runs if platform == "medium"][-1] == "succeeded"
+    assert "running" not in {status for _, status, _ in runs}
+    with engine.connect() as conn:
+        urls = conn.execute(sa.select(documents.c.source_url).where(documents.c.user_id == user_id)).scalars().all()
+        chunked = conn.execute(sa.text("select count(distinct document_id) from marts.chunks where user_id = :u"),
+                               {"u": user_id}).scalar()
+    assert len(urls) == len(set(urls)) == 4, urls  # 3 Medium posts and the article, each once
+    assert chunked == 4
