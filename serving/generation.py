@@ -20,7 +20,7 @@ from pathlib import Path
 from serving.config import GenerationConfig, PromptConfig, QualityConfig
 from twin.base_models import SHIPPED_MODEL_ID, display_name, is_tiny_local
 from twin.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
-from twin.post_quality import QualityReport, add_citations, check_post, text_perplexity
+from twin.post_quality import URL, QualityReport, add_citations, check_post, text_perplexity
 from twin.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
 
 logger = logging.getLogger("ray.serve.twin")
@@ -330,14 +330,15 @@ def reference_perplexity(model, text: str, quality: QualityConfig) -> float:
     return text_perplexity(loaded, tokenizer, text)
 
 
-def judge(model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int) -> QualityReport:
+def judge(model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int,
+          known_urls: list[str] | None = None) -> QualityReport:
     """The quality report of one draft (fluency measured only when the cheap rules pass)."""
-    report = check_post(post, sources=sources, max_chars=max_chars)
+    report = check_post(post, sources=sources, max_chars=max_chars, known_urls=known_urls)
     if not report.passed:
         return report
     perplexity = reference_perplexity(model, post, quality)
     return check_post(post, sources=sources, perplexity=perplexity, threshold=quality.fluency_threshold,
-                      max_chars=max_chars)
+                      max_chars=max_chars, known_urls=known_urls)
 
 
 def _assemble(model, request: GenerationRequest, prompt_config: PromptConfig) -> tuple[AssembledPrompt, int]:
@@ -347,6 +348,12 @@ def _assemble(model, request: GenerationRequest, prompt_config: PromptConfig) ->
                                 link_share=prompt_config.link_share, max_post_chars=prompt_config.max_post_chars,
                                 system=prompt_config.system_prompt, render=model.render)
     return assembled, new_tokens
+
+
+def _known_urls(request: GenerationRequest, assembled: AssembledPrompt) -> list[str]:
+    """Addresses a post may link to: its context's (the links given, the chunks used) and those inside them."""
+    items = [*request.links, *(entry.item for entry in assembled.used)]
+    return [item.url for item in items] + [url for item in items for url in URL.findall(item.text)]
 
 
 def _sources(assembled: AssembledPrompt) -> list[dict]:
@@ -368,14 +375,15 @@ def _result(model, request: GenerationRequest, assembled: AssembledPrompt, raw: 
         generate_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-def _finish(model, result: GenerationResult, assembled: AssembledPrompt, quality: QualityConfig, attempt: int,
-            prompt_config: PromptConfig) -> bool:
+def _finish(model, request: GenerationRequest, result: GenerationResult, assembled: AssembledPrompt,
+            quality: QualityConfig, attempt: int, prompt_config: PromptConfig) -> bool:
     """Judge the draft and record the verdict on ``result``; True when it may be shown."""
     if not quality.enabled:
         result.quality = {"passed": True, "problems": [], "perplexity": None, "threshold": None,
                           "attempts": attempt + 1, "checked": False}
         return True
-    report = judge(model, result.post, _sources(assembled), quality, prompt_config.max_post_chars)
+    report = judge(model, result.post, _sources(assembled), quality, prompt_config.max_post_chars,
+                   _known_urls(request, assembled))
     report.attempts = attempt + 1
     result.quality = {**report.to_dict(), "checked": True}
     return report.passed
@@ -405,7 +413,7 @@ def generate(model, request: GenerationRequest, prompt_config: PromptConfig,
         else:
             raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, temperature, overrides)
         result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
-        if _finish(model, result, assembled, quality, attempt, prompt_config):
+        if _finish(model, request, result, assembled, quality, attempt, prompt_config):
             return result
     return _reject(result)
 
@@ -436,7 +444,7 @@ def generate_stream(model, request: GenerationRequest, prompt_config: PromptConf
         prompt_tokens = model.count_tokens(assembled.text)
         generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count
         result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
-        if _finish(model, result, assembled, quality, attempt, prompt_config):
+        if _finish(model, request, result, assembled, quality, attempt, prompt_config):
             yield {"type": "result", "result": result.to_dict()}
             return
         if attempt + 1 < attempts:

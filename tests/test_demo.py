@@ -1,6 +1,6 @@
 """`twin demo --headless` (the whole pipeline on the sample persona and the shipped default model:
-training that beats the base, a cited post that passes the quality check) and
-`twin up` (every service, Ctrl-C stops them): no servers left behind."""
+training that beats the base, a cited post that passes the quality check) and `twin up` (every
+service, a new user's whole journey in a browser, Ctrl-C stops them): no servers left behind."""
 
 import os
 import re
@@ -95,25 +95,118 @@ def test_headless_demo_trains_the_real_base_and_the_twin_writes_a_cited_post(dem
     assert _processes_of(env["TWIN_HOME"]) == [], "no process of the demo left behind"
 
 
-def test_up_starts_every_service_and_ctrl_c_stops_them(demo_env):
+def _sign_up(page, web: str, email: str) -> None:
+    page.goto(f"{web}/accounts/signup/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password1]", "analytical engine 1843")
+    page.fill("input[name=password2]", "analytical engine 1843")
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(f"{web}/sources/")
+
+
+def _add_source(page, platform: str, url: str, *, own: bool = False) -> None:
+    page.select_option("select[name=platform]", platform)
+    page.fill("input[name=url]", url)
+    if own:
+        page.check("input[name=confirmed_own]")
+    page.click("button:has-text('Add source')")
+    page.wait_for_selector("text=Added")
+
+
+def _collect_state(page) -> str:
+    return page.locator("#collect-state").inner_text().strip()
+
+
+def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_everything(demo_env):
+    """`twin up` as a user meets it, in a real browser: styled pages, sign-up, sources, a LinkedIn
+    export imported by Airflow, Collect now followed live to the end while another user's run is
+    stuck on a source that never answers, the library, a post written by the served base model."""
     import httpx
 
+    from demo.site import SampleSite
+    from tests.browser import BACKGROUND, SHOTS, chromium, stylesheet_statuses
+    from twin.post_quality import check_post
+
     env, ports = demo_env
-    process = subprocess.Popen([sys.executable, "-m", "twin", "up"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 600
-        while not _port_open(ports["web"]):
-            assert process.poll() is None, process.stdout.read()[-3000:]
-            assert time.monotonic() < deadline, "twin up did not come up"
+    with SampleSite() as site, socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # accepts connections (the kernel does) and never answers
+        env = {**env, **site.crawl_env()}  # the sample site is on loopback; politeness stays on
+        process = subprocess.Popen([sys.executable, "-m", "twin", "up"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 600
+            while not _port_open(ports["web"]):
+                assert process.poll() is None, process.stdout.read()[-3000:]
+                assert time.monotonic() < deadline, "twin up did not come up"
+                time.sleep(2)
             time.sleep(2)
-        time.sleep(2)
-        assert httpx.get(f"http://127.0.0.1:{ports['web']}/accounts/login/").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health").status_code == 200
-    finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=180)
+            web = f"http://127.0.0.1:{ports['web']}"
+            assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz").status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health").status_code == 200
+
+            with chromium() as browser:
+                other = browser.new_context().new_page()
+                other.set_default_timeout(30_000)
+                _sign_up(other, web, f"stuck-{uuid.uuid4().hex[:6]}@example.com")
+                _add_source(other, "web", f"http://127.0.0.1:{silent.getsockname()[1]}/never-answers")
+                other.click("button:has-text('Collect now')")
+                other.wait_for_function("['Queued', 'Running'].includes(document.querySelector('#collect-state')"
+                                        ".innerText.trim())", timeout=180_000)  # Airflow may still be parsing the DAG
+
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.set_default_timeout(30_000)
+                stylesheets = stylesheet_statuses(page)
+                _sign_up(page, web, f"elena-{uuid.uuid4().hex[:6]}@example.com")
+                assert (f"{web}/static/twin/twin.css", 200) in stylesheets
+                assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND
+                _add_source(page, "medium", site.medium_feed_url, own=True)
+                _add_source(page, "substack", site.substack_url, own=True)
+                _add_source(page, "github", site.github_profile_url)
+                page.screenshot(path=SHOTS / "up-01-sources.png", full_page=True)
+
+                page.select_option("select[name=kind]", "linkedin")
+                page.set_input_files("input[name=file]", files=[{"name": "linkedin-export.zip", "mimeType":
+                                                                 "application/zip", "buffer": site.linkedin_export_zip()}])
+                page.click("button:has-text('Upload and import')")
+                page.wait_for_selector("#upload-status .badge.succeeded", timeout=300_000)  # twin_import in Airflow
+                assert "The archive was deleted after the import" in page.locator("#upload-status").inner_text()
+                page.screenshot(path=SHOTS / "up-02-upload.png", full_page=True)
+
+                page.click("nav >> text=Sources")
+                page.click("button:has-text('Collect now')")
+                started = time.monotonic()
+                page.wait_for_function("['Succeeded', 'Failed'].includes(document.querySelector('#collect-state')"
+                                       ".innerText.trim())", timeout=300_000)  # the page follows the run by itself
+                collected_in = time.monotonic() - started
+                stuck_state = (other.reload(), _collect_state(other))[1]
+                print(f"\nCollect now: {_collect_state(page)} in {collected_in:.0f} s, beside another user's "
+                      f"run that is {stuck_state}")
+                assert _collect_state(page) == "Succeeded", page.locator("#collect-status").inner_text()
+                statuses = page.locator("#collect-status tbody .badge:not(.platform)").all_inner_texts()
+                assert statuses == ["succeeded"] * 3, statuses
+                assert stuck_state in ("Queued", "Running"), "the stuck run is still in progress: it held nothing"
+                page.screenshot(path=SHOTS / "up-03-collected.png", full_page=True)
+
+                page.click("nav >> text=Library")
+                platforms = " ".join(page.locator(".stats .stat .l").all_inner_texts())
+                assert all(name in platforms for name in ("linkedin", "medium", "substack", "github")), platforms
+                assert int(page.locator(".stats .stat .n").first.inner_text()) >= 30
+                page.screenshot(path=SHOTS / "up-04-library.png", full_page=True)
+
+                page.click("nav >> text=Compose")
+                page.fill("textarea[name=text]", "What a year of on-call taught me about alert budgets")
+                page.fill("textarea[name=links]", site.shared_article_url)
+                page.click("button:has-text('Write my post')")
+                page.wait_for_selector(".generation .post", timeout=300_000)
+                post = page.locator(".generation .post").first.inner_text()
+                page.screenshot(path=SHOTS / "up-05-compose.png", full_page=True)
+                report = check_post(post)
+                assert report.passed, (report.problems, post)
+                assert page.locator(".generation .sources").first.inner_text().strip(), "the post shows its sources"
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=180)
     assert "web app" in output and "serving API" in output and "Airflow" in output
     assert "Ray            127.0.0.1:" in output, "one Ray for every service"
     assert not any(_port_open(ports[name]) for name in ("web", "serving", "airflow")), "every service stopped"

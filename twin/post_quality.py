@@ -7,6 +7,11 @@ A post fails when it is
   posts — word salad is often made of real words, so a word list would not catch it;
 - looping: a word n-gram or a line repeated many times, or a tiny share of distinct words;
 - leaking the prompt: chat or section markers, special tokens, the context headings;
+- a form letter or a chat reply: unfilled template slots such as ``[Client]``, ``[mentor_name]``;
+  an assistant answering the writer ("Your story is perfect.", "Hey there! ... I'm here to help")
+  instead of the writer's own post (small base models write those; nobody publishes them);
+- linking to addresses it was not given: every URL's site must be one of the context's (when the
+  caller passes ``known_urls``), or the link is invented;
 - carrying control characters (NUL, U+FFFD, ...);
 - empty or too short to be a post, or longer than ``max_chars``;
 - silent about its sources: when sources were used, the post names at least one (URL or title).
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 # Calibrated on SmolLM2-135M-Instruct (tests/twin/test_post_quality.py re-measures it): real posts
@@ -40,6 +46,26 @@ LEAK_PATTERNS = [
     re.compile(r"(?im)^\s*(system|user|assistant)\s*$"),
     re.compile(r"New material I am sharing now|Passages from my earlier writing", re.I),
 ]
+PLACEHOLDER_WORDS = ("your", "my", "insert", "add", "name", "first name", "full name", "client", "company",
+                     "customer", "recipient", "location", "city", "country", "date", "month", "year", "day", "time",
+                     "event", "industry", "topic", "product", "team", "role", "job title", "position", "number",
+                     "mentor", "manager", "colleague", "link", "url", "hashtag")
+PLACEHOLDER = re.compile(  # a bracketed slot, not a Markdown link's text ("[text](url)")
+    r"\[(?:[a-z]+(?:_[a-z']+)+|(?:" + "|".join(PLACEHOLDER_WORDS) + r")\b[^\]\n]{0,30})\](?!\()", re.I)
+# An assistant's reply to the writer rather than the writer's post: how it opens, and what it says.
+CHAT_REPLY_OPENING = re.compile(
+    r"^\W*(?:dear\b|hi there\b|hey there\b|hello\s*[!,.]|greetings\b|sure\b\W|certainly\b|of course\b|"
+    r"absolutely\s*[!,.]|great question|thanks? (?:you )?for sharing|as an ai\b|"
+    r"what (?:an? )?(?:amazing|great|fantastic|wonderful|lovely|inspiring)\b[^.!?\n]{0,40}(?:post|story|update|article)|"
+    r"(?:fantastic|great|amazing|wonderful|lovely) (?:update|post|story|article)\b|"
+    r"your (?:post|story|posting|article|message|latest|first sentence|writing|update|piece|draft|text)\b|"
+    r"here(?:'s|’s| is) (?:a|an|your|the) (?:sample|draft|post|version|linkedin|revised|suggested))", re.I)
+CHAT_REPLY_PHRASE = re.compile(
+    r"\b(?:i['’]?m here to help|i am here to help|how can i (?:help|assist)|what brings you here|"
+    r"let me know if you(?:['’]d| would) like|i hope this (?:message|email|note) finds you well|"
+    r"as an ai(?: language model)?\b|feel free to ask me|i['’]?d love to hear more about your|"
+    r"here(?:'s|’s| is) a sample text)", re.I)
+URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -89,9 +115,22 @@ def cites(text: str, sources: list[dict]) -> bool:
     return False
 
 
+def _site(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].lower()
+    return host.removeprefix("www.")
+
+
+def invented_links(text: str, known_urls: Iterable[str]) -> list[str]:
+    """URLs in ``text`` on a site none of ``known_urls`` (the sources and the URLs inside them) is on."""
+    known = {_site(url) for url in known_urls if url}
+    return [url.rstrip(".,;:!?") for url in URL.findall(text) if _site(url) not in known]
+
+
 def check_post(text: str, *, sources: list[dict] | None = None, perplexity: float | None = None,
-               threshold: float = FLUENCY_THRESHOLD, max_chars: int = MAX_POST_CHARS) -> QualityReport:
-    """Every rule on ``text``; ``perplexity`` None skips fluency (no reference model at hand)."""
+               threshold: float = FLUENCY_THRESHOLD, max_chars: int = MAX_POST_CHARS,
+               known_urls: Iterable[str] | None = None) -> QualityReport:
+    """Every rule on ``text``; ``perplexity`` None skips fluency (no reference model at hand);
+    ``known_urls`` None skips the invented-link rule."""
     problems = []
     words = _words(text)
     if len(words) < MIN_WORDS:
@@ -103,6 +142,12 @@ def check_post(text: str, *, sources: list[dict] | None = None, perplexity: floa
         if match:
             problems.append(f"leaked template marker {match.group(0).strip()!r}")
             break
+    if match := PLACEHOLDER.search(text):
+        problems.append(f"unfilled template placeholder {match.group(0)!r}")
+    if match := (CHAT_REPLY_OPENING.search(text.strip()) or CHAT_REPLY_PHRASE.search(text)):
+        problems.append(f"reads as a chat reply to the writer, not their post: {match.group(0).strip()!r}")
+    if known_urls is not None and (invented := invented_links(text, known_urls)):
+        problems.append(f"links to an address it was not given: {invented[0]}")
     if CONTROL.search(text):
         problems.append("control characters in the text")
     problems += repetition_problems(text)

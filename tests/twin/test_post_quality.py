@@ -4,6 +4,7 @@ the fluency threshold still separates real human text from word salad under the 
 from __future__ import annotations
 
 import csv
+import json
 import random
 from pathlib import Path
 
@@ -20,6 +21,27 @@ POST = ("Our pager went off 3 times last month. A year ago it was 40.\n\n"
 # what the tiny random model wrote before issue 13 (quoted there)
 ISSUE_SALAD = ("Ship small. What upstream team finished work, and the most thing to resolve, %(o. the pipeline "
                "rerun what team the most upstream thing finished, work resolve and the small team to what.")
+# what the shipped base model wrote for a new user under `twin up` (no adapter yet): a form letter
+FORM_LETTER = ("Dear [Client].\n\n*It's great to meet you at [location]! *I hope this message finds you well.*\n\n"
+               "To start off, I'm thrilled to share some incredible insights about [mentor_name]'s on-call rotations "
+               "during a recent [month]. There's a lot of amazing work going on here, including "
+               "[member_name's_work].\n\nWhat would you like to discuss?")
+# more of what it wrote there, each passing the rules before they knew chat replies and invented links
+CHAT_REPLIES = [
+    "Your story is perfect. It brings together two stories that you've both written about things they didn't "
+    "really write about themselves. Your story sounds just as compelling as someone else's.",
+    "Hey there! 🌱\nHello! How have you been? I'm here to help inspire you. Whether you're looking to boost your "
+    "online presence, improve your craft, or just want to chat, I'm here to help.",
+    "What amazing story. Your first sentence captures the essence of your message so well. To expand on it further, "
+    "let's explore some ways you can craft even more compelling posts.",
+    "Fantastic update! It's great to hear that you have your own story as well. How do you feel about how on-call "
+    "can make people unhappy? Also, if you haven't shared anything yet, I'd love to hear more about your experience.",
+    "Your posting touches the highlights of this incredible article. Please make sure to give me some space to "
+    "think. Let's talk. Here's a sample text for you to get started.",
+]
+INVENTED_LINKS = ("To create a new piece for this month's campaign, I'll start with: "
+                  "[post_id](https://www.facebook.com/nicebyjay87)\nToday marks the end of our month of 9 days! "
+                  "#Innovate #NetworkDevelopment #Networking")
 SOURCE = {"url": "https://elenavarga.substack.com/p/idempotency-is-a-kindness", "title": "Idempotency is a kindness"}
 
 
@@ -52,11 +74,51 @@ def test_a_real_post_passes_the_rules():
     (POST + " ship small and sleep well" * 5, "repetition loop"),
     (POST + ("\nEvery alert needs a runbook." * 3), "repetition loop"),
     (" ".join(["data pipeline on call"] * 20), "repetition loop"),
+    (FORM_LETTER, "unfilled template placeholder '[Client]'"),
+    (POST + "\n\nBest,\n[Your Name]", "unfilled template placeholder"),
+    (POST.replace("last month", "in [month]"), "unfilled template placeholder"),
+    (POST.replace("an SRE team", "a [team_name]"), "unfilled template placeholder"),
 ])
 def test_each_rule_fails_on_its_garbage(text, expected):
     report = check_post(text)
     assert not report.passed
     assert any(expected in problem for problem in report.problems), report.problems
+
+
+@pytest.mark.parametrize("text", CHAT_REPLIES)
+def test_a_chat_reply_to_the_writer_is_not_their_post(text):
+    report = check_post(text)
+    assert any("reads as a chat reply" in problem for problem in report.problems), report.problems
+
+
+def test_a_link_to_a_site_the_context_did_not_name_is_invented():
+    known = [SOURCE["url"], "https://example.com/alert-budgets"]
+    report = check_post(INVENTED_LINKS, known_urls=known)
+    assert "links to an address it was not given: https://www.facebook.com/nicebyjay87" in report.problems
+    cited = POST + "\n\nMore: https://elenavarga.substack.com/p/another-post and https://www.example.com/x."
+    assert check_post(cited, known_urls=known).passed  # the sites of its sources, any page
+    assert check_post(INVENTED_LINKS).passed, "without known_urls the rule is skipped"
+    assert check_post(POST, known_urls=[]).passed
+
+
+def test_every_real_post_of_the_persona_and_the_control_author_passes_the_rules():
+    """The rules are for machine failures: none of them may reject what people really wrote."""
+    texts = persona_posts(count=100) + [json.loads(line)["text"] for line in
+                                          (ROOT / "training/control/passages.jsonl").read_text().splitlines() if line]
+    assert len(texts) >= 10
+    rejected = {text[:60]: check_post(text, max_chars=100_000).problems for text in texts
+                if not check_post(text, max_chars=100_000).passed}
+    assert rejected == {}
+
+
+@pytest.mark.parametrize("text", [
+    POST + "\n\nMore in [my notes on alerting](https://example.com/alerts).",  # a Markdown link
+    POST + "\n\n[1] The SRE book, chapter 6.",  # a numbered reference
+    POST.replace("Ship small.", "Ship small [and often]."),  # an aside
+])
+def test_brackets_that_are_not_template_slots_pass(text):
+    report = check_post(text)
+    assert report.passed, report.problems
 
 
 def test_fluency_is_judged_by_perplexity_against_the_threshold():

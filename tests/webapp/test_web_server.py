@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.webapp.conftest import free_port
-from tests.webapp.test_browser import ARGS, CHROMIUM
+from tests.browser import BACKGROUND, chromium, stylesheet_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -96,31 +96,20 @@ def test_a_signal_stops_twin_web_and_every_worker(sig):
 
 
 def test_a_browser_sees_styled_pages_and_signs_up_under_gunicorn(web):
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium, or `make system-deps`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            stylesheets = []
-            page.on("response", lambda response: stylesheets.append((response.url, response.status))
-                    if response.url.endswith(".css") else None)
-            page.goto(f"{web.url}/accounts/signup/")
-            assert stylesheets == [(f"{web.url}/static/twin/twin.css", 200)]
-            body = page.evaluate("getComputedStyle(document.body).backgroundColor")
-            assert body == "rgb(246, 247, 249)", "twin.css is applied (var(--bg))"
-            page.fill("input[name=email]", f"gunicorn-{uuid.uuid4().hex[:8]}@example.com")
-            page.fill("input[name=password1]", "analytical engine 1843")
-            page.fill("input[name=password2]", "analytical engine 1843")
-            page.click("button:has-text('Sign up')")
-            page.wait_for_url(f"{web.url}/sources/")
-            brand = page.evaluate("getComputedStyle(document.querySelector('.topbar')).borderBottomStyle")
-            assert brand == "solid"
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        stylesheets = stylesheet_statuses(page)
+        page.goto(f"{web.url}/accounts/signup/")
+        assert stylesheets == [(f"{web.url}/static/twin/twin.css", 200)]
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND, "twin.css is applied"
+        page.fill("input[name=email]", f"gunicorn-{uuid.uuid4().hex[:8]}@example.com")
+        page.fill("input[name=password1]", "analytical engine 1843")
+        page.fill("input[name=password2]", "analytical engine 1843")
+        page.click("button:has-text('Sign up')")
+        page.wait_for_url(f"{web.url}/sources/")
+        brand = page.evaluate("getComputedStyle(document.querySelector('.topbar')).borderBottomStyle")
+        assert brand == "solid"
 
 
 def test_rate_limits_hold_across_gunicorns_workers(web):
