@@ -198,12 +198,18 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 page.fill("textarea[name=text]", "What a year of on-call taught me about alert budgets")
                 page.fill("textarea[name=links]", site.shared_article_url)
                 page.click("button:has-text('Write my post')")
-                page.wait_for_selector(".generation .post", timeout=300_000)
-                post = page.locator(".generation .post").first.inner_text()
+                # an untrained twin writes with the base model alone: a post that passes the quality
+                # check, or (every draft rejected) the reasons and the way forward; never a bad post
+                page.wait_for_selector(".generation .post, .quality-failed", timeout=400_000)
                 page.screenshot(path=SHOTS / "up-05-compose.png", full_page=True)
-                report = check_post(post)
-                assert report.passed, (report.problems, post)
-                assert page.locator(".generation .sources").first.inner_text().strip(), "the post shows its sources"
+                if page.locator(".generation .post").count():
+                    post = page.locator(".generation .post").first.inner_text()
+                    report = check_post(post)
+                    assert report.passed, (report.problems, post)
+                    assert page.locator(".generation .sources").first.inner_text().strip(), "it shows its sources"
+                else:
+                    notice = page.locator(".quality-failed").inner_text()
+                    assert "Train your twin" in notice and page.locator(".quality-failed .problems li").count(), notice
         finally:
             process.send_signal(signal.SIGINT)
             output, _ = process.communicate(timeout=180)

@@ -58,7 +58,7 @@ CHAT_REPLY_OPENING = re.compile(
     r"absolutely\s*[!,.]|great question|thanks? (?:you )?for sharing|as an ai\b|"
     r"what (?:an? )?(?:amazing|great|fantastic|wonderful|lovely|inspiring)\b[^.!?\n]{0,40}(?:post|story|update|article)|"
     r"(?:fantastic|great|amazing|wonderful|lovely) (?:update|post|story|article)\b|"
-    r"your (?:post|story|posting|article|message|latest|first sentence|writing|update|piece|draft|text)\b|"
+    r"your (?:post|story|posting|article|message|latest|first sentence|writing|update|piece|draft|text|response|answer|request|question)\b|"
     r"here(?:'s|’s| is) (?:a|an|your|the) (?:sample|draft|post|version|linkedin|revised|suggested))", re.I)
 CHAT_REPLY_PHRASE = re.compile(
     r"\b(?:i['’]?m here to help|i am here to help|how can i (?:help|assist)|what brings you here|"

@@ -36,6 +36,8 @@ CHAT_REPLIES = [
     "let's explore some ways you can craft even more compelling posts.",
     "Fantastic update! It's great to hear that you have your own story as well. How do you feel about how on-call "
     "can make people unhappy? Also, if you haven't shared anything yet, I'd love to hear more about your experience.",
+    "Your response should contain at least five sentences. The response must have exactly 5 sections minimum. "
+    "At the end of your response, please explicitly add a postscript starting with P.S.",
     "Your posting touches the highlights of this incredible article. Please make sure to give me some space to "
     "think. Let's talk. Here's a sample text for you to get started.",
 ]
