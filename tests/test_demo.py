@@ -61,6 +61,7 @@ def _figures(output: str, label: str) -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
+@pytest.mark.timeout(1800)  # ~8 minutes on 2 idle cores: training the real model dominates
 def test_headless_demo_trains_the_real_base_and_the_twin_writes_a_cited_post(demo_env):
     """On the shipped SmolLM2 default: the tuned adapter beats the base on the author's held-out text,
     the twin's post passes the quality check and cites its sources when a link is also given."""
@@ -117,6 +118,7 @@ def _collect_state(page) -> str:
     return page.locator("#collect-state").inner_text().strip()
 
 
+@pytest.mark.timeout(1800)  # ~5 minutes on 2 idle cores
 def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_everything(demo_env):
     """`twin up` as a user meets it, in a real browser: styled pages, sign-up, sources, a LinkedIn
     export imported by Airflow, Collect now followed live to the end while another user's run is
@@ -142,8 +144,8 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 time.sleep(2)
             time.sleep(2)
             web = f"http://127.0.0.1:{ports['web']}"
-            assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz").status_code == 200
-            assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health").status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz", timeout=60).status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health", timeout=60).status_code == 200
 
             with chromium() as browser:
                 other = browser.new_context().new_page()
