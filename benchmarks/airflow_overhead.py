@@ -73,9 +73,9 @@ def main() -> None:
 
     from tests.crawlers.fixture_server import FixtureServer
     from twin.db import database_url, prepare_server
-    from twin.settings import get_settings
+    from twin.local_secrets import local_settings
 
-    settings = get_settings()
+    settings = local_settings()
     prepare_server(settings)
     url = database_url(settings)
     with FixtureServer() as server:

@@ -10,6 +10,7 @@ default timeouts and retries) and the real api-server, scheduler, dag-processor 
      started first, then user B (the same sources as A) collects.
 Prints both wall times, the documents each collected, the ratio, and the state of C's run when B's
 ended (it must still be running: nothing waited for it). Target: beside a stuck run < 60 s.
+twin_finetune is paused meanwhile (each collected user would otherwise start training).
 
     .venv/bin/python benchmarks/collect_fairness.py [--impolite]
 """
@@ -38,7 +39,7 @@ def new_user(database_url: str, sources: list[tuple[str, str]], export: bytes | 
     user_id, _ = create_user(f"fair-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
     with get_engine().begin() as conn:
         conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(),
-                                                    is_active=True, confirmed_own=True),
+                                                    is_active=True),
                      [{"user_id": user_id, "platform": platform, "url": url} for platform, url in sources])
     if export is not None:
         from crawlers.importers import import_export
@@ -74,14 +75,13 @@ def main() -> None:
     from twin.airflow import airflow_home, running_airflow
     from twin.airflow_client import AirflowClient
     from twin.db import database_url, prepare_server
-    from twin.settings import get_settings
+    from twin.local_secrets import local_settings
 
     with SampleSite() as site, socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)  # the kernel accepts connections; nothing ever answers
         os.environ.update({**site.crawl_env(polite=not args.impolite), "TWIN_COLLECT_SCHEDULE": "none"})
-        get_settings.cache_clear()
-        settings = get_settings()
+        settings = local_settings()
         prepare_server(settings)
         url = database_url(settings)
         export = site.linkedin_export_zip()
@@ -90,6 +90,7 @@ def main() -> None:
 
         with running_airflow(settings, log_dir=airflow_home(settings) / "logs" / "benchmark"):
             with AirflowClient.from_settings(settings) as client:
+                client.pause("twin_finetune", wait_for_parsing=180)  # collecting schedules training: not measured here
                 client.unpause("twin_collect", wait_for_parsing=180)
                 collect(client, warm, "warm-up")  # first dbt build, first model load
                 alone_s, alone_state = collect(client, alone, "alone")

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from twin.db import database_url, sqlalchemy_url
+from twin.processes import descendants, start_service, stop_tree
 from twin.settings import PROJECT_ROOT, Settings, SettingsError, get_settings, require_secrets
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -127,9 +128,8 @@ class AirflowProcesses:
         """Start one component (again, after it died), logging to ``<log_dir>/<component>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{component}.log", "ab") as log:
-            self.processes[component] = subprocess.Popen(
-                airflow_command(component), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            self.processes[component] = start_service(airflow_command(component), env=self.env, stdout=log,
+                                                      stderr=subprocess.STDOUT)
 
     def dead(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
@@ -152,8 +152,6 @@ class AirflowProcesses:
         """SIGTERM to every component at once, then whatever is left of each tree is killed: API
         workers, executor workers and task processes (``airflow worker -- <id>``), which start
         sessions of their own and would otherwise outlive the scheduler."""
-        from twin.processes import descendants, stop_tree
-
         trees = {name: descendants(process.pid) for name, process in self.processes.items()}
         for process in self.processes.values():
             try:

@@ -105,11 +105,18 @@ class AirflowClient:
 
     def unpause(self, dag_id: str, *, wait_for_parsing: float = 0.0) -> None:
         """Unpause a DAG; with ``wait_for_parsing`` seconds, wait for a DAG Airflow has not parsed yet (404)."""
+        self.set_paused(dag_id, False, wait_for_parsing=wait_for_parsing)
+
+    def pause(self, dag_id: str, *, wait_for_parsing: float = 0.0) -> None:
+        """Pause a DAG: none of its runs starts (queued ones wait) until it is unpaused."""
+        self.set_paused(dag_id, True, wait_for_parsing=wait_for_parsing)
+
+    def set_paused(self, dag_id: str, paused: bool, *, wait_for_parsing: float = 0.0) -> None:
         deadline = time.monotonic() + wait_for_parsing
+        action = f"{'pause' if paused else 'unpause'} {dag_id}"
         while True:
             try:
-                self._request("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", f"unpause {dag_id}",
-                              json={"is_paused": False})
+                self._request("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", action, json={"is_paused": paused})
                 return
             except AirflowRejected as exc:
                 if exc.status_code != 404 or time.monotonic() > deadline:

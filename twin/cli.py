@@ -41,13 +41,10 @@ def _service_settings(*required: str, component: str):
     ``required`` are refused unless TWIN_DEBUG is on."""
     from twin.settings import require_secrets
 
-    settings = _settings()
-    if settings.uses_embedded_db:
-        from twin.local_secrets import ensure_local_secrets
+    from twin.local_secrets import local_settings
 
-        if ensure_local_secrets(settings):
-            get_settings.cache_clear()
-            settings = _settings()
+    _settings()  # invalid settings: a clear error first
+    settings = local_settings()
     try:
         require_secrets(settings, *required, component=component)
     except SettingsError as exc:

@@ -40,6 +40,18 @@ def ensure_local_secrets(settings: Settings) -> bool:
     return True
 
 
+def local_settings() -> Settings:
+    """This installation's settings; on the embedded database (a local installation) with its
+    generated secrets, written first if missing (what the service commands and benchmarks run on)."""
+    from twin.settings import get_settings
+
+    settings = get_settings()
+    if settings.uses_embedded_db and ensure_local_secrets(settings):
+        get_settings.cache_clear()
+        settings = get_settings()
+    return settings
+
+
 def read_local_secret(settings: Settings, name: str) -> str | None:
     """One generated value (e.g. to tell the user where the Airflow admin password is)."""
     path = secrets_path(settings)

@@ -4,12 +4,29 @@ session of their own included (Airflow's task processes, Ray's workers, gunicorn
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterable
 
 import psutil
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of a service: the kernel sends it SIGTERM when the process that started it
+    dies, even by SIGKILL (Linux), so a killed `twin up` leaves no service running on its own."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def start_service(command: list[str], **popen_kwargs) -> subprocess.Popen:
+    """Start a long-running child in a session of its own (signals to this terminal's group do not
+    reach it; stop it with :func:`stop_tree`) that is told to stop if this process dies."""
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=die_with_parent, **popen_kwargs)
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -81,7 +98,7 @@ def stop_tree(process: subprocess.Popen, *, signals: tuple[tuple[int, float], ..
 def run_in_foreground(command: list[str], *, cwd=None, env: dict[str, str] | None = None, grace: float = 25.0) -> int:
     """Run ``command`` until it exits; SIGINT or SIGTERM to this process stops it and all it started
     (gracefully first: SIGTERM and ``grace`` seconds), then this returns its exit status."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+    process = start_service(command, cwd=cwd, env=env)
     received: list[int] = []
 
     def forward(signum, _frame):

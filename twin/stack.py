@@ -24,7 +24,7 @@ import httpx
 
 from twin import ray_cluster
 from twin.airflow import AirflowProcesses, airflow_home, prepare
-from twin.processes import stop_tree
+from twin.processes import start_service, stop_tree
 from twin.web_server import gunicorn_command
 from twin.settings import PROJECT_ROOT, Settings
 
@@ -82,8 +82,8 @@ class Stack:
                kind: type[Service] = Service) -> Service:
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or self.env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            process = start_service(command, cwd=PROJECT_ROOT, env=env or self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         service = kind(name, process, log_path)
         if kind is Service:
             self.services.append(service)

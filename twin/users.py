@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -47,6 +48,8 @@ def create_user(email: str, password: str | None, database_url: str, *, admin: b
     args = [sys.executable, "-m", "webapp.manage", "twin_user_create", email] + (["--admin"] if admin else [])
     result = subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown error"
+        lines = result.stderr.strip().splitlines() or ["unknown error"]
+        # the exception's own line, not the caret line under a traceback's source excerpt
+        message = next((line for line in reversed(lines) if re.match(r"[\w.]+: \S", line)), lines[-1])
         raise UserCreationError(message.removeprefix("CommandError: "))
     return int(result.stdout.strip().splitlines()[-1]), password
