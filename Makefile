@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: help install system-deps test demo up lock clean
+.PHONY: help install system-deps test lint demo up lock clean
 
 help:
 	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
+	@echo "make lint     ruff: lint and format check (ruff.toml); CI runs it before the tests"
 	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
 	@echo "make up       install, then start every service for real use (no demo data)"
 	@echo "make install  create .venv, install the locked dependencies and the project, prepare the offline base model"
@@ -30,6 +31,10 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
 	$(BIN)/twin demo $(DEMO_ARGS)

@@ -34,11 +34,14 @@ def create_user_with_sources(server, database_url: str) -> int:
 
     user_id, _ = create_user(f"bench-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
     with get_engine().begin() as conn:
-        conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(), is_active=True), [
-            {"user_id": user_id, "platform": "medium", "url": server.url("/medium/feed/@ada")},
-            {"user_id": user_id, "platform": "substack", "url": server.url("/substack/ada")},
-            {"user_id": user_id, "platform": "web", "url": server.url("/web/article.html")},
-        ])
+        conn.execute(
+            sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(), is_active=True),
+            [
+                {"user_id": user_id, "platform": "medium", "url": server.url("/medium/feed/@ada")},
+                {"user_id": user_id, "platform": "substack", "url": server.url("/substack/ada")},
+                {"user_id": user_id, "platform": "web", "url": server.url("/web/article.html")},
+            ],
+        )
     return user_id
 
 

@@ -38,9 +38,10 @@ def new_user(database_url: str, sources: list[tuple[str, str]], export: bytes | 
 
     user_id, _ = create_user(f"fair-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
     with get_engine().begin() as conn:
-        conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(),
-                                                    is_active=True),
-                     [{"user_id": user_id, "platform": platform, "url": url} for platform, url in sources])
+        conn.execute(
+            sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now(), is_active=True),
+            [{"user_id": user_id, "platform": platform, "url": url} for platform, url in sources],
+        )
     if export is not None:
         from crawlers.importers import import_export
 
@@ -55,8 +56,9 @@ def documents_of(user_id: int) -> int:
     from twin.tables import documents
 
     with get_engine().connect() as conn:
-        return conn.execute(sa.select(sa.func.count(sa.distinct(documents.c.source_url)))
-                            .where(documents.c.user_id == user_id)).scalar()
+        return conn.execute(
+            sa.select(sa.func.count(sa.distinct(documents.c.source_url))).where(documents.c.user_id == user_id)
+        ).scalar()
 
 
 def collect(client, user_id: int, label: str) -> tuple[float, str]:
@@ -102,10 +104,14 @@ def main() -> None:
 
     print(f"politeness           : {'off' if args.impolite else 'on (the default)'}")
     print(f"alone                : {alone_s:6.1f} s  (run {alone_state}, {documents_of(alone)} documents)")
-    print(f"beside a stuck run   : {beside_s:6.1f} s  (run {beside_state}, {documents_of(beside)} documents; "
-          f"the stuck run was {stuck_state} when it ended)")
-    print(f"ratio                : {beside_s / alone_s:6.2f}x   target: beside a stuck run < 60 s "
-          f"{'met' if beside_s < 60 and stuck_state == 'running' else 'NOT met'}")
+    print(
+        f"beside a stuck run   : {beside_s:6.1f} s  (run {beside_state}, {documents_of(beside)} documents; "
+        f"the stuck run was {stuck_state} when it ended)"
+    )
+    print(
+        f"ratio                : {beside_s / alone_s:6.2f}x   target: beside a stuck run < 60 s "
+        f"{'met' if beside_s < 60 and stuck_state == 'running' else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,25 @@ def crawl_with_scrapy(urls: list[str]) -> tuple[float, int]:
         handle.write("\n".join(urls[1:]))
     env = {**os.environ, "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "TWIN_CRAWL_RETRIES": "0"}
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "crawlers.run", "--user-id", "0", "--platform", "web", "--dry-run",
-                             "--urls-file", handle.name, urls[0]], cwd=ROOT, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crawlers.run",
+            "--user-id",
+            "0",
+            "--platform",
+            "web",
+            "--dry-run",
+            "--urls-file",
+            handle.name,
+            urls[0],
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     elapsed = time.perf_counter() - started
     os.unlink(handle.name)
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -74,13 +91,20 @@ def main() -> None:
         extract_s, extract_pages = fetch_sequentially(urls, extract=True)
     rows = [
         ("scrapy link spider (fetch + extract + pipelines, incl. process start-up)", scrapy_pages, scrapy_s),
-        (f"scrapy link spider, less one 1-page crawl ({startup_s:.2f} s: start-up)", scrapy_pages - 1, scrapy_s - startup_s),
+        (
+            f"scrapy link spider, less one 1-page crawl ({startup_s:.2f} s: start-up)",
+            scrapy_pages - 1,
+            scrapy_s - startup_s,
+        ),
         ("httpx sequential (fetch only)", fetch_pages, fetch_s),
         ("httpx sequential (fetch + the same extraction)", extract_pages, extract_s),
     ]
     for name, pages, seconds in rows:
         print(f"{name:75s} {pages:5d} pages {seconds:7.2f} s {pages / seconds:8.1f} pages/s")
-    for label, rate in (("", scrapy_pages / scrapy_s), (" (start-up excluded)", (scrapy_pages - 1) / (scrapy_s - startup_s))):
+    for label, rate in (
+        ("", scrapy_pages / scrapy_s),
+        (" (start-up excluded)", (scrapy_pages - 1) / (scrapy_s - startup_s)),
+    ):
         print(f"ratio scrapy{label} / httpx fetch-only:       {rate / (fetch_pages / fetch_s):.2f}")
         print(f"ratio scrapy{label} / httpx fetch+extraction: {rate / (extract_pages / extract_s):.2f}")
 

@@ -43,7 +43,9 @@ def chunk_texts(count: int, seed: int = 7) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=1024, help="how many chunk texts (default 1024)")
-    parser.add_argument("--batch-size", type=int, default=None, help="encode batch size (default TWIN_EMBED_BATCH_SIZE)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="encode batch size (default TWIN_EMBED_BATCH_SIZE)"
+    )
     parser.add_argument("--model", default=None, help="embedding model (default TWIN_EMBEDDING_MODEL)")
     args = parser.parse_args()
 

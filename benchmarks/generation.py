@@ -30,10 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._scratch import insert_chunks, percentile, scratch_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ["why we review runbooks like code", "what small pull requests taught our team",
-           "the boring fix that cut our pages from 40 to 3", "how we make every pipeline safe to rerun",
-           "what I tell new on-call engineers on day one", "why idempotency is a kindness",
-           "deleting alerts nobody acts on", "a checklist for handing over the pager"]
+PROMPTS = [
+    "why we review runbooks like code",
+    "what small pull requests taught our team",
+    "the boring fix that cut our pages from 40 to 3",
+    "how we make every pipeline safe to rerun",
+    "what I tell new on-call engineers on day one",
+    "why idempotency is a kindness",
+    "deleting alerts nobody acts on",
+    "a checklist for handing over the pager",
+]
 
 
 def persona_posts() -> list[str]:
@@ -50,8 +56,13 @@ def speed(model, prompt: str, new_tokens: int, runs: int) -> dict[str, list[floa
     for _ in range(runs):
         started = time.perf_counter()
         with torch.inference_mode():
-            output = model.model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                          do_sample=False, pad_token_id=model.tokenizer.pad_token_id)
+            output = model.model.generate(
+                **inputs,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=model.tokenizer.pad_token_id,
+            )
         generated = output.shape[1] - inputs["input_ids"].shape[1]
         raw_rates.append(generated / (time.perf_counter() - started))
 
@@ -96,11 +107,28 @@ def main() -> None:
     print(f"model {SHIPPED_MODEL_ID}, fp32, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores")
     model = TransformersModel(ModelSpec(BASE_MODEL_ID, SHIPPED_MODEL_ID), home=settings.home)
     posts = persona_posts()
-    hits = [ContextItem(key=f"post-{i}", text=post, title=None, url=f"https://www.linkedin.com/posts/{i}",
-                        platform="linkedin", kind="post", origin="retrieval", score=1.0 / (i + 1))
-            for i, post in enumerate(posts[:3])]
-    assembled = assemble_prompt(PROMPTS[0], [], hits, count_tokens=model.count_tokens, prompt_budget=1500,
-                                context_tokens=900, render=model.render)
+    hits = [
+        ContextItem(
+            key=f"post-{i}",
+            text=post,
+            title=None,
+            url=f"https://www.linkedin.com/posts/{i}",
+            platform="linkedin",
+            kind="post",
+            origin="retrieval",
+            score=1.0 / (i + 1),
+        )
+        for i, post in enumerate(posts[:3])
+    ]
+    assembled = assemble_prompt(
+        PROMPTS[0],
+        [],
+        hits,
+        count_tokens=model.count_tokens,
+        prompt_budget=1500,
+        context_tokens=900,
+        render=model.render,
+    )
     prompt_tokens = model.count_tokens(assembled.text)
     model.complete(assembled.text, 8, 0.0)  # warm-up
     measured = speed(model, assembled.text, args.new_tokens, args.runs)
@@ -108,8 +136,10 @@ def main() -> None:
     print(f"\n1. Generation, prompt {prompt_tokens} tokens, {args.new_tokens} new tokens, median of {args.runs}:")
     print(f"   raw model.generate          {raw:6.1f} tokens/s")
     print(f"   serving path (stream)       {ours:6.1f} tokens/s   ratio {ours / raw:.2f}x")
-    print(f"   time to first token         p50 {percentile(measured['ttft_ms'], 0.5):6.0f} ms   "
-          f"max {max(measured['ttft_ms']):6.0f} ms")
+    print(
+        f"   time to first token         p50 {percentile(measured['ttft_ms'], 0.5):6.0f} ms   "
+        f"max {max(measured['ttft_ms']):6.0f} ms"
+    )
     del model
 
     user_id = random.randint(10**9, 2 * 10**9)
@@ -117,16 +147,21 @@ def main() -> None:
         scratch_url = with_database(database_url(settings), engine.url.database)
         insert_chunks(engine, [(f"persona-{i}", user_id, post) for i, post in enumerate(posts)])
         with CrawlRun(engine, user_id, "bench", "linkedin") as run:  # makes the user known
-            run.store(DocumentRecord(platform="linkedin", kind="post", source_url="https://example.com/bench",
-                                     content=posts[0]))
+            run.store(
+                DocumentRecord(
+                    platform="linkedin", kind="post", source_url="https://example.com/bench", content=posts[0]
+                )
+            )
         embed_chunks(engine, settings.embedding_model, model=load_embedding_model(settings.embedding_model))
-        twin = InProcessTwin(ServingConfig(), settings.model_copy(update={"database_url": scratch_url,
-                                                                          "base_model": SHIPPED_MODEL_ID}))
+        twin = InProcessTwin(
+            ServingConfig(), settings.model_copy(update={"database_url": scratch_url, "base_model": SHIPPED_MODEL_ID})
+        )
         loop = asyncio.new_event_loop()
         latencies, passed, drafts, generated = [], 0, [], []
         for n in range(args.requests):
-            request = PostRequest(user=user_id, prompt=PROMPTS[n % len(PROMPTS)], k=3,
-                                  max_new_tokens=args.max_new_tokens)
+            request = PostRequest(
+                user=user_id, prompt=PROMPTS[n % len(PROMPTS)], k=3, max_new_tokens=args.max_new_tokens
+            )
             started = time.perf_counter()
             response = loop.run_until_complete(twin.write(request))
             latencies.append(time.perf_counter() - started)
@@ -136,12 +171,18 @@ def main() -> None:
         loop.close()
         twin.database.dispose()
 
-    print(f"\n2. Compose end to end (in-process, retrieval k=3, max_new_tokens {args.max_new_tokens}, "
-          f"quality check on), {args.requests} requests:")
-    print(f"   latency p50 {percentile(latencies, 0.5):6.1f} s   p95 {percentile(latencies, 0.95):6.1f} s   "
-          f"mean {statistics.mean(latencies):6.1f} s")
-    print(f"   quality passed {passed}/{args.requests}, drafts per request mean {statistics.mean(drafts):.2f} "
-          f"(max {max(drafts)}), tokens of the last draft mean {statistics.mean(generated):.0f}")
+    print(
+        f"\n2. Compose end to end (in-process, retrieval k=3, max_new_tokens {args.max_new_tokens}, "
+        f"quality check on), {args.requests} requests:"
+    )
+    print(
+        f"   latency p50 {percentile(latencies, 0.5):6.1f} s   p95 {percentile(latencies, 0.95):6.1f} s   "
+        f"mean {statistics.mean(latencies):6.1f} s"
+    )
+    print(
+        f"   quality passed {passed}/{args.requests}, drafts per request mean {statistics.mean(drafts):.2f} "
+        f"(max {max(drafts)}), tokens of the last draft mean {statistics.mean(generated):.0f}"
+    )
 
 
 if __name__ == "__main__":

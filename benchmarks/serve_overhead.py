@@ -29,8 +29,15 @@ from benchmarks._scratch import insert_chunks, percentile, scratch_database  # n
 from benchmarks.embed_throughput import chunk_texts  # noqa: E402
 from twin.user_tokens import authorization_header  # noqa: E402
 
-PROMPTS = ["why postgres is enough for vector search", "lessons from on-call", "evaluating fine-tuned models",
-           "caching bugs", "hiring for curiosity", "technical debt as a loan", "event-driven pipelines"]
+PROMPTS = [
+    "why postgres is enough for vector search",
+    "lessons from on-call",
+    "evaluating fine-tuned models",
+    "caching bugs",
+    "hiring for curiosity",
+    "technical debt as a loan",
+    "event-driven pipelines",
+]
 
 
 def free_port() -> int:
@@ -40,8 +47,10 @@ def free_port() -> int:
 
 
 def summary(name: str, latencies: list[float]) -> str:
-    return (f"{name:<28} n={len(latencies):>5}  p50 {percentile(latencies, 0.5):7.1f} ms  "
-            f"p95 {percentile(latencies, 0.95):7.1f} ms  mean {statistics.mean(latencies):7.1f} ms")
+    return (
+        f"{name:<28} n={len(latencies):>5}  p50 {percentile(latencies, 0.5):7.1f} ms  "
+        f"p95 {percentile(latencies, 0.95):7.1f} ms  mean {statistics.mean(latencies):7.1f} ms"
+    )
 
 
 def main() -> None:
@@ -75,7 +84,11 @@ def main() -> None:
         texts = chunk_texts(args.chunks)
         insert_chunks(engine, [(f"bench-{i}", user_id, text) for i, text in enumerate(texts)])
         with CrawlRun(engine, user_id, "bench", "linkedin") as run:  # makes the user known
-            run.store(DocumentRecord(platform="linkedin", kind="post", source_url="https://example.com/bench", content=texts[0]))
+            run.store(
+                DocumentRecord(
+                    platform="linkedin", kind="post", source_url="https://example.com/bench", content=texts[0]
+                )
+            )
         model = load_embedding_model(settings.embedding_model)
         embed_chunks(engine, settings.embedding_model, model=model)
         print(f"scratch database: {args.chunks} chunks of user {user_id} embedded")
@@ -100,9 +113,19 @@ def main() -> None:
         port = free_port()
         started_ray = ensure_ray(settings, num_cpus=args.num_cpus, dashboard=False)
         try:
-            url = deploy(load_deploy_config(port=port, env_vars={
-                "DATABASE_URL": scratch_url, "TWIN_SERVING_TOKEN": token, "HF_HUB_OFFLINE": "1",
-                "TOKENIZERS_PARALLELISM": "false"}), timeout_s=600)
+            url = deploy(
+                load_deploy_config(
+                    port=port,
+                    env_vars={
+                        "DATABASE_URL": scratch_url,
+                        "TWIN_SERVING_TOKEN": token,
+                        "HF_HUB_OFFLINE": "1",
+                        "TOKENIZERS_PARALLELISM": "false",
+                    },
+                ),
+                timeout_s=600,
+            )
+
             def signed() -> dict:  # a fresh user token per request, as the web app sends
                 return authorization_header(token, user_id, issuer="benchmark")
 
@@ -147,17 +170,21 @@ def main() -> None:
             shutdown(started_ray)
 
     print()
-    print("Sequential, one request at a time (retrieval k=%d + prompt assembly + 1 generated token):" % args.k)
+    print(f"Sequential, one request at a time (retrieval k={args.k} + prompt assembly + 1 generated token):")
     print(summary("in-process (same functions)", in_process))
     print(summary("through Ray Serve (HTTP)", served))
-    print(f"Serve overhead: p50 {percentile(served, 0.5) - percentile(in_process, 0.5):+.1f} ms, "
-          f"ratio p50 {percentile(served, 0.5) / percentile(in_process, 0.5):.2f}x, "
-          f"p95 {percentile(served, 0.95) / percentile(in_process, 0.95):.2f}x")
+    print(
+        f"Serve overhead: p50 {percentile(served, 0.5) - percentile(in_process, 0.5):+.1f} ms, "
+        f"ratio p50 {percentile(served, 0.5) / percentile(in_process, 0.5):.2f}x, "
+        f"p95 {percentile(served, 0.95) / percentile(in_process, 0.95):.2f}x"
+    )
     print()
     print(f"Load: {args.clients} concurrent clients for {load_seconds:.1f} s through Serve:")
     if load_latencies:
         print(summary("through Ray Serve (load)", load_latencies))
-    print(f"requests ok {len(load_latencies)}, errors {len(errors)}, throughput {len(load_latencies) / load_seconds:.1f} req/s")
+    print(
+        f"requests ok {len(load_latencies)}, errors {len(errors)}, throughput {len(load_latencies) / load_seconds:.1f} req/s"
+    )
     for error in errors[:5]:
         print("  error:", error)
     if errors:

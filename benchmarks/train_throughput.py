@@ -26,14 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _throughput(log_history: list[dict], wall_s: float) -> dict[str, float]:
     tokens = max(entry["num_tokens"] for entry in log_history if "num_tokens" in entry)
     runtime = next(entry["train_runtime"] for entry in log_history if "train_runtime" in entry)
-    return {"tokens": tokens, "loop_tokens_per_s": tokens / runtime, "end_to_end_tokens_per_s": tokens / wall_s,
-            "wall_s": wall_s}
+    return {
+        "tokens": tokens,
+        "loop_tokens_per_s": tokens / runtime,
+        "end_to_end_tokens_per_s": tokens / wall_s,
+        "wall_s": wall_s,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["default", "tiny"], default="default",
-                        help="default: the shipped SmolLM2-135M-Instruct; tiny: the random test model")
+    parser.add_argument(
+        "--model",
+        choices=["default", "tiny"],
+        default="default",
+        help="default: the shipped SmolLM2-135M-Instruct; tiny: the random test model",
+    )
     parser.add_argument("--samples", type=int, default=24, help="training samples (default model; default 24)")
     parser.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1: same compute as direct)")
     parser.add_argument("--epochs", type=float, default=None, help="epochs (default: 1 for the default model, 12 tiny)")
@@ -53,9 +61,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="twin-bench-"))
     tiny = args.model == "tiny"
     epochs = args.epochs or (12 if tiny else 1)
-    config = load_config(TINY_CONFIG if tiny else DEFAULT_CONFIG, epochs=epochs, max_train_minutes=None,
-                         max_train_samples=None if tiny else args.samples,
-                         scaling={"num_workers": args.workers, "resources_per_worker": {"CPU": 1}})
+    config = load_config(
+        TINY_CONFIG if tiny else DEFAULT_CONFIG,
+        epochs=epochs,
+        max_train_minutes=None,
+        max_train_samples=None if tiny else args.samples,
+        scaling={"num_workers": args.workers, "resources_per_worker": {"CPU": 1}},
+    )
     snapshot = prepare_dataset(1, work, rows=sft_rows(1), max_train=config.max_train_samples)
     if tiny:
         base_model = str(build_tiny_model(snapshot.corpus, config.tiny_model, work, config.seed))
@@ -76,22 +88,31 @@ def main() -> None:
     del trainer
     torch.set_num_threads(threads)
 
-    ensure_ray(get_settings().model_copy(update={"ray_num_cpus": max(2, args.workers), "ray_dashboard": False,
-                                                 "ray_address": None}))
+    ensure_ray(
+        get_settings().model_copy(
+            update={"ray_num_cpus": max(2, args.workers), "ray_dashboard": False, "ray_address": None}
+        )
+    )
     started = time.perf_counter()
     summary = fit(loop_config, storage_path=str(work / "ray"), name="bench", adapter_dir=work / "adapter")
     ray_path = _throughput(summary["log_history"], time.perf_counter() - started)
 
-    print(f"{config.base_model}, {len(snapshot.train)} samples x {epochs:g} epochs, max {config.max_seq_length} "
-          f"tokens, batch {config.per_device_batch_size}; Ray workers: {args.workers}; {threads} torch threads")
+    print(
+        f"{config.base_model}, {len(snapshot.train)} samples x {epochs:g} epochs, max {config.max_seq_length} "
+        f"tokens, batch {config.per_device_batch_size}; Ray workers: {args.workers}; {threads} torch threads"
+    )
     print(f"{'':14}{'tokens':>10}{'loop tok/s':>12}{'e2e tok/s':>12}{'wall s':>9}")
     for name, result in (("direct", direct), ("ray train", ray_path)):
-        print(f"{name:14}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.1f}"
-              f"{result['end_to_end_tokens_per_s']:>12.1f}{result['wall_s']:>9.1f}")
-    print(f"ratio ray/direct: loop {ray_path['loop_tokens_per_s'] / direct['loop_tokens_per_s']:.2f}, "
-          f"end to end {ray_path['end_to_end_tokens_per_s'] / direct['end_to_end_tokens_per_s']:.2f} "
-          f"(Ray overhead ratio = direct/ray end to end: "
-          f"{direct['end_to_end_tokens_per_s'] / ray_path['end_to_end_tokens_per_s']:.2f}x)")
+        print(
+            f"{name:14}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.1f}"
+            f"{result['end_to_end_tokens_per_s']:>12.1f}{result['wall_s']:>9.1f}"
+        )
+    print(
+        f"ratio ray/direct: loop {ray_path['loop_tokens_per_s'] / direct['loop_tokens_per_s']:.2f}, "
+        f"end to end {ray_path['end_to_end_tokens_per_s'] / direct['end_to_end_tokens_per_s']:.2f} "
+        f"(Ray overhead ratio = direct/ray end to end: "
+        f"{direct['end_to_end_tokens_per_s'] / ray_path['end_to_end_tokens_per_s']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

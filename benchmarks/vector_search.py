@@ -36,11 +36,15 @@ def make_dataset(rows: int, topics: int, seed: int):
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     topic_of_row = rng.integers(0, topics, size=rows)
     # noise of norm ~0.9 around a unit centre: neighbours within a topic are close but not trivial
-    vectors = centres[topic_of_row] + rng.normal(scale=0.9 / np.sqrt(DIMENSION), size=(rows, DIMENSION)).astype(np.float32)
+    vectors = centres[topic_of_row] + rng.normal(scale=0.9 / np.sqrt(DIMENSION), size=(rows, DIMENSION)).astype(
+        np.float32
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     owners = np.where(rng.random(rows) < 0.01, SMALL_USER, LARGE_USER)
-    texts = [" ".join(f"topic{topic}word{w}" for w in rng.integers(0, 12, size=8)) + " about systems and teams"
-             for topic in topic_of_row]
+    texts = [
+        " ".join(f"topic{topic}word{w}" for w in rng.integers(0, 12, size=8)) + " about systems and teams"
+        for topic in topic_of_row
+    ]
     return centres, topic_of_row, vectors, owners, texts
 
 
@@ -68,8 +72,9 @@ def load(engine, vectors, owners, texts):
         driver = conn.connection.driver_connection
         register_vector(driver)
         with driver.cursor() as cursor:
-            with cursor.copy("copy vectors.chunk_embeddings (chunk_id, model, user_id, embedding) from stdin "
-                             "with (format binary)") as copy:
+            with cursor.copy(
+                "copy vectors.chunk_embeddings (chunk_id, model, user_id, embedding) from stdin with (format binary)"
+            ) as copy:
                 copy.set_types(["text", "text", "int8", "vector"])
                 for chunk_id, owner, vector in zip(ids, owners, vectors):
                     copy.write_row((chunk_id, MODEL, int(owner), vector))
@@ -83,8 +88,11 @@ def build_indexes(engine, m: int, ef_construction: int) -> float:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("set maintenance_work_mem = '1GB'")
         conn.exec_driver_sql("set max_parallel_maintenance_workers = 1")
-        conn.exec_driver_sql(hnsw_index_ddl(MODEL, DIMENSION).replace(
-            "vector_cosine_ops)", f"vector_cosine_ops) with (m = {m}, ef_construction = {ef_construction})"))
+        conn.exec_driver_sql(
+            hnsw_index_ddl(MODEL, DIMENSION).replace(
+                "vector_cosine_ops)", f"vector_cosine_ops) with (m = {m}, ef_construction = {ef_construction})"
+            )
+        )
         conn.exec_driver_sql(CHUNKS_SEARCH_INDEX)
         conn.exec_driver_sql("vacuum analyze vectors.chunk_embeddings")
         conn.exec_driver_sql("vacuum analyze marts.chunks")
@@ -121,18 +129,24 @@ def main() -> None:
     with scratch_database() as engine:
         started = time.perf_counter()
         ids = load(engine, vectors, owners, texts)
-        print(f"{args.rows} rows loaded in {time.perf_counter() - started:.0f}s; "
-              f"small user owns {np.mean(owners == SMALL_USER):.2%} of them")
+        print(
+            f"{args.rows} rows loaded in {time.perf_counter() - started:.0f}s; "
+            f"small user owns {np.mean(owners == SMALL_USER):.2%} of them"
+        )
         build_seconds = build_indexes(engine, args.m, args.ef_construction)
-        print(f"HNSW index (m={args.m}, ef_construction={args.ef_construction}) and GIN index built in {build_seconds:.0f}s")
+        print(
+            f"HNSW index (m={args.m}, ef_construction={args.ef_construction}) and GIN index built in {build_seconds:.0f}s"
+        )
 
         id_array = np.array(ids)
         exact_all = [exact_top(vectors, id_array, q) for q in queries]
         by_user = {user: (vectors[owners == user], id_array[owners == user]) for user in (LARGE_USER, SMALL_USER)}
         exact_user = {user: [exact_top(*by_user[user], q) for q in queries] for user in by_user}
         literal = lambda q: "[" + ",".join(f"{v:.7g}" for v in q) + "]"  # noqa: E731
-        nearest = sa.text(f"select chunk_id from vectors.chunk_embeddings where model = :m "
-                          f"order by embedding::vector({DIMENSION}) <=> cast(:q as vector({DIMENSION})) limit 10")
+        nearest = sa.text(
+            f"select chunk_id from vectors.chunk_embeddings where model = :m "
+            f"order by embedding::vector({DIMENSION}) <=> cast(:q as vector({DIMENSION})) limit 10"
+        )
 
         def unfiltered(ef: int, exact: bool = False):
             def run(query):
@@ -141,14 +155,25 @@ def main() -> None:
                     if exact:
                         conn.exec_driver_sql("set local enable_indexscan = off")
                     return set(conn.execute(nearest, {"m": MODEL, "q": literal(query)}).scalars())
+
             return run
 
         def retrieval(user: int, ef: int, hybrid: bool, exact: bool = False):
             def run(index):
-                hits = search_chunks(engine, user, query_texts[index], limit=10, candidates=40 if hybrid else 10,
-                                     model_name=MODEL, query_vector=queries[index], ef_search=ef,
-                                     use_keywords=hybrid, exact=exact)
+                hits = search_chunks(
+                    engine,
+                    user,
+                    query_texts[index],
+                    limit=10,
+                    candidates=40 if hybrid else 10,
+                    model_name=MODEL,
+                    query_vector=queries[index],
+                    ef_search=ef,
+                    use_keywords=hybrid,
+                    exact=exact,
+                )
                 return [hit.chunk_id for hit in hits]
+
             return run
 
         def recall(found, truth):
@@ -157,14 +182,18 @@ def main() -> None:
         exact_sample = list(queries[: args.exact_queries])
         _, exact_latency = timed(unfiltered(100, exact=True), exact_sample)
         exact_p50 = percentile(exact_latency, 0.5)
-        print(f"\nexact scan in Postgres: p50 {exact_p50:.1f} ms, p95 {percentile(exact_latency, 0.95):.1f} ms "
-              f"({len(exact_sample)} queries)\n")
+        print(
+            f"\nexact scan in Postgres: p50 {exact_p50:.1f} ms, p95 {percentile(exact_latency, 0.95):.1f} ms "
+            f"({len(exact_sample)} queries)\n"
+        )
         print(f"{'path':50} {'ef':>4} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} {'speed-up':>8}")
 
         def row(label, ef, found, truth, latency):
             p50 = percentile(latency, 0.5)
-            print(f"{label:50} {ef:>4} {recall(found, truth):>9.3f} {p50:>7.2f} {percentile(latency, 0.95):>7.2f} "
-                  f"{exact_p50 / p50:>7.1f}x")
+            print(
+                f"{label:50} {ef:>4} {recall(found, truth):>9.3f} {p50:>7.2f} {percentile(latency, 0.95):>7.2f} "
+                f"{exact_p50 / p50:>7.1f}x"
+            )
 
         indices = list(range(len(queries)))
         for ef in args.ef_search:
@@ -178,14 +207,27 @@ def main() -> None:
                 found, latency = timed(retrieval(user, ef, hybrid=True), indices)
                 row(f"twin hybrid (vs exact-vector fusion), {label}", ef, found, truth, latency)
             print()
+
         def vector_side_scan() -> str:
             from twin.retrieval import SearchFilters, hybrid_sql
 
             with engine.begin() as conn:
                 set_search_parameters(conn, 100)
-                plan = conn.execute(sa.text("explain " + hybrid_sql(DIMENSION, SearchFilters(), use_keywords=False)), {
-                    "user_id": SMALL_USER, "model": MODEL, "query_vector": literal(queries[0]), "query_text": "",
-                    "candidates": 10, "limit": 10}).scalars().all()
+                plan = (
+                    conn.execute(
+                        sa.text("explain " + hybrid_sql(DIMENSION, SearchFilters(), use_keywords=False)),
+                        {
+                            "user_id": SMALL_USER,
+                            "model": MODEL,
+                            "query_vector": literal(queries[0]),
+                            "query_text": "",
+                            "candidates": 10,
+                            "limit": 10,
+                        },
+                    )
+                    .scalars()
+                    .all()
+                )
             return next((line.strip(" ->") for line in plan if "Scan" in line and "chunk_embeddings" in line), "?")
 
         print(f"plan of the vector side for the 1% user: {vector_side_scan()}")

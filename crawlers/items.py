@@ -22,6 +22,12 @@ class DocumentItem:
 
     def to_record(self) -> DocumentRecord:
         metadata = {**self.metadata, "author": self.author} if self.author else dict(self.metadata)
-        return DocumentRecord(platform=self.platform or "", kind=self.kind or "", source_url=self.source_url or "",
-                              content=self.content or "", title=self.title, published_at=self.published_at,
-                              metadata=metadata)
+        return DocumentRecord(
+            platform=self.platform or "",
+            kind=self.kind or "",
+            source_url=self.source_url or "",
+            content=self.content or "",
+            title=self.title,
+            published_at=self.published_at,
+            metadata=metadata,
+        )

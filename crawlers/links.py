@@ -12,7 +12,7 @@ import io
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import lxml.html
@@ -51,10 +51,21 @@ class LinkDocument:
     metadata: dict = field(default_factory=dict)
 
     def to_record(self, platform: str = "web", kind: str | None = None) -> DocumentRecord:
-        metadata = {**self.metadata, "author": self.author, "fetched_from": self.final_url, "content_type": self.content_type}
-        return DocumentRecord(platform=platform, kind=kind or self.kind, source_url=self.source_url, content=self.content,
-                              title=self.title, published_at=self.published_at,
-                              metadata={key: value for key, value in metadata.items() if value not in (None, "", [])})
+        metadata = {
+            **self.metadata,
+            "author": self.author,
+            "fetched_from": self.final_url,
+            "content_type": self.content_type,
+        }
+        return DocumentRecord(
+            platform=platform,
+            kind=kind or self.kind,
+            source_url=self.source_url,
+            content=self.content,
+            title=self.title,
+            published_at=self.published_at,
+            metadata={key: value for key, value in metadata.items() if value not in (None, "", [])},
+        )
 
 
 def media_type(content_type: str | None) -> str:
@@ -83,24 +94,40 @@ def parse_datetime(value: str | None) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_link(url: str, body: bytes, content_type: str | None, *, final_url: str | None = None,
-               status: int = 200, text: str | None = None) -> LinkDocument:
+def parse_link(
+    url: str,
+    body: bytes,
+    content_type: str | None,
+    *,
+    final_url: str | None = None,
+    status: int = 200,
+    text: str | None = None,
+) -> LinkDocument:
     """Turn a fetched response into a :class:`LinkDocument`; :class:`LinkError` when it holds no usable text."""
     final_url = final_url or url
     kind = media_type(content_type)
     if kind in PDF_TYPES or body[:5] == b"%PDF-":
         return _parse_pdf(url, final_url, body)
     if kind in TEXT_TYPES:
-        content = normalise_text(text if text is not None else body.decode(charset(content_type) or "utf-8", errors="replace"))
+        content = normalise_text(
+            text if text is not None else body.decode(charset(content_type) or "utf-8", errors="replace")
+        )
         if not content:
             raise LinkError(f"{final_url}: empty document")
-        return LinkDocument(url=url, final_url=final_url, source_url=final_url, content=content, kind="link", content_type=kind)
+        return LinkDocument(
+            url=url, final_url=final_url, source_url=final_url, content=content, kind="link", content_type=kind
+        )
     if kind and kind not in HTML_TYPES:
         raise LinkError(f"{final_url}: unsupported content type {kind!r} (expected HTML, PDF or plain text)")
-    return _parse_html(url, final_url, text if text is not None else body.decode(charset(content_type) or "utf-8", errors="replace"), status)
+    return _parse_html(
+        url,
+        final_url,
+        text if text is not None else body.decode(charset(content_type) or "utf-8", errors="replace"),
+        status,
+    )
 
 
 def _parse_html(url: str, final_url: str, html: str, status: int) -> LinkDocument:
@@ -112,23 +139,42 @@ def _parse_html(url: str, final_url: str, html: str, status: int) -> LinkDocumen
     except (etree.ParserError, ValueError):
         raise LinkError(f"{final_url}: not a readable HTML page") from None
     meta = trafilatura.extract_metadata(tree, default_url=final_url)
-    content = trafilatura.extract(html, url=final_url, output_format="markdown", include_formatting=True,
-                                  include_comments=False, include_tables=True)
+    content = trafilatura.extract(
+        html,
+        url=final_url,
+        output_format="markdown",
+        include_formatting=True,
+        include_comments=False,
+        include_tables=True,
+    )
     content = normalise_text(content) if content else html_to_text(html)
     if not content:
         raise LinkError(f"{final_url}: no readable text on the page")
     published = _meta_content(tree, PUBLISHED_META) or meta.date
     return LinkDocument(
-        url=url, final_url=final_url, source_url=canonical_url(tree, final_url), content=content, kind="link",
-        content_type="text/html", title=meta.title or _title(tree), author=meta.author, published_at=parse_datetime(published),
-        metadata={"site_name": meta.sitename, "description": meta.description, "language": meta.language,
-                  "tags": list(meta.tags or []) + list(meta.categories or [])},
+        url=url,
+        final_url=final_url,
+        source_url=canonical_url(tree, final_url),
+        content=content,
+        kind="link",
+        content_type="text/html",
+        title=meta.title or _title(tree),
+        author=meta.author,
+        published_at=parse_datetime(published),
+        metadata={
+            "site_name": meta.sitename,
+            "description": meta.description,
+            "language": meta.language,
+            "tags": list(meta.tags or []) + list(meta.categories or []),
+        },
     )
 
 
 def canonical_url(tree, page_url: str) -> str:
     """The page's declared canonical URL (``link rel=canonical``, else ``og:url``), else where it was fetched."""
-    for href in tree.xpath('//link[translate(@rel, "CANONICAL", "canonical")="canonical"]/@href | //meta[@property="og:url"]/@content'):
+    for href in tree.xpath(
+        '//link[translate(@rel, "CANONICAL", "canonical")="canonical"]/@href | //meta[@property="og:url"]/@content'
+    ):
         candidate = urljoin(page_url, href.strip())
         if candidate.startswith(("http://", "https://")):
             return candidate
@@ -167,9 +213,15 @@ def _parse_pdf(url: str, final_url: str, body: bytes) -> LinkDocument:
         raise LinkError(f"{final_url}: the PDF has no extractable text (scanned?)")
     created = getattr(info, "creation_date", None) if info else None
     return LinkDocument(
-        url=url, final_url=final_url, source_url=final_url, content=content, kind="paper", content_type="application/pdf",
-        title=(info.get("/Title") or None) if info else None, author=(info.get("/Author") or None) if info else None,
-        published_at=created if created is None or created.tzinfo else created.replace(tzinfo=timezone.utc),
+        url=url,
+        final_url=final_url,
+        source_url=final_url,
+        content=content,
+        kind="paper",
+        content_type="application/pdf",
+        title=(info.get("/Title") or None) if info else None,
+        author=(info.get("/Author") or None) if info else None,
+        published_at=created if created is None or created.tzinfo else created.replace(tzinfo=UTC),
         metadata={"pages": len(reader.pages)},
     )
 
@@ -181,15 +233,15 @@ def read_link(url: str, settings=None, *, client=None) -> LinkDocument:
     """
     import httpx
 
-    from twin.settings import get_settings
-
     from crawlers.transport import guarded_transport
+    from twin.settings import get_settings
 
     settings = settings or get_settings()
     deadline = time.monotonic() + settings.crawl_timeout_s  # for the whole fetch, redirects included
     own_client = client is None
     client = client or httpx.Client(
-        timeout=settings.crawl_timeout_s, follow_redirects=False,
+        timeout=settings.crawl_timeout_s,
+        follow_redirects=False,
         headers={"User-Agent": settings.crawl_user_agent, "Accept": ACCEPT_HEADER, "Accept-Encoding": "gzip, deflate"},
         transport=guarded_transport(deadline=deadline, allow_private=settings.allow_private_urls),
     )
@@ -206,7 +258,11 @@ def read_link(url: str, settings=None, *, client=None) -> LinkDocument:
                 content_type = response.headers.get("content-type")
                 if response.status_code >= 400:
                     reason = blocked_reason(body, response.status_code)
-                    raise LinkError(f"{current}: {reason}" if reason else f"{current}: HTTP {response.status_code} {response.reason_phrase}")
+                    raise LinkError(
+                        f"{current}: {reason}"
+                        if reason
+                        else f"{current}: HTTP {response.status_code} {response.reason_phrase}"
+                    )
                 return parse_link(url, body, content_type, final_url=current, status=response.status_code)
         raise LinkError(f"{url}: more than {MAX_REDIRECTS} redirects")
     except UnsafeURL as exc:
@@ -228,7 +284,12 @@ def _peer_address(response) -> str | None:
 
 def _read_limited(response, max_bytes: int, deadline: float, url: str) -> bytes:
     content_type = media_type(response.headers.get("content-type"))
-    if response.status_code < 400 and content_type and content_type not in ACCEPTED_TYPES and content_type != "application/octet-stream":
+    if (
+        response.status_code < 400
+        and content_type
+        and content_type not in ACCEPTED_TYPES
+        and content_type != "application/octet-stream"
+    ):
         raise LinkError(f"{url}: unsupported content type {content_type!r} (expected HTML, PDF or plain text)")
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -237,7 +298,9 @@ def _read_limited(response, max_bytes: int, deadline: float, url: str) -> bytes:
     for chunk in _decoded(response, max_bytes, url):
         size += len(chunk)
         if size > max_bytes:
-            raise LinkError(f"{url}: too large (over {max_bytes} bytes{' once decompressed' if _encoding(response) else ''})")
+            raise LinkError(
+                f"{url}: too large (over {max_bytes} bytes{' once decompressed' if _encoding(response) else ''})"
+            )
         if time.monotonic() > deadline:
             raise LinkError(f"{url}: timed out while downloading")
         chunks.append(chunk)

@@ -8,9 +8,8 @@ status and counts) when the spider closes. The run's summary goes into the crawl
 
 from __future__ import annotations
 
-import uuid
-
 import re
+import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import signals
@@ -50,7 +49,13 @@ class NormalisePipeline:
 def without_tracking(url: str) -> str:
     """The URL without its fragment and tracking parameters (``utm_*``, Medium's ``source``...)."""
     parts = urlsplit(url)
-    query = urlencode([(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(key)])
+    query = urlencode(
+        [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not TRACKING_PARAMS.match(key)
+        ]
+    )
     return urlunsplit(parts._replace(query=query, fragment=""))
 
 
@@ -69,7 +74,9 @@ class _ErrorRecorder:
         crawler.signals.connect(self._collection_error, signal=twin_signals.collection_error)
 
     def _item_dropped(self, item, response, exception, spider=None) -> None:
-        self.record_error(getattr(item, "source_url", None) or (response.url if response else None), str(exception), item=True)
+        self.record_error(
+            getattr(item, "source_url", None) or (response.url if response else None), str(exception), item=True
+        )
 
     def _spider_error(self, failure, response, spider=None) -> None:
         self.record_error(response.url, f"{failure.type.__name__}: {failure.value}", item=True)
@@ -106,8 +113,13 @@ class StorePipeline(_ErrorRecorder):
 
         spider = self.crawler.spider
         chosen_id = self.crawler.settings.get("TWIN_CRAWL_RUN_ID")
-        self.run = CrawlRun(get_engine(), self.user_id, self.source or spider.source, spider.platform,
-                            crawl_run_id=uuid.UUID(chosen_id) if chosen_id else None)
+        self.run = CrawlRun(
+            get_engine(),
+            self.user_id,
+            self.source or spider.source,
+            spider.platform,
+            crawl_run_id=uuid.UUID(chosen_id) if chosen_id else None,
+        )
         self.run.__enter__()
         self.crawler.stats.set_value("twin/crawl_run_id", str(self.run.crawl_run_id))
 
@@ -148,7 +160,9 @@ class StorePipeline(_ErrorRecorder):
             self.run.fail(None, _database_reason(exc))
             self.run.status = "failed"
         self.crawler.stats.set_value("twin/status", self.run.status)
-        self.crawler.stats.set_value("twin/counts", {name: getattr(counts, name) for name in ("seen", "new", "changed", "unchanged", "failed")})
+        self.crawler.stats.set_value(
+            "twin/counts", {name: getattr(counts, name) for name in ("seen", "new", "changed", "unchanged", "failed")}
+        )
         self.crawler.stats.set_value("twin/errors", list(counts.errors))
 
 
@@ -178,8 +192,17 @@ class DryRunPipeline(_ErrorRecorder):
     def close_spider(self) -> None:
         status = "succeeded" if not self.errors else ("partial" if self.seen else "failed")
         self.crawler.stats.set_value("twin/status", status)
-        self.crawler.stats.set_value("twin/counts", {"seen": self.seen + self.failed, "new": 0, "changed": 0, "unchanged": 0,
-                                                     "failed": self.failed, "collected": self.seen})
+        self.crawler.stats.set_value(
+            "twin/counts",
+            {
+                "seen": self.seen + self.failed,
+                "new": 0,
+                "changed": 0,
+                "unchanged": 0,
+                "failed": self.failed,
+                "collected": self.seen,
+            },
+        )
         self.crawler.stats.set_value("twin/errors", self.errors)
 
 

@@ -66,9 +66,17 @@ def detect_platform(source: str) -> str:
     return "web"
 
 
-def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool = False,
-          timeout: float = DEFAULT_TIMEOUT_S, env: dict | None = None, since: str | None = None,
-          until: str | None = None) -> CrawlSummary:
+def crawl(
+    user_id: int,
+    url: str,
+    platform: str | None = None,
+    *,
+    dry_run: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    env: dict | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> CrawlSummary:
     """Crawl one source for one user in a fresh process; returns its summary (never raises for crawl errors).
     ``since``/``until`` (ISO datetimes): keep only items published in ``[since, until)`` and stop paging
     archives once past ``since`` (a scheduled or backfill run's data interval)."""
@@ -76,8 +84,18 @@ def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool 
     if platform not in PLATFORM_NAMES:
         raise UnknownPlatform(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORM_NAMES)})")
     crawl_run_id = uuid.uuid4()
-    command = [sys.executable, "-m", "crawlers.run", "--user-id", str(user_id), "--platform", platform,
-               "--crawl-run-id", str(crawl_run_id), url]
+    command = [
+        sys.executable,
+        "-m",
+        "crawlers.run",
+        "--user-id",
+        str(user_id),
+        "--platform",
+        platform,
+        "--crawl-run-id",
+        str(crawl_run_id),
+        url,
+    ]
     if dry_run:
         command.append("--dry-run")
     for flag, value in (("--since", since), ("--until", until)):
@@ -86,13 +104,25 @@ def crawl(user_id: int, url: str, platform: str | None = None, *, dry_run: bool 
     from twin.settings import PROJECT_ROOT
 
     try:
-        result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
-                                env={**os.environ, **(env or {})})
+        result = subprocess.run(
+            command,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
     except subprocess.TimeoutExpired as exc:
         tail = (exc.stderr or b"")[-4000:]
         error = f"the crawl took longer than {timeout:g}s and was stopped"
-        return _abandoned(url, platform, crawl_run_id, error, dry_run,
-                          tail.decode(errors="replace") if isinstance(tail, bytes) else tail)
+        return _abandoned(
+            url,
+            platform,
+            crawl_run_id,
+            error,
+            dry_run,
+            tail.decode(errors="replace") if isinstance(tail, bytes) else tail,
+        )
     for line in reversed(result.stdout.strip().splitlines()):
         if line.startswith("{"):
             try:
@@ -125,16 +155,26 @@ def _close_failed_run(summary: CrawlSummary) -> None:
     _close_run(uuid.UUID(summary.crawl_run_id), summary.errors[0]["error"] if summary.errors else "the crawl failed")
 
 
-def _abandoned(url: str, platform: str, crawl_run_id: uuid.UUID, error: str, dry_run: bool, log_tail: str) -> CrawlSummary:
+def _abandoned(
+    url: str, platform: str, crawl_run_id: uuid.UUID, error: str, dry_run: bool, log_tail: str
+) -> CrawlSummary:
     """A crawl whose process could not report: its run row (if it got that far) is closed as failed."""
     recorded = False
     if not dry_run:
         recorded, unreachable = _close_run(crawl_run_id, error)
         if unreachable:
-            error = (f"{error}; the database could not be reached ({unreachable}): the run is marked interrupted "
-                     "by the next crawl of this source")
-    return CrawlSummary(url, platform, "failed", str(crawl_run_id) if recorded else None,
-                        errors=[{"url": None, "error": error}], log_tail=log_tail)
+            error = (
+                f"{error}; the database could not be reached ({unreachable}): the run is marked interrupted "
+                "by the next crawl of this source"
+            )
+    return CrawlSummary(
+        url,
+        platform,
+        "failed",
+        str(crawl_run_id) if recorded else None,
+        errors=[{"url": None, "error": error}],
+        log_tail=log_tail,
+    )
 
 
 def crawl_many(user_id: int, urls: list[str], platform: str | None = None, **kwargs) -> list[CrawlSummary]:
@@ -142,26 +182,50 @@ def crawl_many(user_id: int, urls: list[str], platform: str | None = None, **kwa
     return [crawl(user_id, url, platform, **kwargs) for url in urls]
 
 
-def crawl_here(user_id: int, source: str, platform: str, *, dry_run: bool = False, spider_args: dict | None = None,
-               crawl_run_id: str | None = None, since: str | None = None, until: str | None = None) -> CrawlSummary:
+def crawl_here(
+    user_id: int,
+    source: str,
+    platform: str,
+    *,
+    dry_run: bool = False,
+    spider_args: dict | None = None,
+    crawl_run_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> CrawlSummary:
     """Crawl in this process (starts the reactor: once per process). ``crawl`` runs this in a subprocess."""
     from scrapy.crawler import AsyncCrawlerProcess
 
     from crawlers.settings import crawl_settings
     from crawlers.spiders import SPIDERS
 
-    process = AsyncCrawlerProcess(crawl_settings(user_id=user_id, source=source, dry_run=dry_run, crawl_run_id=crawl_run_id,
-                                                 since=since, until=until))
+    process = AsyncCrawlerProcess(
+        crawl_settings(
+            user_id=user_id, source=source, dry_run=dry_run, crawl_run_id=crawl_run_id, since=since, until=until
+        )
+    )
     crawler = process.create_crawler(SPIDERS[platform])
     task = process.crawl(crawler, source=source, **(spider_args or {}))
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     startup_error = task.exception() if task.done() and not task.cancelled() else None
     if "twin/status" not in stats:
-        error = f"{type(startup_error).__name__}: {startup_error}" if startup_error else "the crawl stopped before it finished"
-        return CrawlSummary(source, platform, "failed", stats.get("twin/crawl_run_id"), errors=[{"url": None, "error": error}])
-    return CrawlSummary(source, platform, stats["twin/status"], stats.get("twin/crawl_run_id"),
-                        counts=stats.get("twin/counts", {}), errors=stats.get("twin/errors", []))
+        error = (
+            f"{type(startup_error).__name__}: {startup_error}"
+            if startup_error
+            else "the crawl stopped before it finished"
+        )
+        return CrawlSummary(
+            source, platform, "failed", stats.get("twin/crawl_run_id"), errors=[{"url": None, "error": error}]
+        )
+    return CrawlSummary(
+        source,
+        platform,
+        stats["twin/status"],
+        stats.get("twin/crawl_run_id"),
+        counts=stats.get("twin/counts", {}),
+        errors=stats.get("twin/errors", []),
+    )
 
 
 def _iso(value: str) -> str:
@@ -170,7 +234,9 @@ def _iso(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawlers.run", description="Crawl one source for one user and print a JSON summary.")
+    parser = argparse.ArgumentParser(
+        prog="python -m crawlers.run", description="Crawl one source for one user and print a JSON summary."
+    )
     parser.add_argument("source", help="a URL, @handle or username")
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--platform", choices=PLATFORM_NAMES, help="default: detected from the source")
@@ -185,8 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.urls_file:
         with open(args.urls_file, encoding="utf-8") as handle:
             spider_args["urls"] = handle.read()
-    summary = crawl_here(args.user_id, args.source, platform, dry_run=args.dry_run, spider_args=spider_args,
-                         crawl_run_id=args.crawl_run_id, since=args.since, until=args.until)
+    summary = crawl_here(
+        args.user_id,
+        args.source,
+        platform,
+        dry_run=args.dry_run,
+        spider_args=spider_args,
+        crawl_run_id=args.crawl_run_id,
+        since=args.since,
+        until=args.until,
+    )
     print(json.dumps(asdict(summary)), flush=True)
     return 0 if summary.ok else 1
 

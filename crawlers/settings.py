@@ -49,13 +49,25 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.ContentHashPipeline": 300,
     "crawlers.pipelines.StorePipeline": 900,
 }
-DRY_RUN_PIPELINES = {**ITEM_PIPELINES, "crawlers.pipelines.StorePipeline": None, "crawlers.pipelines.DryRunPipeline": 900}
+DRY_RUN_PIPELINES = {
+    **ITEM_PIPELINES,
+    "crawlers.pipelines.StorePipeline": None,
+    "crawlers.pipelines.DryRunPipeline": 900,
+}
 
 TWIN_ALLOW_PRIVATE_URLS = False
 
 
-def crawl_settings(twin_settings=None, *, user_id: int | None = None, source: str = "", dry_run: bool = False,
-                   crawl_run_id: str | None = None, since: str | None = None, until: str | None = None):
+def crawl_settings(
+    twin_settings=None,
+    *,
+    user_id: int | None = None,
+    source: str = "",
+    dry_run: bool = False,
+    crawl_run_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+):
     """Scrapy :class:`~scrapy.settings.Settings` for one source's crawl, from the twin settings."""
     from scrapy.settings import Settings
 
@@ -65,30 +77,33 @@ def crawl_settings(twin_settings=None, *, user_id: int | None = None, source: st
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
     polite = twin_settings.crawl_polite
-    settings.setdict({
-        "USER_AGENT": twin_settings.crawl_user_agent,
-        "ROBOTSTXT_OBEY": polite,
-        "AUTOTHROTTLE_ENABLED": polite,
-        "DOWNLOAD_DELAY": twin_settings.crawl_delay_s if polite else 0,
-        "DOWNLOAD_DELAY_JITTER": 0.5 if polite else 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": twin_settings.crawl_concurrency_per_domain if polite else 16,
-        "DOWNLOAD_TIMEOUT": twin_settings.crawl_timeout_s,
-        "DOWNLOAD_MAXSIZE": twin_settings.crawl_max_bytes,
-        "RETRY_TIMES": twin_settings.crawl_retries,
-        "TWIN_RETRY_BACKOFF_S": twin_settings.crawl_backoff_s,
-        "TWIN_MAX_WAIT_S": twin_settings.crawl_max_wait_s,
-        "TWIN_ALLOW_PRIVATE_URLS": twin_settings.allow_private_urls,
-        "TWIN_GITHUB_API_URL": str(twin_settings.github_api_url).rstrip("/"),
-        "TWIN_GITHUB_TOKEN": twin_settings.github_token,  # a SecretStr: Scrapy's settings log shows it masked
-        "TWIN_GITHUB_MAX_FILE_BYTES": twin_settings.crawl_github_max_file_bytes,
-        "TWIN_GITHUB_MAX_FILES": twin_settings.crawl_github_max_files,
-        "TWIN_USER_ID": user_id,
-        "TWIN_SOURCE": source,
-        "TWIN_CRAWL_RUN_ID": crawl_run_id,
-        # A scheduled or backfill run's data interval (ISO datetimes): only items published in it.
-        "TWIN_PUBLISHED_SINCE": since,
-        "TWIN_PUBLISHED_UNTIL": until,
-        "LOG_LEVEL": "DEBUG" if twin_settings.log_level == "DEBUG" else "WARNING",
-        "ITEM_PIPELINES": DRY_RUN_PIPELINES if dry_run else ITEM_PIPELINES,
-    }, priority="project")
+    settings.setdict(
+        {
+            "USER_AGENT": twin_settings.crawl_user_agent,
+            "ROBOTSTXT_OBEY": polite,
+            "AUTOTHROTTLE_ENABLED": polite,
+            "DOWNLOAD_DELAY": twin_settings.crawl_delay_s if polite else 0,
+            "DOWNLOAD_DELAY_JITTER": 0.5 if polite else 0,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": twin_settings.crawl_concurrency_per_domain if polite else 16,
+            "DOWNLOAD_TIMEOUT": twin_settings.crawl_timeout_s,
+            "DOWNLOAD_MAXSIZE": twin_settings.crawl_max_bytes,
+            "RETRY_TIMES": twin_settings.crawl_retries,
+            "TWIN_RETRY_BACKOFF_S": twin_settings.crawl_backoff_s,
+            "TWIN_MAX_WAIT_S": twin_settings.crawl_max_wait_s,
+            "TWIN_ALLOW_PRIVATE_URLS": twin_settings.allow_private_urls,
+            "TWIN_GITHUB_API_URL": str(twin_settings.github_api_url).rstrip("/"),
+            "TWIN_GITHUB_TOKEN": twin_settings.github_token,  # a SecretStr: Scrapy's settings log shows it masked
+            "TWIN_GITHUB_MAX_FILE_BYTES": twin_settings.crawl_github_max_file_bytes,
+            "TWIN_GITHUB_MAX_FILES": twin_settings.crawl_github_max_files,
+            "TWIN_USER_ID": user_id,
+            "TWIN_SOURCE": source,
+            "TWIN_CRAWL_RUN_ID": crawl_run_id,
+            # A scheduled or backfill run's data interval (ISO datetimes): only items published in it.
+            "TWIN_PUBLISHED_SINCE": since,
+            "TWIN_PUBLISHED_UNTIL": until,
+            "LOG_LEVEL": "DEBUG" if twin_settings.log_level == "DEBUG" else "WARNING",
+            "ITEM_PIPELINES": DRY_RUN_PIPELINES if dry_run else ITEM_PIPELINES,
+        },
+        priority="project",
+    )
     return settings

@@ -14,9 +14,33 @@ import lxml.html
 from lxml import etree
 
 DROP_TAGS = {
-    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "form", "input",
-    "button", "select", "textarea", "nav", "footer", "header", "aside", "head", "title", "meta", "link", "img",
-    "picture", "video", "audio", "source",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "input",
+    "button",
+    "select",
+    "textarea",
+    "nav",
+    "footer",
+    "header",
+    "aside",
+    "head",
+    "title",
+    "meta",
+    "link",
+    "img",
+    "picture",
+    "video",
+    "audio",
+    "source",
 }
 # class/id fragments of widgets that are never the author's words (Substack, Medium, LinkedIn, blogs).
 BOILERPLATE = re.compile(
@@ -31,19 +55,51 @@ BOILERPLATE_TEXT = re.compile(
     r"\d+\s+(likes?|comments?|restacks?|shares?)|type your email.*|sign in)\W*$",
     re.IGNORECASE,
 )
-BLOCKS = {"p", "div", "section", "article", "main", "blockquote", "figure", "figcaption", "table", "tr", "dl", "dd", "dt", "center"}
+BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "table",
+    "tr",
+    "dl",
+    "dd",
+    "dt",
+    "center",
+}
 HEADINGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####", "h6": "######"}
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 CHALLENGE_MARKERS = (
-    "just a moment...", "checking your browser", "cf-browser-verification", "challenge-platform",
-    "attention required! | cloudflare", "enable javascript and cookies to continue", "cf_chl_opt",
-    "ddos protection by", "please verify you are a human", "are you a robot", "captcha-delivery",
-    "px-captcha", "verify you are human",
+    "just a moment...",
+    "checking your browser",
+    "cf-browser-verification",
+    "challenge-platform",
+    "attention required! | cloudflare",
+    "enable javascript and cookies to continue",
+    "cf_chl_opt",
+    "ddos protection by",
+    "please verify you are a human",
+    "are you a robot",
+    "captcha-delivery",
+    "px-captcha",
+    "verify you are human",
 )
 LOGIN_WALL_MARKERS = (
-    "authwall", "sign in to view", "join linkedin", "sign in | linkedin", "login-wall", "please log in to",
-    "you must be logged in", "sign in to continue", "session_redirect", "log in to continue",
+    "authwall",
+    "sign in to view",
+    "join linkedin",
+    "sign in | linkedin",
+    "login-wall",
+    "please log in to",
+    "you must be logged in",
+    "sign in to continue",
+    "session_redirect",
+    "log in to continue",
 )
 
 
@@ -55,7 +111,13 @@ def normalise_text(text: str) -> str:
     """Unicode NFC, no zero-width characters, at most one blank line, no trailing spaces. A line keeps
     its indentation (code pasted into a post, nested lists; tabs become 4 spaces); runs of spaces
     after it become one, except inside ``` fences, which stay as written."""
-    text = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+    text = (
+        unicodedata.normalize("NFC", text)
+        .translate(ZERO_WIDTH)
+        .replace("\u00a0", " ")
+        .replace("\r\n", "\n")
+        .replace("\r", "\n")
+    )
     out: list[str] = []
     in_code = False
     for line in text.split("\n"):
@@ -78,7 +140,9 @@ def _is_boilerplate(element) -> bool:
         return True
     if element.get("aria-hidden") == "true" or element.get("hidden") is not None:
         return True
-    marker = f"{element.get('class', '')} {element.get('id', '')} {element.get('role', '')} {element.get('data-testid', '')}"
+    marker = (
+        f"{element.get('class', '')} {element.get('id', '')} {element.get('role', '')} {element.get('data-testid', '')}"
+    )
     return bool(marker.strip()) and bool(BOILERPLATE.search(marker))
 
 

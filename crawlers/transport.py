@@ -38,11 +38,13 @@ class GuardedBackend(httpcore.NetworkBackend):
             raise error("the deadline for this fetch has passed")
         return left if timeout is None else min(timeout, left)
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options=None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options=None
+    ) -> httpcore.NetworkStream:
         address = host if self.allow_private else pinned_address(host, port)
-        stream = self._inner.connect_tcp(address, port, self.bounded(timeout, httpcore.ConnectTimeout),
-                                         local_address, socket_options)
+        stream = self._inner.connect_tcp(
+            address, port, self.bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
         return DeadlineStream(stream, self)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):
@@ -66,10 +68,12 @@ class DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        stream = self._stream.start_tls(ssl_context, server_hostname,
-                                        self._backend.bounded(timeout, httpcore.ConnectTimeout))
+    def start_tls(
+        self, ssl_context, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._stream.start_tls(
+            ssl_context, server_hostname, self._backend.bounded(timeout, httpcore.ConnectTimeout)
+        )
         return DeadlineStream(stream, self._backend)
 
     def get_extra_info(self, info: str):

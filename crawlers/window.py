@@ -4,7 +4,7 @@ published in its data interval ``[since, until)``; "Collect now" has no window a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def parse_window_bound(value: str | datetime | None) -> datetime | None:
@@ -12,7 +12,7 @@ def parse_window_bound(value: str | datetime | None) -> datetime | None:
     if value is None or value == "":
         return None
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,11 @@ class PublishedWindow:
     until: datetime | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> "PublishedWindow":
-        return cls(parse_window_bound(settings.get("TWIN_PUBLISHED_SINCE")),
-                   parse_window_bound(settings.get("TWIN_PUBLISHED_UNTIL")))
+    def from_settings(cls, settings) -> PublishedWindow:
+        return cls(
+            parse_window_bound(settings.get("TWIN_PUBLISHED_SINCE")),
+            parse_window_bound(settings.get("TWIN_PUBLISHED_UNTIL")),
+        )
 
     @property
     def bounded(self) -> bool:

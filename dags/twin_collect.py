@@ -30,7 +30,9 @@ MAX_ACTIVE_RUNS = int(os.environ.get("TWIN_COLLECT_MAX_ACTIVE_RUNS", "8"))
 @dag(
     dag_id="twin_collect",
     # Data intervals, not bare trigger times: each scheduled or backfill run covers [start, end).
-    schedule=None if COLLECT_SCHEDULE.lower() == "none" else CronDataIntervalTimetable(COLLECT_SCHEDULE, timezone="UTC"),
+    schedule=None
+    if COLLECT_SCHEDULE.lower() == "none"
+    else CronDataIntervalTimetable(COLLECT_SCHEDULE, timezone="UTC"),
     # Early, so that a backfill can reach years back (a new source's archive); catchup is off, so
     # unpausing never creates the runs in between.
     start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),
@@ -56,8 +58,13 @@ def twin_collect():
 
     # The crawler retries transient HTTP failures itself (TWIN_CRAWL_RETRIES, backoff): one Airflow
     # retry after 30 s is for a crashed crawl process, so a dead source fails within a minute.
-    @task(max_active_tis_per_dagrun=2, map_index_template="{{ source_url }}", retries=1,
-          retry_delay=timedelta(seconds=30), retry_exponential_backoff=False)
+    @task(
+        max_active_tis_per_dagrun=2,
+        map_index_template="{{ source_url }}",
+        retries=1,
+        retry_delay=timedelta(seconds=30),
+        retry_exponential_backoff=False,
+    )
     def crawl_source(source: dict) -> dict:
         from twin.collect import collect_source
 
@@ -68,8 +75,9 @@ def twin_collect():
         windowed = context["dag_run"].run_type in ("scheduled", "backfill") and context.get("data_interval_start")
         if not windowed:
             return collect_source(source)
-        return collect_source(source, since=context["data_interval_start"].isoformat(),
-                              until=context["data_interval_end"].isoformat())
+        return collect_source(
+            source, since=context["data_interval_start"].isoformat(), until=context["data_interval_end"].isoformat()
+        )
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, pool=MARTS_POOL)
     def build_marts() -> dict:

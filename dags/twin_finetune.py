@@ -25,8 +25,12 @@ SFT_SAMPLES = Asset(name="twin_sft_samples", uri="x-twin://marts/sft_samples")
     catchup=False,
     max_active_runs=1,
     params={
-        "user_id": Param(None, type=["null", "integer"], description="the user to train; empty = users with enough new samples"),
-        "config": Param(None, type=["null", "string"], description="a training config YAML (default: the one for TWIN_BASE_MODEL)"),
+        "user_id": Param(
+            None, type=["null", "integer"], description="the user to train; empty = users with enough new samples"
+        ),
+        "config": Param(
+            None, type=["null", "string"], description="a training config YAML (default: the one for TWIN_BASE_MODEL)"
+        ),
     },
     default_args={"owner": "twin", "retries": 1, "retry_delay": timedelta(minutes=1)},
     tags=["twin", "training"],
@@ -51,15 +55,24 @@ def twin_finetune():
         get_current_context()["trained_user"] = user_id
         return {"user_id": user_id, "model_id": str(start_fine_tune(user_id, params.get("config")))}
 
-    @task(max_active_tis_per_dag=1, retries=2, execution_timeout=timedelta(hours=12),
-          map_index_template="user {{ trained_user }}")
+    @task(
+        max_active_tis_per_dag=1,
+        retries=2,
+        execution_timeout=timedelta(hours=12),
+        map_index_template="user {{ trained_user }}",
+    )
     def train_evaluate_register(run: dict) -> dict:
         from training.pipeline import fine_tune
 
         get_current_context()["trained_user"] = run["user_id"]
         outcome = fine_tune(run["user_id"], resume_model_id=run["model_id"])
-        return {"model_id": str(outcome.model_id), "status": outcome.status, "adapter_uri": outcome.adapter_uri,
-                "perplexity": outcome.metrics["perplexity"], "style_score": outcome.metrics["style_score"]}
+        return {
+            "model_id": str(outcome.model_id),
+            "status": outcome.status,
+            "adapter_uri": outcome.adapter_uri,
+            "perplexity": outcome.metrics["perplexity"],
+            "style_score": outcome.metrics["style_score"],
+        }
 
     train_evaluate_register.expand(run=export_dataset.expand(user_id=users_to_train()))
 

@@ -44,11 +44,13 @@ def twin_import():
     def import_upload(params=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from twin.collect import ImportFailed, import_upload as run_import
+        from twin.collect import ImportFailed
+        from twin.collect import import_upload as run_import
 
         try:
-            return run_import(params["upload_id"], params["user_id"], params["kind"], params["archive"],
-                              params.get("publication_url"))
+            return run_import(
+                params["upload_id"], params["user_id"], params["kind"], params["archive"], params.get("publication_url")
+            )
         except ImportFailed as exc:
             raise AirflowFailException(str(exc)) from None
 

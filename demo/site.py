@@ -80,8 +80,11 @@ class Reply:
 
 def _persona_files(folder: Path) -> list[Path]:
     """Files under ``folder`` in a stable order, without caches a local run may have left behind."""
-    return [path for path in sorted(folder.rglob("*"))
-            if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts) and path.suffix != ".pyc"]
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts) and path.suffix != ".pyc"
+    ]
 
 
 def build_linkedin_export(folder: Path = PERSONA / "linkedin", top: str = LINKEDIN_EXPORT_NAME) -> bytes:
@@ -96,8 +99,9 @@ def build_linkedin_export(folder: Path = PERSONA / "linkedin", top: str = LINKED
     return buffer.getvalue()
 
 
-def build_repository_tarball(folder: Path = PERSONA / "github" / "repos" / REPOSITORY,
-                             top: str = f"{HANDLE}-{REPOSITORY}-{REPOSITORY_COMMIT}") -> bytes:
+def build_repository_tarball(
+    folder: Path = PERSONA / "github" / "repos" / REPOSITORY, top: str = f"{HANDLE}-{REPOSITORY}-{REPOSITORY_COMMIT}"
+) -> bytes:
     """A GitHub-style ``.tar.gz`` snapshot of ``folder``: everything under one top-level folder ``top``."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
@@ -135,7 +139,7 @@ class SampleSite:
         self._load()
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "SampleSite":
+    def start(self) -> SampleSite:
         if self._thread is None:
             self._thread = threading.Thread(target=self.httpd.serve_forever, name="sample-site", daemon=True)
             self._thread.start()
@@ -148,7 +152,7 @@ class SampleSite:
             self._thread = None
         self.httpd.server_close()
 
-    def __enter__(self) -> "SampleSite":
+    def __enter__(self) -> SampleSite:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -224,20 +228,34 @@ class SampleSite:
         api = f"/github/users/{HANDLE}"
         routes[api] = Reply(self.payload("github/user.json"), JSON, headers=self._rate_headers())
         for repo in self._repos:
-            routes[f"/github/repos/{repo['full_name']}"] = Reply(json.dumps(repo, indent=1).encode(), JSON, headers=self._rate_headers())
+            routes[f"/github/repos/{repo['full_name']}"] = Reply(
+                json.dumps(repo, indent=1).encode(), JSON, headers=self._rate_headers()
+            )
         codeload = f"/codeload/{HANDLE}/{REPOSITORY}/legacy.tar.gz/refs/heads/main"
         routes[f"/github/repos/{HANDLE}/{REPOSITORY}/tarball/main"] = Reply(
-            b"", status=302, headers={"Location": self.url(codeload), **self._rate_headers()})
-        routes[codeload] = Reply(build_repository_tarball(), "application/x-gzip", headers={
-            "Content-Disposition": f"attachment; filename={HANDLE}-{REPOSITORY}-{REPOSITORY_COMMIT}.tar.gz"})
-        routes[f"/linkedin/{LINKEDIN_EXPORT_NAME}.zip"] = Reply(self._linkedin_zip, "application/zip", headers={
-            "Content-Disposition": f"attachment; filename={LINKEDIN_EXPORT_NAME}.zip"})
+            b"", status=302, headers={"Location": self.url(codeload), **self._rate_headers()}
+        )
+        routes[codeload] = Reply(
+            build_repository_tarball(),
+            "application/x-gzip",
+            headers={"Content-Disposition": f"attachment; filename={HANDLE}-{REPOSITORY}-{REPOSITORY_COMMIT}.tar.gz"},
+        )
+        routes[f"/linkedin/{LINKEDIN_EXPORT_NAME}.zip"] = Reply(
+            self._linkedin_zip,
+            "application/zip",
+            headers={"Content-Disposition": f"attachment; filename={LINKEDIN_EXPORT_NAME}.zip"},
+        )
 
     @staticmethod
     def _rate_headers() -> dict:
-        return {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Used": "1",
-                "X-RateLimit-Reset": str(int(time.time()) + 3600), "X-RateLimit-Resource": "core",
-                "X-GitHub-Api-Version-Selected": "2022-11-28"}
+        return {
+            "X-RateLimit-Limit": "60",
+            "X-RateLimit-Remaining": "59",
+            "X-RateLimit-Used": "1",
+            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Resource": "core",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+        }
 
     def reply_for(self, raw_path: str) -> Reply:
         parts = urlsplit(raw_path)
@@ -260,7 +278,7 @@ class SampleSite:
         offset = max(0, int(query.get("offset", "0")))
         limit = max(1, min(int(query.get("limit", "12")), ARCHIVE_PAGE_CAP))
         entries = self._archive if query.get("sort", "new") == "new" else list(reversed(self._archive))
-        return Reply(json.dumps(entries[offset:offset + limit], ensure_ascii=False).encode(), JSON)
+        return Reply(json.dumps(entries[offset : offset + limit], ensure_ascii=False).encode(), JSON)
 
     def _repos_page(self, path: str, query: dict) -> Reply:
         page = max(1, int(query.get("page", "1")))
@@ -277,25 +295,33 @@ class SampleSite:
         if page < last:
             links += [link(page + 1, "next"), link(last, "last")]
         headers = {**self._rate_headers(), **({"Link": ", ".join(links)} if links else {})}
-        body = json.dumps(repos[(page - 1) * per_page:page * per_page], indent=1).encode()
+        body = json.dumps(repos[(page - 1) * per_page : page * per_page], indent=1).encode()
         return Reply(body, JSON, headers=headers)
 
     def _index_page(self) -> bytes:
-        rows = "".join(f"<li>{html.escape(platform)}: <a href=\"{html.escape(url)}\">{html.escape(url)}</a></li>"
-                       for platform, url in self.sources())
-        return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{NAME}: LLM Twin sample persona</title></head>"
-                f"<body><h1>{NAME}</h1><p>The LLM Twin demo's sample persona, served locally the way Medium, Substack, "
-                f"GitHub and LinkedIn serve it.</p><ul>{rows}"
-                f"<li>GitHub API base (TWIN_GITHUB_API_URL): <a href=\"{self.github_api_url}/users/{HANDLE}/repos\">{self.github_api_url}</a></li>"
-                f"<li>LinkedIn data export: <a href=\"{self.linkedin_export_url}\">{LINKEDIN_EXPORT_NAME}.zip</a></li>"
-                f"</ul></body></html>").encode()
+        rows = "".join(
+            f'<li>{html.escape(platform)}: <a href="{html.escape(url)}">{html.escape(url)}</a></li>'
+            for platform, url in self.sources()
+        )
+        return (
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{NAME}: LLM Twin sample persona</title></head>'
+            f"<body><h1>{NAME}</h1><p>The LLM Twin demo's sample persona, served locally the way Medium, Substack, "
+            f"GitHub and LinkedIn serve it.</p><ul>{rows}"
+            f'<li>GitHub API base (TWIN_GITHUB_API_URL): <a href="{self.github_api_url}/users/{HANDLE}/repos">{self.github_api_url}</a></li>'
+            f'<li>LinkedIn data export: <a href="{self.linkedin_export_url}">{LINKEDIN_EXPORT_NAME}.zip</a></li>'
+            f"</ul></body></html>"
+        ).encode()
 
     def _publication_page(self) -> bytes:
-        posts = "".join(f"<li><a href=\"{html.escape(entry['canonical_url'])}\">{html.escape(entry['title'])}</a></li>"
-                        for entry in self._archive)
-        return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Small Batches | {NAME} | Substack</title>"
-                f"<link rel=\"alternate\" type=\"application/rss+xml\" href=\"{self.substack_url}/feed\"></head>"
-                f"<body><h1>Small Batches</h1><ul>{posts}</ul></body></html>").encode()
+        posts = "".join(
+            f'<li><a href="{html.escape(entry["canonical_url"])}">{html.escape(entry["title"])}</a></li>'
+            for entry in self._archive
+        )
+        return (
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Small Batches | {NAME} | Substack</title>'
+            f'<link rel="alternate" type="application/rss+xml" href="{self.substack_url}/feed"></head>'
+            f"<body><h1>Small Batches</h1><ul>{posts}</ul></body></html>"
+        ).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -336,11 +362,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m demo.site",
         description="Serve the LLM Twin sample persona (Medium feed, Substack publication, GitHub account, "
-                    "LinkedIn export) on a local HTTP server, the way the real platforms serve it.")
+        "LinkedIn export) on a local HTTP server, the way the real platforms serve it.",
+    )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--write-linkedin-export", metavar="PATH",
-                        help="write the LinkedIn export zip to PATH and exit (for `twin import linkedin PATH`)")
+    parser.add_argument(
+        "--write-linkedin-export",
+        metavar="PATH",
+        help="write the LinkedIn export zip to PATH and exit (for `twin import linkedin PATH`)",
+    )
     args = parser.parse_args(argv)
     if args.write_linkedin_export:
         Path(args.write_linkedin_export).write_bytes(build_linkedin_export())

@@ -31,8 +31,18 @@ from ray import serve
 
 from serving.config import ServingConfig, parse_args
 from serving.generation import GenerationRequest, ModelSpec, generate, generate_stream, load_model
-from serving.pipeline import (Database, PostRequest, PostResponse, PostService, ServiceUnavailable, UserNotFound,
-                              log_request, read_links, request_errors, retrieve)
+from serving.pipeline import (
+    Database,
+    PostRequest,
+    PostResponse,
+    PostService,
+    ServiceUnavailable,
+    UserNotFound,
+    log_request,
+    read_links,
+    request_errors,
+    retrieve,
+)
 from twin.settings import get_settings, require_secrets
 from twin.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 
@@ -43,9 +53,9 @@ api = FastAPI(
     title="LLM Twin serving",
     version="1.0",
     description="Writes LinkedIn posts in a user's voice from a prompt, their own past writing (retrieved "
-                "per user) and new links, with the user's fine-tuned adapter. Every `/v1` call needs "
-                "`Authorization: Bearer <user token>`: a short-lived JWT naming the user, signed with a key "
-                "derived from `TWIN_SERVING_TOKEN` (`twin.user_tokens`); the bare secret is refused.",
+    "per user) and new links, with the user's fine-tuned adapter. Every `/v1` call needs "
+    "`Authorization: Bearer <user token>`: a short-lived JWT naming the user, signed with a key "
+    "derived from `TWIN_SERVING_TOKEN` (`twin.user_tokens`); the bare secret is refused.",
 )
 bearer = HTTPBearer(auto_error=False, description="a user token signed with TWIN_SERVING_TOKEN (twin.user_tokens)")
 
@@ -93,13 +103,22 @@ class LinkReader:
             overrides["crawl_max_bytes"] = int(user_config["max_bytes"])
         self.store = bool(user_config.get("store", True))
         self.settings = self.base_settings.model_copy(update=overrides)
-        logger.info(json.dumps({"event": "link_reader_config", "allow_private_urls": self.settings.allow_private_urls,
-                                "timeout_s": self.settings.crawl_timeout_s, "max_bytes": self.settings.crawl_max_bytes,
-                                "store": self.store}))
+        logger.info(
+            json.dumps(
+                {
+                    "event": "link_reader_config",
+                    "allow_private_urls": self.settings.allow_private_urls,
+                    "timeout_s": self.settings.crawl_timeout_s,
+                    "max_bytes": self.settings.crawl_max_bytes,
+                    "store": self.store,
+                }
+            )
+        )
 
     async def read(self, user_id: int, urls: list[str]) -> list[dict]:
-        return await asyncio.to_thread(read_links, urls, self.settings, database=self.database, user_id=user_id,
-                                       store=self.store)
+        return await asyncio.to_thread(
+            read_links, urls, self.settings, database=self.database, user_id=user_id, store=self.store
+        )
 
 
 @serve.deployment(name="Generator")
@@ -120,11 +139,21 @@ class Generator:
     async def get_model(self, model_id: str):
         spec = self._specs[model_id]
         started = time.perf_counter()
-        model = await asyncio.to_thread(load_model, spec, self.config.generation, home=self.settings.home,
-                                        api_key=self.api_key)
-        logger.info(json.dumps({"event": "model_loaded", "model_id": model_id, "base": spec.base_model,
-                                "adapter": spec.adapter_uri, "fallback_reason": model.fallback_reason,
-                                "load_ms": round((time.perf_counter() - started) * 1000, 1)}))
+        model = await asyncio.to_thread(
+            load_model, spec, self.config.generation, home=self.settings.home, api_key=self.api_key
+        )
+        logger.info(
+            json.dumps(
+                {
+                    "event": "model_loaded",
+                    "model_id": model_id,
+                    "base": spec.base_model,
+                    "adapter": spec.adapter_uri,
+                    "fallback_reason": model.fallback_reason,
+                    "load_ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            )
+        )
         self.loaded[model_id] = time.time()
         return model
 
@@ -142,13 +171,18 @@ class Generator:
 
     async def generate_stream(self, request: GenerationRequest):
         model = await self._model(request.spec)
-        async for event in _iterate_in_thread(iter(generate_stream(model, request, self.config.prompt, self.config.quality))):
+        async for event in _iterate_in_thread(
+            iter(generate_stream(model, request, self.config.prompt, self.config.quality))
+        ):
             yield event
 
     async def health(self) -> dict:
         backend = self.config.generation.backend
-        return {"backend": backend, "base_model": self.config.generation.base_model or self.settings.base_model,
-                "loaded_models": sorted(self.loaded)}
+        return {
+            "backend": backend,
+            "base_model": self.config.generation.base_model or self.settings.base_model,
+            "loaded_models": sorted(self.loaded),
+        }
 
 
 class ServePostService(PostService):
@@ -196,8 +230,11 @@ class Ingress:
         """The request for the user the bearer token names: 401 without a valid token, 403 when the
         body names someone else."""
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token: send a user token signed with TWIN_SERVING_TOKEN",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "missing bearer token: send a user token signed with TWIN_SERVING_TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         try:
             claims = verify_user_token(self._token, credentials.credentials)
         except InvalidUserToken as exc:
@@ -220,13 +257,24 @@ class Ingress:
             body.update(status="unavailable", model=f"error: {type(exc).__name__}")
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    @api.post("/v1/posts", response_model=PostResponse, summary="Write a LinkedIn post in the user's voice",
-              responses={401: {"description": "missing, forged or expired user token"},
-                         403: {"description": "the token names another user than the body"}, 404: {"description": "unknown user"},
-                         422: {"description": "invalid request (names the field)"},
-                         503: {"description": "database or search index unavailable (with the reason)"}})
-    async def posts(self, body: PostRequest, request: Request,
-                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+    @api.post(
+        "/v1/posts",
+        response_model=PostResponse,
+        summary="Write a LinkedIn post in the user's voice",
+        responses={
+            401: {"description": "missing, forged or expired user token"},
+            403: {"description": "the token names another user than the body"},
+            404: {"description": "unknown user"},
+            422: {"description": "invalid request (names the field)"},
+            503: {"description": "database or search index unavailable (with the reason)"},
+        },
+    )
+    async def posts(
+        self,
+        body: PostRequest,
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ):
         body = self._authorize(credentials, body)
         errors = request_errors(body, self.config.limits)
         if errors:
@@ -238,8 +286,11 @@ class Ingress:
             prepared = await self.service.prepare(body, request_id)
         except Exception as exc:  # noqa: BLE001
             raise self._http_error(exc, request_id) from None
-        return StreamingResponse(self._events(prepared), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Request-Id": request_id})
+        return StreamingResponse(
+            self._events(prepared),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Request-Id": request_id},
+        )
 
     async def _events(self, prepared):
         try:

@@ -27,7 +27,9 @@ class OpenAIBackend(_Section):
     base_url: str = Field(default="http://127.0.0.1:8000/v1", description="ends before /chat/completions")
     model: str = Field(default="base", description="model name for users without an adapter")
     # vLLM serves LoRA adapters under their own names: "{model_id}" is the registry model id.
-    adapter_model: str | None = Field(default=None, description="model name template for a user's adapter, e.g. '{model_id}'")
+    adapter_model: str | None = Field(
+        default=None, description="model name template for a user's adapter, e.g. '{model_id}'"
+    )
     timeout_s: float = Field(default=120.0, gt=0)
     chars_per_token: float = Field(default=4.0, gt=0, description="token estimate (no local tokenizer)")
     context_tokens: int = Field(default=8192, ge=256)

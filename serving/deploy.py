@@ -19,9 +19,16 @@ class DeployError(RuntimeError):
     pass
 
 
-def load_deploy_config(path: str | Path | None = None, *, host: str | None = None, port: int | None = None,
-                       env_vars: dict[str, str] | None = None, user_configs: dict[str, dict] | None = None,
-                       args: dict | None = None, working_dir: str | None = None) -> dict:
+def load_deploy_config(
+    path: str | Path | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    env_vars: dict[str, str] | None = None,
+    user_configs: dict[str, dict] | None = None,
+    args: dict | None = None,
+    working_dir: str | None = None,
+) -> dict:
     """The config file with overrides applied: HTTP host/port, app ``runtime_env`` env vars and
     working dir, a deployment's ``user_config`` (merged), app ``args`` (deep-merged)."""
     config = copy.deepcopy(read_config_file(path or DEFAULT_CONFIG_PATH))
@@ -70,8 +77,14 @@ def ensure_ray(settings, *, num_cpus: int | None = None, dashboard: bool | None 
     ``num_cpus`` and ``dashboard`` apply to a private Ray only."""
     from twin.ray_cluster import connect_or_start
 
-    return connect_or_start(settings, namespace="serve", runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
-                            num_cpus=num_cpus, dashboard=dashboard, log_to_driver=False)
+    return connect_or_start(
+        settings,
+        namespace="serve",
+        runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+        num_cpus=num_cpus,
+        dashboard=dashboard,
+        log_to_driver=False,
+    )
 
 
 def deploy(config: dict, *, timeout_s: float = 600) -> str:
@@ -82,8 +95,11 @@ def deploy(config: dict, *, timeout_s: float = 600) -> str:
     from ray.serve.schema import ServeDeploySchema
 
     schema = ServeDeploySchema.model_validate(config)
-    client = serve_start(http_options=schema.http_options.model_dump(), proxy_location=schema.proxy_location,
-                         global_logging_config=schema.logging_config)
+    client = serve_start(
+        http_options=schema.http_options.model_dump(),
+        proxy_location=schema.proxy_location,
+        global_logging_config=schema.logging_config,
+    )
     client.deploy_apps(schema)
     app_name = _app(config).get("name", APP_NAME)
     deadline = time.monotonic() + timeout_s
@@ -95,7 +111,9 @@ def deploy(config: dict, *, timeout_s: float = 600) -> str:
         if state in ("DEPLOY_FAILED", "UNHEALTHY"):
             raise DeployError(f"application {app_name} {state}: {_status_message(status)}")
         if time.monotonic() > deadline:
-            raise DeployError(f"application {app_name} not running after {timeout_s:.0f}s ({state}): {_status_message(status)}")
+            raise DeployError(
+                f"application {app_name} not running after {timeout_s:.0f}s ({state}): {_status_message(status)}"
+            )
         time.sleep(0.5)
     http = schema.http_options
     host = "127.0.0.1" if http.host in ("0.0.0.0", "::") else http.host

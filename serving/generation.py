@@ -53,13 +53,19 @@ class ModelSpec:
         return is_tiny_local(self.base_model) or "/tiny-local/" in self.base_model
 
     def describe(self) -> dict:
-        info = {"base": display_name(self.base_model), "adapter": self.adapter_uri,
-                "model_id": None if self.model_id == BASE_MODEL_ID else self.model_id,
-                "test_model": self.is_test_model, "notice": None}
+        info = {
+            "base": display_name(self.base_model),
+            "adapter": self.adapter_uri,
+            "model_id": None if self.model_id == BASE_MODEL_ID else self.model_id,
+            "test_model": self.is_test_model,
+            "notice": None,
+        }
         if self.is_test_model:
             info["base"] = "tiny-local"
-            info["notice"] = ("tiny-local is a random-weight test model: this text is not meaningful. "
-                              f"Set TWIN_BASE_MODEL to a real model (the default is {SHIPPED_MODEL_ID}).")
+            info["notice"] = (
+                "tiny-local is a random-weight test model: this text is not meaningful. "
+                f"Set TWIN_BASE_MODEL to a real model (the default is {SHIPPED_MODEL_ID})."
+            )
         return info
 
 
@@ -132,7 +138,9 @@ class TransformersModel:
         self.load_ms = (time.perf_counter() - started) * 1000
         config = getattr(self.model, "config", None)
         self.max_positions = int(getattr(config, "max_position_embeddings", None) or 2048)
-        self._bad_words = [ids for ids in (self.tokenizer.encode(marker, add_special_tokens=False) for marker in MARKERS) if ids]
+        self._bad_words = [
+            ids for ids in (self.tokenizer.encode(marker, add_special_tokens=False) for marker in MARKERS) if ids
+        ]
         for token_id in {self.tokenizer.pad_token_id, self.tokenizer.bos_token_id, self.tokenizer.unk_token_id}:
             if token_id is not None and token_id != self.tokenizer.eos_token_id:
                 self._bad_words.append([token_id])
@@ -143,8 +151,13 @@ class TransformersModel:
 
     def describe(self) -> dict:
         adapter_used = self.spec.adapter_uri is not None and self.fallback_reason is None
-        info = {"backend": self.backend, **self.spec.describe(), "fallback": not adapter_used,
-                "adapter_used": adapter_used, "fallback_reason": None}
+        info = {
+            "backend": self.backend,
+            **self.spec.describe(),
+            "fallback": not adapter_used,
+            "adapter_used": adapter_used,
+            "fallback_reason": None,
+        }
         if self.fallback_reason:
             info.update(adapter=None, fallback_reason=self.fallback_reason)
         return info
@@ -162,9 +175,14 @@ class TransformersModel:
         return self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
 
     def _options(self, max_new_tokens: int, temperature: float, overrides: dict | None = None) -> dict:
-        options = dict(max_new_tokens=max_new_tokens, min_new_tokens=min(8, max_new_tokens),
-                       pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
-                       bad_words_ids=self._bad_words or None, repetition_penalty=1.1)
+        options = dict(
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min(8, max_new_tokens),
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            bad_words_ids=self._bad_words or None,
+            repetition_penalty=1.1,
+        )
         if temperature > 0:
             options.update(do_sample=True, temperature=temperature, top_p=0.95)
         else:
@@ -172,8 +190,9 @@ class TransformersModel:
         options.update(overrides or {})
         return options
 
-    def complete(self, text: str, max_new_tokens: int, temperature: float,
-                 overrides: dict | None = None) -> tuple[str, int, int]:
+    def complete(
+        self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None
+    ) -> tuple[str, int, int]:
         import torch
 
         inputs = self._inputs(text)
@@ -183,7 +202,9 @@ class TransformersModel:
         generated = output[0][prompt_length:]
         return self.tokenizer.decode(generated, skip_special_tokens=False), prompt_length, len(generated)
 
-    def stream(self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None) -> Iterator[str]:
+    def stream(
+        self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None
+    ) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
 
@@ -194,8 +215,9 @@ class TransformersModel:
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, **self._options(max_new_tokens, temperature, overrides),
-                                        streamer=streamer)
+                    self.model.generate(
+                        **inputs, **self._options(max_new_tokens, temperature, overrides), streamer=streamer
+                    )
             except BaseException as exc:  # surfaced to the consumer below
                 error.append(exc)
                 streamer.end()
@@ -228,10 +250,18 @@ class OpenAIModel:
                 self.fallback_reason = "the OpenAI-compatible backend has no adapter_model template configured"
 
     def describe(self) -> dict:
-        info = {"backend": self.backend, "base": self.config.model, "adapter": None, "model_id": None,
-                "served_model": self.model_name, "fallback": self.model_name == self.config.model,
-                "adapter_used": self.model_name != self.config.model, "fallback_reason": None,
-                "test_model": False, "notice": None}
+        info = {
+            "backend": self.backend,
+            "base": self.config.model,
+            "adapter": None,
+            "model_id": None,
+            "served_model": self.model_name,
+            "fallback": self.model_name == self.config.model,
+            "adapter_used": self.model_name != self.config.model,
+            "fallback_reason": None,
+            "test_model": False,
+            "notice": None,
+        }
         if self.model_name != self.config.model:
             info.update(adapter=self.spec.adapter_uri, model_id=self.spec.model_id)
         if self.fallback_reason:
@@ -248,10 +278,19 @@ class OpenAIModel:
         new_tokens = max(1, min(max_new_tokens, self.max_positions // 2))
         return new_tokens, self.max_positions - new_tokens
 
-    def _body(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None, stream: bool) -> dict:
-        return {"model": self.model_name, "stream": stream, "max_tokens": max_new_tokens, "temperature": temperature,
-                "messages": [{"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
-                             {"role": "user", "content": assembled.instruction}]}
+    def _body(
+        self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None, stream: bool
+    ) -> dict:
+        return {
+            "model": self.model_name,
+            "stream": stream,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "messages": [
+                {"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
+                {"role": "user", "content": assembled.instruction},
+            ],
+        }
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -259,19 +298,30 @@ class OpenAIModel:
     def complete_chat(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None):
         import httpx
 
-        response = httpx.post(f"{self.config.base_url.rstrip('/')}/chat/completions", timeout=self.config.timeout_s,
-                              json=self._body(assembled, max_new_tokens, temperature, system, False), headers=self._headers())
+        response = httpx.post(
+            f"{self.config.base_url.rstrip('/')}/chat/completions",
+            timeout=self.config.timeout_s,
+            json=self._body(assembled, max_new_tokens, temperature, system, False),
+            headers=self._headers(),
+        )
         response.raise_for_status()
         data = response.json()
         usage = data.get("usage") or {}
         text = data["choices"][0]["message"]["content"] or ""
         return text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
-    def stream_chat(self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None) -> Iterator[str]:
+    def stream_chat(
+        self, assembled: AssembledPrompt, max_new_tokens: int, temperature: float, system: str | None
+    ) -> Iterator[str]:
         import httpx
 
-        with httpx.stream("POST", f"{self.config.base_url.rstrip('/')}/chat/completions", timeout=self.config.timeout_s,
-                          json=self._body(assembled, max_new_tokens, temperature, system, True), headers=self._headers()) as response:
+        with httpx.stream(
+            "POST",
+            f"{self.config.base_url.rstrip('/')}/chat/completions",
+            timeout=self.config.timeout_s,
+            json=self._body(assembled, max_new_tokens, temperature, system, True),
+            headers=self._headers(),
+        ) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -330,23 +380,38 @@ def reference_perplexity(model, text: str, quality: QualityConfig) -> float:
     return text_perplexity(loaded, tokenizer, text)
 
 
-def judge(model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int,
-          known_urls: list[str] | None = None) -> QualityReport:
+def judge(
+    model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int, known_urls: list[str] | None = None
+) -> QualityReport:
     """The quality report of one draft (fluency measured only when the cheap rules pass)."""
     report = check_post(post, sources=sources, max_chars=max_chars, known_urls=known_urls)
     if not report.passed:
         return report
     perplexity = reference_perplexity(model, post, quality)
-    return check_post(post, sources=sources, perplexity=perplexity, threshold=quality.fluency_threshold,
-                      max_chars=max_chars, known_urls=known_urls)
+    return check_post(
+        post,
+        sources=sources,
+        perplexity=perplexity,
+        threshold=quality.fluency_threshold,
+        max_chars=max_chars,
+        known_urls=known_urls,
+    )
 
 
 def _assemble(model, request: GenerationRequest, prompt_config: PromptConfig) -> tuple[AssembledPrompt, int]:
     new_tokens, prompt_budget = model.budget(request.max_new_tokens)
-    assembled = assemble_prompt(request.prompt, request.links, request.hits, count_tokens=model.count_tokens,
-                                prompt_budget=prompt_budget, context_tokens=prompt_config.context_tokens,
-                                link_share=prompt_config.link_share, max_post_chars=prompt_config.max_post_chars,
-                                system=prompt_config.system_prompt, render=model.render)
+    assembled = assemble_prompt(
+        request.prompt,
+        request.links,
+        request.hits,
+        count_tokens=model.count_tokens,
+        prompt_budget=prompt_budget,
+        context_tokens=prompt_config.context_tokens,
+        link_share=prompt_config.link_share,
+        max_post_chars=prompt_config.max_post_chars,
+        system=prompt_config.system_prompt,
+        render=model.render,
+    )
     return assembled, new_tokens
 
 
@@ -360,30 +425,62 @@ def _sources(assembled: AssembledPrompt) -> list[dict]:
     return [{"url": entry.item.url, "title": entry.item.title, "origin": entry.item.origin} for entry in assembled.used]
 
 
-def _result(model, request: GenerationRequest, assembled: AssembledPrompt, raw: str, prompt_tokens: int,
-            generated: int, started: float, prompt_config: PromptConfig) -> GenerationResult:
+def _result(
+    model,
+    request: GenerationRequest,
+    assembled: AssembledPrompt,
+    raw: str,
+    prompt_tokens: int,
+    generated: int,
+    started: float,
+    prompt_config: PromptConfig,
+) -> GenerationResult:
     info = model.describe()
     if not info.get("adapter_used") and not info.get("fallback_reason"):
         info["fallback_reason"] = request.spec.no_adapter_reason or "no adapter yet: this user has no trained adapter"
-    post = add_citations(postprocess(raw, prompt_config.max_post_chars), _sources(assembled), prompt_config.max_post_chars)
+    post = add_citations(
+        postprocess(raw, prompt_config.max_post_chars), _sources(assembled), prompt_config.max_post_chars
+    )
     return GenerationResult(
-        post=post, model=info,
-        used=[{**entry.item.to_dict(), "tokens": entry.tokens, "truncated": entry.truncated} for entry in assembled.used],
-        truncated_keys=[entry.item.key for entry in assembled.used if entry.truncated], dropped_keys=assembled.dropped,
-        prompt_tokens=prompt_tokens, context_tokens=assembled.context_tokens, generated_tokens=generated,
-        raw_chars=len(raw), prompt_truncated=assembled.prompt_truncated,
-        generate_ms=round((time.perf_counter() - started) * 1000, 2))
+        post=post,
+        model=info,
+        used=[
+            {**entry.item.to_dict(), "tokens": entry.tokens, "truncated": entry.truncated} for entry in assembled.used
+        ],
+        truncated_keys=[entry.item.key for entry in assembled.used if entry.truncated],
+        dropped_keys=assembled.dropped,
+        prompt_tokens=prompt_tokens,
+        context_tokens=assembled.context_tokens,
+        generated_tokens=generated,
+        raw_chars=len(raw),
+        prompt_truncated=assembled.prompt_truncated,
+        generate_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
 
 
-def _finish(model, request: GenerationRequest, result: GenerationResult, assembled: AssembledPrompt,
-            quality: QualityConfig, attempt: int, prompt_config: PromptConfig) -> bool:
+def _finish(
+    model,
+    request: GenerationRequest,
+    result: GenerationResult,
+    assembled: AssembledPrompt,
+    quality: QualityConfig,
+    attempt: int,
+    prompt_config: PromptConfig,
+) -> bool:
     """Judge the draft and record the verdict on ``result``; True when it may be shown."""
     if not quality.enabled:
-        result.quality = {"passed": True, "problems": [], "perplexity": None, "threshold": None,
-                          "attempts": attempt + 1, "checked": False}
+        result.quality = {
+            "passed": True,
+            "problems": [],
+            "perplexity": None,
+            "threshold": None,
+            "attempts": attempt + 1,
+            "checked": False,
+        }
         return True
-    report = judge(model, result.post, _sources(assembled), quality, prompt_config.max_post_chars,
-                   _known_urls(request, assembled))
+    report = judge(
+        model, result.post, _sources(assembled), quality, prompt_config.max_post_chars, _known_urls(request, assembled)
+    )
     report.attempts = attempt + 1
     result.quality = {**report.to_dict(), "checked": True}
     return report.passed
@@ -391,13 +488,21 @@ def _finish(model, request: GenerationRequest, result: GenerationResult, assembl
 
 def _reject(result: GenerationResult) -> GenerationResult:
     result.rejected_draft, result.post = result.post, ""
-    logger.warning(json.dumps({"event": "quality_rejected", "problems": result.quality.get("problems"),
-                               "attempts": result.quality.get("attempts")}))
+    logger.warning(
+        json.dumps(
+            {
+                "event": "quality_rejected",
+                "problems": result.quality.get("problems"),
+                "attempts": result.quality.get("attempts"),
+            }
+        )
+    )
     return result
 
 
-def generate(model, request: GenerationRequest, prompt_config: PromptConfig,
-             quality: QualityConfig | None = None) -> GenerationResult:
+def generate(
+    model, request: GenerationRequest, prompt_config: PromptConfig, quality: QualityConfig | None = None
+) -> GenerationResult:
     """Assemble, generate, post-process and judge (blocking). A draft that fails the quality check
     is generated again with more conservative sampling, up to ``quality.max_attempts`` drafts; when
     none passes, the result has an empty post, ``quality.passed`` false and the problems."""
@@ -408,7 +513,9 @@ def generate(model, request: GenerationRequest, prompt_config: PromptConfig,
     for attempt in range(attempts):
         temperature, overrides = _sampling(request.temperature, attempt)
         if isinstance(model, OpenAIModel):
-            raw, prompt_tokens, generated = model.complete_chat(assembled, new_tokens, temperature, prompt_config.system_prompt)
+            raw, prompt_tokens, generated = model.complete_chat(
+                assembled, new_tokens, temperature, prompt_config.system_prompt
+            )
             prompt_tokens = prompt_tokens or model.count_tokens(assembled.text)
         else:
             raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, temperature, overrides)
@@ -418,8 +525,9 @@ def generate(model, request: GenerationRequest, prompt_config: PromptConfig,
     return _reject(result)
 
 
-def generate_stream(model, request: GenerationRequest, prompt_config: PromptConfig,
-                    quality: QualityConfig | None = None) -> Iterator[dict]:
+def generate_stream(
+    model, request: GenerationRequest, prompt_config: PromptConfig, quality: QualityConfig | None = None
+) -> Iterator[dict]:
     """``{"type": "token", "text": ...}`` events (cleaned text as it grows); ``{"type": "reset",
     "problems": [...]}`` when a draft failed the quality check and the next one starts (clients
     clear what they showed); then ``{"type": "result", "result": GenerationResult-dict}``."""
@@ -437,9 +545,9 @@ def generate_stream(model, request: GenerationRequest, prompt_config: PromptConf
         for piece in pieces:
             raw += piece
             count += 1
-            visible = stream_safe_prefix(raw)[:prompt_config.max_post_chars]
+            visible = stream_safe_prefix(raw)[: prompt_config.max_post_chars]
             if visible.startswith(shown) and len(visible) > len(shown):
-                yield {"type": "token", "text": visible[len(shown):]}
+                yield {"type": "token", "text": visible[len(shown) :]}
                 shown = visible
         prompt_tokens = model.count_tokens(assembled.text)
         generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count

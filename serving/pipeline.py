@@ -41,22 +41,39 @@ class ServiceUnavailable(RuntimeError):
 
 # --- API schema ------------------------------------------------------------------------------------
 
-class PostRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "user": "ada@example.com", "prompt": "Why hybrid search beats pure vector search for internal docs",
-        "links": ["https://example.org/blog/hybrid-retrieval"], "k": 5, "max_new_tokens": 300,
-        "temperature": 0.7, "stream": False}})
 
-    user: str | int | None = Field(default=None, description="the user's email or numeric id: the user the bearer "
-                                                            "token names (taken from the token when omitted)")
+class PostRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "user": "ada@example.com",
+                "prompt": "Why hybrid search beats pure vector search for internal docs",
+                "links": ["https://example.org/blog/hybrid-retrieval"],
+                "k": 5,
+                "max_new_tokens": 300,
+                "temperature": 0.7,
+                "stream": False,
+            }
+        },
+    )
+
+    user: str | int | None = Field(
+        default=None,
+        description="the user's email or numeric id: the user the bearer "
+        "token names (taken from the token when omitted)",
+    )
     prompt: str = Field(description="what the post should be about")
     links: list[str] = Field(default_factory=list, description="new links (articles, posts, papers) to use")
     k: int | None = Field(default=None, ge=1, description="retrieved documents of the user's own writing")
     max_new_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     stream: bool = Field(default=False, description="stream tokens as server-sent events")
-    adapter: bool = Field(default=True, description="use the user's fine-tuned adapter when they have one; false "
-                                                    "writes with the base model alone (to compare the two)")
+    adapter: bool = Field(
+        default=True,
+        description="use the user's fine-tuned adapter when they have one; false "
+        "writes with the base model alone (to compare the two)",
+    )
 
 
 class Source(BaseModel):
@@ -143,6 +160,7 @@ def request_errors(request: PostRequest, limits: LimitsConfig) -> list[dict]:
 
 # --- database --------------------------------------------------------------------------------------
 
+
 class Database:
     """The project database for a serving process: a lazily created engine with a short connect
     timeout; every failure to reach it becomes :class:`ServiceUnavailable` with the reason."""
@@ -161,8 +179,13 @@ class Database:
                 url = database_url(self.settings)
             except DatabaseUnavailable as exc:
                 raise ServiceUnavailable(f"database unavailable: {exc}") from None
-            self._engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=4, max_overflow=4,
-                                            connect_args={"connect_timeout": self.connect_timeout_s})
+            self._engine = sa.create_engine(
+                sqlalchemy_url(url),
+                pool_pre_ping=True,
+                pool_size=4,
+                max_overflow=4,
+                connect_args={"connect_timeout": self.connect_timeout_s},
+            )
         return self._engine
 
     def run(self, function: Callable[[sa.Connection], Any]) -> Any:
@@ -200,12 +223,17 @@ def resolve_user(conn: sa.Connection, user: str | int) -> int:
     if not text.isdigit():
         raise UserNotFound(f"unknown user {text!r}: give the user's email or numeric id")
     user_id = int(text)
-    known = conn.execute(sa.text(
-        "select exists(select 1 from raw.documents where user_id = :id)"
-        " or exists(select 1 from registry.models where user_id = :id)"), {"id": user_id}).scalar()
+    known = conn.execute(
+        sa.text(
+            "select exists(select 1 from raw.documents where user_id = :id)"
+            " or exists(select 1 from registry.models where user_id = :id)"
+        ),
+        {"id": user_id},
+    ).scalar()
     if not known and conn.execute(sa.text("select to_regclass('public.auth_user') is not null")).scalar():
-        known = conn.execute(sa.text("select exists(select 1 from auth_user where id = :id and is_active)"),
-                             {"id": user_id}).scalar()
+        known = conn.execute(
+            sa.text("select exists(select 1 from auth_user where id = :id and is_active)"), {"id": user_id}
+        ).scalar()
     if not known:
         raise UserNotFound(f"unknown user {user_id}")
     return user_id
@@ -228,10 +256,12 @@ def resolve(database: Database, user: str | int, base_model: str, use_adapter: b
     def work(conn):
         user_id = resolve_user(conn, user)
         return user_id, model_spec(conn, user_id, base_model, use_adapter)
+
     return database.run(work)
 
 
 # --- retrieval and links ---------------------------------------------------------------------------
+
 
 def retrieve(database: Database, embedding_model, model_name: str, user_id: int, query: str, k: int) -> list[dict]:
     """The ``k`` best documents of the user's own index for ``query`` (one chunk each)."""
@@ -242,13 +272,15 @@ def retrieve(database: Database, embedding_model, model_name: str, user_id: int,
     except sa.exc.OperationalError as exc:
         raise ServiceUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
     except sa.exc.ProgrammingError as exc:
-        raise ServiceUnavailable(f"search index unavailable ({describe_db_error(exc)}): run `twin transform` "
-                                 "and `twin embed`") from None
+        raise ServiceUnavailable(
+            f"search index unavailable ({describe_db_error(exc)}): run `twin transform` and `twin embed`"
+        ) from None
     return [hit.as_dict() for hit in hits]
 
 
-def read_links(urls: list[str], settings, *, database: Database | None = None, user_id: int | None = None,
-               store: bool = True) -> list[dict]:
+def read_links(
+    urls: list[str], settings, *, database: Database | None = None, user_id: int | None = None, store: bool = True
+) -> list[dict]:
     """Read each URL with the crawlers' link reader (limits, private-address guard on every hop),
     concurrently; store what was read as the user's knowledge documents (not their own writing).
     Returns one dict per URL, in order: a :class:`LinkResult` plus ``content`` when read."""
@@ -263,8 +295,16 @@ def read_links(urls: list[str], settings, *, database: Database | None = None, u
             return {"url": url, "status": status, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - one bad link never fails the request
             return {"url": url, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        return {"url": url, "status": "ok", "error": None, "title": document.title, "source_url": document.source_url,
-                "kind": document.kind, "content": document.content, "record": document.to_record()}
+        return {
+            "url": url,
+            "status": "ok",
+            "error": None,
+            "title": document.title,
+            "source_url": document.source_url,
+            "kind": document.kind,
+            "content": document.content,
+            "record": document.to_record(),
+        }
 
     unique = list(dict.fromkeys(urls))
     if not unique:
@@ -293,16 +333,38 @@ def _store_links(database: Database, user_id: int, results: list[dict]) -> None:
 
 # --- assembly --------------------------------------------------------------------------------------
 
+
 def link_items(link_results: list[dict]) -> list[ContextItem]:
-    return [ContextItem(origin="link", key=result["url"], text=result["content"], url=result["source_url"] or result["url"],
-                        title=result.get("title"), platform="web", kind=result.get("kind"))
-            for result in link_results if result["status"] == "ok" and result.get("content")]
+    return [
+        ContextItem(
+            origin="link",
+            key=result["url"],
+            text=result["content"],
+            url=result["source_url"] or result["url"],
+            title=result.get("title"),
+            platform="web",
+            kind=result.get("kind"),
+        )
+        for result in link_results
+        if result["status"] == "ok" and result.get("content")
+    ]
 
 
 def hit_items(hits: list[dict]) -> list[ContextItem]:
-    return [ContextItem(origin="retrieval", key=hit["chunk_id"], text=hit["text"], url=hit["url"], title=hit.get("title"),
-                        platform=hit.get("platform"), kind=hit.get("kind"), score=hit.get("score"),
-                        document_id=hit.get("document_id")) for hit in hits]
+    return [
+        ContextItem(
+            origin="retrieval",
+            key=hit["chunk_id"],
+            text=hit["text"],
+            url=hit["url"],
+            title=hit.get("title"),
+            platform=hit.get("platform"),
+            kind=hit.get("kind"),
+            score=hit.get("score"),
+            document_id=hit.get("document_id"),
+        )
+        for hit in hits
+    ]
 
 
 def snippet(text: str, size: int) -> str:
@@ -323,55 +385,117 @@ class Prepared:
 
 
 def build_response(prepared: Prepared, result: dict, snippet_chars: int) -> dict:
-    timings = {**prepared.timings, "generate_ms": round(result["generate_ms"], 2),
-               "total_ms": round((time.perf_counter() - prepared.started) * 1000, 2)}
+    timings = {
+        **prepared.timings,
+        "generate_ms": round(result["generate_ms"], 2),
+        "total_ms": round((time.perf_counter() - prepared.started) * 1000, 2),
+    }
     used_keys = {item["key"] for item in result["used"]}
     # snippets come from the whole source, not from the part that fitted the prompt
-    originals = {**{hit["chunk_id"]: hit["text"] for hit in prepared.hits},
-                 **{link["url"]: link.get("content") or "" for link in prepared.links}}
-    sources = [{"title": item["title"], "url": item["url"], "platform": item["platform"], "kind": item["kind"],
-                "snippet": snippet(originals.get(item["key"]) or item["text"], snippet_chars), "score": item["score"],
-                "origin": item["origin"]} for item in result["used"]]
+    originals = {
+        **{hit["chunk_id"]: hit["text"] for hit in prepared.hits},
+        **{link["url"]: link.get("content") or "" for link in prepared.links},
+    }
+    sources = [
+        {
+            "title": item["title"],
+            "url": item["url"],
+            "platform": item["platform"],
+            "kind": item["kind"],
+            "snippet": snippet(originals.get(item["key"]) or item["text"], snippet_chars),
+            "score": item["score"],
+            "origin": item["origin"],
+        }
+        for item in result["used"]
+    ]
     links = [{key: value for key, value in link.items() if key != "content"} for link in prepared.links]
     trace = {
         "request_id": prepared.request_id,
         "user_id": prepared.user_id,
-        "retrieved": [{"chunk_id": hit["chunk_id"], "document_id": hit["document_id"], "score": hit["score"],
-                       "vector_rank": hit["vector_rank"], "keyword_rank": hit["keyword_rank"],
-                       "used": hit["chunk_id"] in used_keys} for hit in prepared.hits],
-        "links": [{"url": link["url"], "status": link["status"], "used": link["url"] in used_keys,
-                   "chars": len(link.get("content") or "")} for link in prepared.links],
-        "prompt_tokens": result["prompt_tokens"], "context_tokens": result["context_tokens"],
-        "generated_tokens": result["generated_tokens"], "prompt_truncated": result["prompt_truncated"],
-        "truncated_sources": result["truncated_keys"], "dropped_sources": result["dropped_keys"],
-        "post_chars": len(result["post"]), "raw_chars": result["raw_chars"], "model": result["model"],
-        "quality": result["quality"], "rejected_draft_chars": len(result.get("rejected_draft") or ""),
+        "retrieved": [
+            {
+                "chunk_id": hit["chunk_id"],
+                "document_id": hit["document_id"],
+                "score": hit["score"],
+                "vector_rank": hit["vector_rank"],
+                "keyword_rank": hit["keyword_rank"],
+                "used": hit["chunk_id"] in used_keys,
+            }
+            for hit in prepared.hits
+        ],
+        "links": [
+            {
+                "url": link["url"],
+                "status": link["status"],
+                "used": link["url"] in used_keys,
+                "chars": len(link.get("content") or ""),
+            }
+            for link in prepared.links
+        ],
+        "prompt_tokens": result["prompt_tokens"],
+        "context_tokens": result["context_tokens"],
+        "generated_tokens": result["generated_tokens"],
+        "prompt_truncated": result["prompt_truncated"],
+        "truncated_sources": result["truncated_keys"],
+        "dropped_sources": result["dropped_keys"],
+        "post_chars": len(result["post"]),
+        "raw_chars": result["raw_chars"],
+        "model": result["model"],
+        "quality": result["quality"],
+        "rejected_draft_chars": len(result.get("rejected_draft") or ""),
         "timings": timings,
     }
-    return {"post": result["post"], "sources": sources if result["post"] else [], "links": links,
-            "model": result["model"], "quality": result["quality"], "timings": timings, "trace": trace}
+    return {
+        "post": result["post"],
+        "sources": sources if result["post"] else [],
+        "links": links,
+        "model": result["model"],
+        "quality": result["quality"],
+        "timings": timings,
+        "trace": trace,
+    }
 
 
-def log_request(prepared: Prepared | None, response: dict | None, *, status: int, error: str | None = None,
-                request_id: str | None = None) -> None:
+def log_request(
+    prepared: Prepared | None,
+    response: dict | None,
+    *,
+    status: int,
+    error: str | None = None,
+    request_id: str | None = None,
+) -> None:
     """One structured INFO line per request: ids, counts, timings; never texts or secrets."""
-    record: dict[str, Any] = {"event": "post_request", "request_id": request_id or (prepared and prepared.request_id),
-                              "status": status}
+    record: dict[str, Any] = {
+        "event": "post_request",
+        "request_id": request_id or (prepared and prepared.request_id),
+        "status": status,
+    }
     if prepared is not None:
-        record.update(user_id=prepared.user_id, model_id=prepared.spec.model_id, prompt_chars=len(prepared.generation.prompt),
-                      links=len(prepared.links), links_ok=sum(link["status"] == "ok" for link in prepared.links),
-                      retrieved=len(prepared.hits))
+        record.update(
+            user_id=prepared.user_id,
+            model_id=prepared.spec.model_id,
+            prompt_chars=len(prepared.generation.prompt),
+            links=len(prepared.links),
+            links_ok=sum(link["status"] == "ok" for link in prepared.links),
+            retrieved=len(prepared.hits),
+        )
     if response is not None:
-        record.update(post_chars=len(response["post"]), sources=len(response["sources"]),
-                      generated_tokens=response["trace"]["generated_tokens"], timings=response["timings"],
-                      fallback=response["model"].get("fallback"), quality_passed=response["quality"].get("passed"),
-                      attempts=response["quality"].get("attempts"))
+        record.update(
+            post_chars=len(response["post"]),
+            sources=len(response["sources"]),
+            generated_tokens=response["trace"]["generated_tokens"],
+            timings=response["timings"],
+            fallback=response["model"].get("fallback"),
+            quality_passed=response["quality"].get("passed"),
+            attempts=response["quality"].get("attempts"),
+        )
     if error:
         record["error"] = error[:300]
     logger.info(json.dumps(record, default=str))
 
 
 # --- the orchestration, shared by the Serve ingress and the in-process path -------------------------
+
 
 class PostService:
     """What ``POST /v1/posts`` does, over pluggable components (Serve handles or local objects)."""
@@ -409,13 +533,26 @@ class PostService:
             return value, round((time.perf_counter() - begin) * 1000, 2)
 
         (hits, retrieve_ms), (links, links_ms) = await asyncio.gather(
-            timed(self.retrieve(user_id, request.prompt, k)), timed(self.read_links(user_id, request.links)))
+            timed(self.retrieve(user_id, request.prompt, k)), timed(self.read_links(user_id, request.links))
+        )
         generation = GenerationRequest(
-            prompt=request.prompt, links=link_items(links), hits=hit_items(hits),
+            prompt=request.prompt,
+            links=link_items(links),
+            hits=hit_items(hits),
             max_new_tokens=request.max_new_tokens or limits.default_max_new_tokens,
-            temperature=limits.default_temperature if request.temperature is None else request.temperature, spec=spec)
-        return Prepared(request_id, user_id, spec, hits, links, generation,
-                        {"retrieve_ms": retrieve_ms, "links_ms": links_ms}, started)
+            temperature=limits.default_temperature if request.temperature is None else request.temperature,
+            spec=spec,
+        )
+        return Prepared(
+            request_id,
+            user_id,
+            spec,
+            hits,
+            links,
+            generation,
+            {"retrieve_ms": retrieve_ms, "links_ms": links_ms},
+            started,
+        )
 
     async def write(self, request: PostRequest, request_id: str | None = None) -> dict:
         prepared = await self.prepare(request, request_id)
@@ -454,11 +591,15 @@ class InProcessTwin(PostService):
 
     def model_for(self, spec: ModelSpec):
         if spec.model_id not in self.models:
-            self.models[spec.model_id] = load_model(spec, self.config.generation, home=self.settings.home, api_key=self.api_key)
+            self.models[spec.model_id] = load_model(
+                spec, self.config.generation, home=self.settings.home, api_key=self.api_key
+            )
         return self.models[spec.model_id]
 
     async def retrieve(self, user_id, query, k):
-        return await asyncio.to_thread(retrieve, self.database, self.embedding_model, self.embedding_name, user_id, query, k)
+        return await asyncio.to_thread(
+            retrieve, self.database, self.embedding_model, self.embedding_name, user_id, query, k
+        )
 
     async def read_links(self, user_id, urls):
         return await asyncio.to_thread(read_links, urls, self.settings, database=self.database, user_id=user_id)

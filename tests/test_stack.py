@@ -101,15 +101,25 @@ def test_stopping_the_stack_leaves_no_ray_process_behind(stack_settings):
         # a command run by hand (no RAY_ADDRESS) finds the stack's Ray through ray.json, and leaves a
         # detached actor (a worker process in a process group of its own) running
         by_hand = {name: value for name, value in stack.env.items() if name != "RAY_ADDRESS"}
-        driver = subprocess.run([sys.executable, "-c", (
-            "import json, os, ray\n"
-            "from twin.ray_cluster import connect_or_start\n"
-            "from twin.settings import get_settings\n"
-            "connect_or_start(get_settings(), log_to_driver=False)\n"
-            "@ray.remote(num_cpus=0)\nclass Keeper:\n    def where(self): return os.getpid(), os.getpgrp(), os.getsid(0)\n"
-            "keeper = Keeper.options(name='keeper', lifetime='detached').remote()\n"
-            "print(json.dumps([*ray.get(keeper.where.remote()), ray.get_runtime_context().gcs_address]))\n")],
-            env=by_hand, capture_output=True, text=True, timeout=300)
+        driver = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import json, os, ray\n"
+                    "from twin.ray_cluster import connect_or_start\n"
+                    "from twin.settings import get_settings\n"
+                    "connect_or_start(get_settings(), log_to_driver=False)\n"
+                    "@ray.remote(num_cpus=0)\nclass Keeper:\n    def where(self): return os.getpid(), os.getpgrp(), os.getsid(0)\n"
+                    "keeper = Keeper.options(name='keeper', lifetime='detached').remote()\n"
+                    "print(json.dumps([*ray.get(keeper.where.remote()), ray.get_runtime_context().gcs_address]))\n"
+                ),
+            ],
+            env=by_hand,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert driver.returncode == 0, driver.stderr[-3000:]
         actor_pid, actor_group, actor_session, gcs = json.loads(driver.stdout.strip().splitlines()[-1])
         assert gcs.rsplit(":", 1)[1] == address.rsplit(":", 1)[1], "joined the stack's Ray"
@@ -124,8 +134,9 @@ def test_stopping_the_stack_leaves_no_ray_process_behind(stack_settings):
     assert not ray_cluster.port_open(address)
 
 
-def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_new_adapter(stack_settings, engine,
-                                                                                           database_url):
+def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_new_adapter(
+    stack_settings, engine, database_url
+):
     from tests.twin import index_corpus
     from training import registry
     from twin.embed import embed_chunks
@@ -144,16 +155,24 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
         dashboard = str(stack_settings.ray_dashboard_url).rstrip("/")
 
         # what the twin_finetune DAG's task process does, with the environment Airflow inherits from the stack
-        script = ("import json, sys\n"
-                  "from tests.training.corpus import sft_rows\n"
-                  "from training.pipeline import fine_tune\n"
-                  "user_id = int(sys.argv[1])\n"
-                  "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"
-                  "import ray\n"
-                  "print('RESULT', json.dumps({'model_id': str(outcome.model_id), 'status': outcome.status,"
-                  " 'gcs': ray.get_runtime_context().gcs_address}))\n")
-        training = subprocess.run([sys.executable, "-c", script, str(user_id)], cwd=PROJECT_ROOT, env=stack.env,
-                                  capture_output=True, text=True, timeout=1200)
+        script = (
+            "import json, sys\n"
+            "from tests.training.corpus import sft_rows\n"
+            "from training.pipeline import fine_tune\n"
+            "user_id = int(sys.argv[1])\n"
+            "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"
+            "import ray\n"
+            "print('RESULT', json.dumps({'model_id': str(outcome.model_id), 'status': outcome.status,"
+            " 'gcs': ray.get_runtime_context().gcs_address}))\n"
+        )
+        training = subprocess.run(
+            [sys.executable, "-c", script, str(user_id)],
+            cwd=PROJECT_ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         output = training.stdout + training.stderr
         assert training.returncode == 0, output[-5000:]
         result = json.loads(output.split("RESULT", 1)[1].splitlines()[0])
@@ -164,9 +183,12 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
 
         from twin.user_tokens import authorization_header
 
-        response = httpx.post(f"{serving_url}/v1/posts", headers=authorization_header(TOKEN, user_id, issuer="tests"),
-                              json={"user": user_id, "prompt": "What I learned deleting pipelines",
-                                    "max_new_tokens": 16}, timeout=300)
+        response = httpx.post(
+            f"{serving_url}/v1/posts",
+            headers=authorization_header(TOKEN, user_id, issuer="tests"),
+            json={"user": user_id, "prompt": "What I learned deleting pipelines", "max_new_tokens": 16},
+            timeout=300,
+        )
         assert response.status_code == 200, response.text
         model = response.json()["model"]
         assert model["model_id"] == result["model_id"] and model["adapter"] == record.adapter_uri
@@ -189,27 +211,46 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
     from training import registry
 
     dashboard_port = 8265  # the default port: the one a plain `twin serve` and `twin train` both want
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, ray\n"
-        "from twin.ray_cluster import port_free\n"
-        f"ray.init(address='local', num_cpus=1, include_dashboard=port_free({dashboard_port}), "
-        f"dashboard_port={dashboard_port})\n"  # taken already (another Ray here): it stays taken
-        "print('up', flush=True)\n"
-        "time.sleep(900)\n")], env={**os.environ, "RAY_AUTH_MODE": "disabled"}, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time, ray\n"
+                "from twin.ray_cluster import port_free\n"
+                f"ray.init(address='local', num_cpus=1, include_dashboard=port_free({dashboard_port}), "
+                f"dashboard_port={dashboard_port})\n"  # taken already (another Ray here): it stays taken
+                "print('up', flush=True)\n"
+                "time.sleep(900)\n"
+            ),
+        ],
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "up"
         assert not ray_cluster.port_free(dashboard_port)
         user_id = random.randint(10**9, 2 * 10**9)
-        script = ("import json, sys\n"
-                  "from tests.training.corpus import sft_rows\n"
-                  "from training.pipeline import fine_tune\n"
-                  "user_id = int(sys.argv[1])\n"
-                  "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"
-                  "print('RESULT', json.dumps({'model_id': str(outcome.model_id), 'status': outcome.status}))\n")
+        script = (
+            "import json, sys\n"
+            "from tests.training.corpus import sft_rows\n"
+            "from training.pipeline import fine_tune\n"
+            "user_id = int(sys.argv[1])\n"
+            "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"
+            "print('RESULT', json.dumps({'model_id': str(outcome.model_id), 'status': outcome.status}))\n"
+        )
         env = {**os.environ, "TWIN_RAY_NUM_CPUS": "3", "TWIN_RAY_DASHBOARD_URL": f"http://127.0.0.1:{dashboard_port}"}
-        training = subprocess.run([sys.executable, "-c", script, str(user_id)], cwd=PROJECT_ROOT, env=env,
-                                  capture_output=True, text=True, timeout=1200)
+        training = subprocess.run(
+            [sys.executable, "-c", script, str(user_id)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         output = training.stdout + training.stderr
         assert training.returncode == 0, output[-5000:]
         result = json.loads(output.split("RESULT", 1)[1].splitlines()[0])

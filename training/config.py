@@ -7,7 +7,7 @@ An invalid file raises :class:`ConfigError` with one line per problem, naming th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -37,10 +37,12 @@ class TinyModelSpec(_Section):
     max_position_embeddings: int = Field(default=512, ge=64, le=8192)
 
     @model_validator(mode="after")
-    def _heads_divide_hidden(self) -> "TinyModelSpec":
+    def _heads_divide_hidden(self) -> TinyModelSpec:
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
-                             f"({self.num_attention_heads})")
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
         return self
 
 
@@ -62,8 +64,11 @@ class ScalingSpec(_Section):
 class EvaluationSpec(_Section):
     max_samples: int = Field(default=16, ge=1, description="held-out samples used for generation and style")
     max_new_tokens: int = Field(default=96, ge=1)
-    control_passages: int = Field(default=12, ge=0, description="passages of the control corpus (not the author's) "
-                                  "scored for the control perplexity; 0: skip")
+    control_passages: int = Field(
+        default=12,
+        ge=0,
+        description="passages of the control corpus (not the author's) scored for the control perplexity; 0: skip",
+    )
 
 
 class TrainingConfig(_Section):
@@ -76,14 +81,29 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=2e-4, gt=0, le=1)
     epochs: float = Field(default=3, gt=0)
     max_steps: int = Field(default=-1, ge=-1, description="-1: run for `epochs`")
-    max_train_minutes: float | None = Field(default=None, gt=0, description="wall-clock limit of the training loop; "
-                                            "it stops after the step that crosses it (a checkpoint is saved)")
-    max_train_samples: int | None = Field(default=None, ge=1, description="keep at most this many training samples, "
-                                          "spread over as many documents as possible")
-    context_tokens: int = Field(default=160, ge=0, description="retrieved passages of the author's other writing in "
-                                "each training prompt (about this many tokens; 0: none)")
-    torch_threads: int | None = Field(default=None, ge=1, description="intra-op threads per CPU worker; null: the "
-                                      "machine's cores divided by the workers (Ray sets 1 otherwise)")
+    max_train_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="wall-clock limit of the training loop; "
+        "it stops after the step that crosses it (a checkpoint is saved)",
+    )
+    max_train_samples: int | None = Field(
+        default=None,
+        ge=1,
+        description="keep at most this many training samples, spread over as many documents as possible",
+    )
+    context_tokens: int = Field(
+        default=160,
+        ge=0,
+        description="retrieved passages of the author's other writing in "
+        "each training prompt (about this many tokens; 0: none)",
+    )
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="intra-op threads per CPU worker; null: the "
+        "machine's cores divided by the workers (Ray sets 1 otherwise)",
+    )
     per_device_batch_size: int = Field(default=4, ge=1)
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
@@ -108,7 +128,7 @@ class TrainingConfig(_Section):
         return self.base_model == TINY_LOCAL
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TrainingConfig":
+    def _consistent(self) -> TrainingConfig:
         if self.bf16 and not self.scaling.use_gpu:
             raise ValueError("bf16: true needs scaling.use_gpu: true (CPU training runs in float32)")
         return self

@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -59,13 +59,21 @@ class Sample:
     system: str = DEFAULT_SYSTEM_PROMPT
 
     def as_record(self) -> dict:
-        return {"sample_id": self.sample_id, "document_id": self.document_id, "instruction": self.instruction,
-                "response": self.response, "system": self.system, "prompt": self.prompt}
+        return {
+            "sample_id": self.sample_id,
+            "document_id": self.document_id,
+            "instruction": self.instruction,
+            "response": self.response,
+            "system": self.system,
+            "prompt": self.prompt,
+        }
 
     def trainer_record(self) -> dict:
         """trl's conversational prompt-completion shape (rendered with the tokenizer's chat template)."""
-        return {"prompt": chat_messages(self.prompt, self.system),
-                "completion": [{"role": "assistant", "content": self.response}]}
+        return {
+            "prompt": chat_messages(self.prompt, self.system),
+            "completion": [{"role": "assistant", "content": self.response}],
+        }
 
 
 @dataclass(frozen=True)
@@ -79,15 +87,19 @@ class DatasetSnapshot:
     @property
     def corpus(self) -> list[str]:
         """Every text in the snapshot (the tiny model's tokenizer is trained on it)."""
-        return [text for sample in self.train + self.validation for text in (sample.system, sample.prompt, sample.response)]
+        return [
+            text for sample in self.train + self.validation for text in (sample.system, sample.prompt, sample.response)
+        ]
 
 
 def fetch_sft_rows(conn: sa.Connection, user_id: int) -> list[dict]:
     """The user's rows of ``marts.sft_samples`` (a clear error when dbt has not built it yet)."""
     exists = conn.execute(sa.text("select to_regclass('marts.sft_samples')")).scalar()
     if exists is None:
-        raise DatasetError("marts.sft_samples does not exist yet: run `twin transform` to build the training "
-                           "dataset from the collected documents")
+        raise DatasetError(
+            "marts.sft_samples does not exist yet: run `twin transform` to build the training "
+            "dataset from the collected documents"
+        )
     return [dict(row) for row in conn.execute(SFT_SAMPLES_QUERY, {"user_id": user_id}).mappings()]
 
 
@@ -102,9 +114,17 @@ def build_samples(rows: Iterable[Mapping], user_id: int, system_prompt: str | No
         instruction, response = (row["instruction"] or "").strip(), (row["response"] or "").strip()
         if not instruction or not response:
             continue
-        samples.append(Sample(sample_id=str(row["sample_id"]), document_id=str(row["document_id"]),
-                              instruction=instruction, response=response, split=row["split"],
-                              prompt=user_message(instruction, []), system=system_prompt or DEFAULT_SYSTEM_PROMPT))
+        samples.append(
+            Sample(
+                sample_id=str(row["sample_id"]),
+                document_id=str(row["document_id"]),
+                instruction=instruction,
+                response=response,
+                split=row["split"],
+                prompt=user_message(instruction, []),
+                system=system_prompt or DEFAULT_SYSTEM_PROMPT,
+            )
+        )
     return sorted(samples, key=lambda sample: sample.sample_id)
 
 
@@ -119,7 +139,7 @@ def user_message(instruction: str, own_blocks: list[str], max_post_chars: int = 
 
 def _shingles(text: str) -> set[str]:
     words = re.findall(r"\w+", text.lower())
-    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
+    return {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
 
 
 def group_near_duplicates(samples: list[Sample], threshold: float = NEAR_DUPLICATE_JACCARD) -> dict[str, str]:
@@ -140,7 +160,7 @@ def group_near_duplicates(samples: list[Sample], threshold: float = NEAR_DUPLICA
         return doc
 
     for index, first in enumerate(ids):
-        for second in ids[index + 1:]:
+        for second in ids[index + 1 :]:
             a, b = shingles[first], shingles[second]
             shared = len(a & b)
             if not shared:
@@ -174,7 +194,7 @@ def select_samples(samples: list[Sample], max_train: int | None) -> list[Sample]
         layer = [by_document[doc][depth] for doc in order if depth < len(by_document[doc])]
         if not layer:
             break
-        chosen.extend(layer[:max_train - len(chosen)])
+        chosen.extend(layer[: max_train - len(chosen)])
         depth += 1
     kept = {sample.sample_id for sample in chosen}
     return [sample for sample in samples if sample.split != "train" or sample.sample_id in kept]
@@ -184,8 +204,16 @@ Retrieve = Callable[[str, int], list[ContextItem]]
 """(query, how many) -> the author's best-matching passages, best first."""
 
 
-def attach_context(samples: list[Sample], retrieve: Retrieve, groups: dict[str, str], *, context_tokens: int,
-                   count_tokens: Callable[[str], int], max_post_chars: int = 3000, k: int = 3) -> list[Sample]:
+def attach_context(
+    samples: list[Sample],
+    retrieve: Retrieve,
+    groups: dict[str, str],
+    *,
+    context_tokens: int,
+    count_tokens: Callable[[str], int],
+    max_post_chars: int = 3000,
+    k: int = 3,
+) -> list[Sample]:
     """Give each sample the user message serving would build: its request plus passages retrieved
     for it from the author's other documents (never from the target's near-duplicate group)."""
     if context_tokens <= 0:
@@ -193,12 +221,22 @@ def attach_context(samples: list[Sample], retrieve: Retrieve, groups: dict[str, 
     result = []
     for sample in samples:
         group = groups.get(sample.document_id, sample.document_id)
-        hits = [item for item in retrieve(request_of(sample.instruction), k + 4)
-                if groups.get(item.document_id or "", item.document_id) != group][:k]
-        assembled = assemble_prompt(request_of(sample.instruction), [], hits, count_tokens=count_tokens,
-                                    prompt_budget=10 ** 6, context_tokens=context_tokens,
-                                    max_post_chars=max_post_chars, system=sample.system,
-                                    render=lambda message, system: message)
+        hits = [
+            item
+            for item in retrieve(request_of(sample.instruction), k + 4)
+            if groups.get(item.document_id or "", item.document_id) != group
+        ][:k]
+        assembled = assemble_prompt(
+            request_of(sample.instruction),
+            [],
+            hits,
+            count_tokens=count_tokens,
+            prompt_budget=10**6,
+            context_tokens=context_tokens,
+            max_post_chars=max_post_chars,
+            system=sample.system,
+            render=lambda message, system: message,
+        )
         result.append(replace(sample, prompt=assembled.instruction))
     return result
 
@@ -207,18 +245,23 @@ def check_sizes(samples: list[Sample], user_id: int, *, min_train: int, min_vali
     train = sum(sample.split == "train" for sample in samples)
     validation = len(samples) - train
     if not samples:
-        raise DatasetError(f"user {user_id} has no training samples in marts.sft_samples: collect their writing "
-                           "(`twin crawl` / `twin import`) and run `twin transform` first")
+        raise DatasetError(
+            f"user {user_id} has no training samples in marts.sft_samples: collect their writing "
+            "(`twin crawl` / `twin import`) and run `twin transform` first"
+        )
     if train < min_train or validation < min_validation:
         raise DatasetError(
             f"too few samples for user {user_id}: {train} train and {validation} validation; at least {min_train} "
             f"train and {min_validation} validation are needed (config min_train_samples / min_validation_samples). "
-            "Collect more of their writing, then run `twin transform`")
-    leaked = {s.document_id for s in samples if s.split == "train"} & {s.document_id for s in samples
-                                                                        if s.split == "validation"}
+            "Collect more of their writing, then run `twin transform`"
+        )
+    leaked = {s.document_id for s in samples if s.split == "train"} & {
+        s.document_id for s in samples if s.split == "validation"
+    }
     if leaked:
-        raise DatasetError(f"{len(leaked)} documents appear in both splits (e.g. {sorted(leaked)[0]}): "
-                           "the split must be by document")
+        raise DatasetError(
+            f"{len(leaked)} documents appear in both splits (e.g. {sorted(leaked)[0]}): the split must be by document"
+        )
 
 
 def snapshot_id_for(samples: list[Sample]) -> str:
@@ -241,10 +284,19 @@ def export_snapshot(samples: list[Sample], user_id: int, home: Path) -> DatasetS
         for split, split_samples in by_split.items():
             content = "".join(json.dumps(s.as_record(), ensure_ascii=False) + "\n" for s in split_samples)
             (staging / f"{split}.jsonl").write_text(content, encoding="utf-8")
-            files[f"{split}.jsonl"] = {"rows": len(split_samples), "sha256": hashlib.sha256(content.encode()).hexdigest()}
-        manifest = {"snapshot_id": snapshot_id, "user_id": user_id, "source": "marts.sft_samples",
-                    "format": SNAPSHOT_FORMAT, "created_at": datetime.now(timezone.utc).isoformat(),
-                    "documents": len({s.document_id for s in samples}), "files": files}
+            files[f"{split}.jsonl"] = {
+                "rows": len(split_samples),
+                "sha256": hashlib.sha256(content.encode()).hexdigest(),
+            }
+        manifest = {
+            "snapshot_id": snapshot_id,
+            "user_id": user_id,
+            "source": "marts.sft_samples",
+            "format": SNAPSHOT_FORMAT,
+            "created_at": datetime.now(UTC).isoformat(),
+            "documents": len({s.document_id for s in samples}),
+            "files": files,
+        }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         try:
             staging.rename(path)
@@ -254,11 +306,20 @@ def export_snapshot(samples: list[Sample], user_id: int, home: Path) -> DatasetS
     return DatasetSnapshot(user_id, snapshot_id, path, by_split["train"], by_split["validation"])
 
 
-def prepare_dataset(user_id: int, home: Path, *, rows: Iterable[Mapping] | None = None,
-                    conn: sa.Connection | None = None, system_prompt: str | None = None,
-                    min_train: int = 1, min_validation: int = 1, max_train: int | None = None,
-                    retrieve: Retrieve | None = None, context_tokens: int = 0,
-                    count_tokens: Callable[[str], int] | None = None) -> DatasetSnapshot:
+def prepare_dataset(
+    user_id: int,
+    home: Path,
+    *,
+    rows: Iterable[Mapping] | None = None,
+    conn: sa.Connection | None = None,
+    system_prompt: str | None = None,
+    min_train: int = 1,
+    min_validation: int = 1,
+    max_train: int | None = None,
+    retrieve: Retrieve | None = None,
+    context_tokens: int = 0,
+    count_tokens: Callable[[str], int] | None = None,
+) -> DatasetSnapshot:
     """Read the user's samples (``rows`` if given, else ``marts.sft_samples`` through ``conn``), keep
     near-duplicates in one split, check there are enough, bound the training set, give each sample
     its retrieved context (when ``retrieve`` is given) and export the snapshot."""
@@ -272,8 +333,13 @@ def prepare_dataset(user_id: int, home: Path, *, rows: Iterable[Mapping] | None 
     check_sizes(samples, user_id, min_train=min_train, min_validation=min_validation)
     samples = select_samples(samples, max_train)
     if retrieve is not None:
-        samples = attach_context(samples, retrieve, groups, context_tokens=context_tokens,
-                                 count_tokens=count_tokens or (lambda text: len(text) // 4 + 1))
+        samples = attach_context(
+            samples,
+            retrieve,
+            groups,
+            context_tokens=context_tokens,
+            count_tokens=count_tokens or (lambda text: len(text) // 4 + 1),
+        )
     return export_snapshot(samples, user_id, home)
 
 
@@ -284,8 +350,18 @@ def load_snapshot(path: Path) -> DatasetSnapshot:
     by_split = {}
     for split in SPLITS:
         records = [json.loads(line) for line in (path / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
-        by_split[split] = [Sample(sample_id=r["sample_id"], document_id=r["document_id"], instruction=r["instruction"],
-                                  response=r["response"], split=split, prompt=r["prompt"],
-                                  system=r.get("system") or DEFAULT_SYSTEM_PROMPT) for r in records]
-    return DatasetSnapshot(int(manifest["user_id"]), manifest["snapshot_id"], path, by_split["train"],
-                           by_split["validation"])
+        by_split[split] = [
+            Sample(
+                sample_id=r["sample_id"],
+                document_id=r["document_id"],
+                instruction=r["instruction"],
+                response=r["response"],
+                split=split,
+                prompt=r["prompt"],
+                system=r.get("system") or DEFAULT_SYSTEM_PROMPT,
+            )
+            for r in records
+        ]
+    return DatasetSnapshot(
+        int(manifest["user_id"]), manifest["snapshot_id"], path, by_split["train"], by_split["validation"]
+    )

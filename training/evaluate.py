@@ -20,7 +20,7 @@ from typing import Any
 from training.dataset import Sample
 from twin.chat_template import render_prompt
 
-EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 HASHTAG = re.compile(r"(?<!\w)#\w+")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)|\n+")
@@ -55,8 +55,12 @@ def stylometric_profile(texts: list[str]) -> dict[str, float]:
 
 def profile_similarity(candidate: dict[str, float], reference: dict[str, float]) -> float:
     """1 when every feature matches, towards 0 as features diverge (relative difference per feature)."""
-    scores = [1 - abs(candidate[key] - value) / max(abs(candidate[key]), abs(value), 1e-9)
-              if max(candidate[key], value) > 0 else 1.0 for key, value in reference.items()]
+    scores = [
+        1 - abs(candidate[key] - value) / max(abs(candidate[key]), abs(value), 1e-9)
+        if max(candidate[key], value) > 0
+        else 1.0
+        for key, value in reference.items()
+    ]
     return sum(scores) / len(scores)
 
 
@@ -100,8 +104,9 @@ def perplexity(model, tokenizer, samples: list[Sample], max_length: int) -> floa
     device = next(model.parameters()).device
     with torch.no_grad():
         for sample in samples:
-            prompt_ids = tokenizer(render_prompt(sample.prompt, sample.system, tokenizer),
-                                   add_special_tokens=False)["input_ids"]
+            prompt_ids = tokenizer(render_prompt(sample.prompt, sample.system, tokenizer), add_special_tokens=False)[
+                "input_ids"
+            ]
             response_ids = tokenizer(sample.response + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
             room = max_length - min(len(response_ids), max_length // 2)  # a long prompt loses its start, not the text
             prompt_ids = prompt_ids[-room:] if len(prompt_ids) > room else prompt_ids
@@ -110,8 +115,9 @@ def perplexity(model, tokenizer, samples: list[Sample], max_length: int) -> floa
             scored = sum(label != -100 for label in labels) - 1  # the first label is not predicted from a shift
             if scored <= 0:
                 continue
-            output = model(input_ids=torch.tensor([input_ids], device=device),
-                           labels=torch.tensor([labels], device=device))
+            output = model(
+                input_ids=torch.tensor([input_ids], device=device), labels=torch.tensor([labels], device=device)
+            )
             total_nll += float(output.loss) * scored
             total_tokens += scored
     return math.exp(total_nll / total_tokens) if total_tokens else float("inf")
@@ -127,17 +133,31 @@ def generate(model, tokenizer, samples: list[Sample], max_new_tokens: int) -> li
         for sample in samples:
             prompt = render_prompt(sample.prompt, sample.system, tokenizer)
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device)
-            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                       repetition_penalty=1.3, pad_token_id=tokenizer.pad_token_id,
-                                       eos_token_id=tokenizer.eos_token_id)
-            text = tokenizer.decode(generated[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+            generated = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                repetition_penalty=1.3,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            text = tokenizer.decode(generated[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
             outputs.append(CONTROL_CHARACTERS.sub("", text))  # a byte-level model can emit NUL (and JSONB refuses it)
     return outputs
 
 
-def evaluate_variant(base_model: str, adapter_dir: str | None, samples: list[Sample], *, max_length: int,
-                     max_samples: int, max_new_tokens: int, embedding_model: str,
-                     control: list[Sample] | None = None, threads: int | None = None) -> dict[str, Any]:
+def evaluate_variant(
+    base_model: str,
+    adapter_dir: str | None,
+    samples: list[Sample],
+    *,
+    max_length: int,
+    max_samples: int,
+    max_new_tokens: int,
+    embedding_model: str,
+    control: list[Sample] | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Perplexity (author's held-out text, and the control text) and style of one model
     (``adapter_dir`` None: the base alone)."""
     if threads:
@@ -166,11 +186,18 @@ def control_samples(limit: int, system: str | None = None) -> list[Sample]:
 
     if limit <= 0:
         return []
-    return [Sample(sample_id=f"control-{index}", document_id=f"control-{index}",
-                   instruction=f'Write a LinkedIn post about "{passage["title"]}"', response=passage["text"],
-                   split="validation", prompt=user_message(f'"{passage["title"]}"', []),
-                   system=system or DEFAULT_SYSTEM_PROMPT)
-            for index, passage in enumerate(load_control_passages(limit))]
+    return [
+        Sample(
+            sample_id=f"control-{index}",
+            document_id=f"control-{index}",
+            instruction=f'Write a LinkedIn post about "{passage["title"]}"',
+            response=passage["text"],
+            split="validation",
+            prompt=user_message(f'"{passage["title"]}"', []),
+            system=system or DEFAULT_SYSTEM_PROMPT,
+        )
+        for index, passage in enumerate(load_control_passages(limit))
+    ]
 
 
 def relative_change(new: float | None, old: float | None) -> float | None:
@@ -183,8 +210,12 @@ def relative_change(new: float | None, old: float | None) -> float | None:
 def loss_curve(log_history: list[dict]) -> dict[str, list[float]]:
     train = [(entry["step"], entry["loss"]) for entry in log_history if "loss" in entry]
     evaluation = [(entry["step"], entry["eval_loss"]) for entry in log_history if "eval_loss" in entry]
-    return {"train_steps": [s for s, _ in train], "train_loss": [v for _, v in train],
-            "eval_steps": [s for s, _ in evaluation], "eval_loss": [v for _, v in evaluation]}
+    return {
+        "train_steps": [s for s, _ in train],
+        "train_loss": [v for _, v in train],
+        "eval_steps": [s for s, _ in evaluation],
+        "eval_loss": [v for _, v in evaluation],
+    }
 
 
 def write_report(metrics: dict[str, Any], directory: Path) -> tuple[Path, Path]:
@@ -212,10 +243,13 @@ def write_report(metrics: dict[str, Any], directory: Path) -> tuple[Path, Path]:
     parts = ["profile_similarity", "vocabulary_overlap", "embedding_cosine", "score"]
     width = 0.8 / len(names)
     for index, name in enumerate(names):
-        styles.bar([position + index * width for position in range(len(parts))],
-                   [variants[name]["style"][part] for part in parts], width, label=name)
-    styles.set_xticks([position + width * (len(names) - 1) / 2 for position in range(len(parts))], parts,
-                      rotation=15)
+        styles.bar(
+            [position + index * width for position in range(len(parts))],
+            [variants[name]["style"][part] for part in parts],
+            width,
+            label=name,
+        )
+    styles.set_xticks([position + width * (len(names) - 1) / 2 for position in range(len(parts))], parts, rotation=15)
     styles.set(title="style vs the author's held-out posts", ylim=(0, 1))
     styles.legend()
     figure.suptitle(f"run {metrics['model_id']} ({metrics['base_model_name']})")

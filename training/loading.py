@@ -80,7 +80,8 @@ def load_for_inference(adapter_uri: str | None, base_model: str, *, dtype=None, 
         model = PeftModel.from_pretrained(base, str(adapter_path))
         if merge:
             model = model.merge_and_unload()
-        tokenizer = load_tokenizer(str(adapter_path) if (adapter_path / "tokenizer_config.json").is_file()
-                                   else base_model)
+        tokenizer = load_tokenizer(
+            str(adapter_path) if (adapter_path / "tokenizer_config.json").is_file() else base_model
+        )
     model.eval()
     return model, tokenizer

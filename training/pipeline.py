@@ -21,8 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from training import registry
-from training.config import (CONFIG_DIR, DEFAULT_CONFIG, ConfigError, TrainingConfig, parse_config,
-                             read_config_file)
+from training.config import CONFIG_DIR, DEFAULT_CONFIG, ConfigError, TrainingConfig, parse_config, read_config_file
 from training.dataset import DatasetError, DatasetSnapshot, load_snapshot, prepare_dataset
 from training.loading import BaseModelNotFound
 from twin.settings import PROJECT_ROOT, Settings, get_settings
@@ -99,8 +98,11 @@ def ensure_ray(settings: Settings) -> None:
     runtime_env: dict = {"env_vars": env_vars}
     kind, _ = resolve_address(settings)
     if kind == "remote":  # a driver here, the cluster elsewhere: ship the project
-        runtime_env = {"working_dir": str(PROJECT_ROOT), "env_vars": {**env_vars, "PYTHONPATH": "."},
-                       "excludes": WORKING_DIR_EXCLUDES}
+        runtime_env = {
+            "working_dir": str(PROJECT_ROOT),
+            "env_vars": {**env_vars, "PYTHONPATH": "."},
+            "excludes": WORKING_DIR_EXCLUDES,
+        }
     connect_or_start(settings, runtime_env=runtime_env)
 
 
@@ -109,8 +111,11 @@ def _check_disk(spec: TrainingConfig, paths: Iterable[Path]) -> None:
         path.mkdir(parents=True, exist_ok=True)
         free_gb = shutil.disk_usage(path).free / 1e9
         if free_gb < spec.min_free_disk_gb:
-            raise DiskSpaceError(errno.ENOSPC, f"out of disk space: {free_gb:.2f} GB free under {path}, the config "
-                                 f"needs at least {spec.min_free_disk_gb} GB (min_free_disk_gb)")
+            raise DiskSpaceError(
+                errno.ENOSPC,
+                f"out of disk space: {free_gb:.2f} GB free under {path}, the config "
+                f"needs at least {spec.min_free_disk_gb} GB (min_free_disk_gb)",
+            )
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -143,8 +148,13 @@ def _poll_progress(progress_file: Path, progress: Progress, stop: threading.Even
             progress(f"training{detail}", record["step"], record["max_steps"])
 
 
-def _evaluate(spec: TrainingConfig, base_model: str, adapters: dict[str, str | None], snapshot: DatasetSnapshot,
-              embedding_model: str) -> dict[str, Any]:
+def _evaluate(
+    spec: TrainingConfig,
+    base_model: str,
+    adapters: dict[str, str | None],
+    snapshot: DatasetSnapshot,
+    embedding_model: str,
+) -> dict[str, Any]:
     """Each model on the held-out split, in a Ray task (on a GPU when the run trains on GPUs)."""
     import ray
 
@@ -152,17 +162,31 @@ def _evaluate(spec: TrainingConfig, base_model: str, adapters: dict[str, str | N
 
     task = ray.remote(evaluate_variant).options(num_cpus=1, num_gpus=1 if spec.scaling.use_gpu else 0)
     threads = max(1, (os.cpu_count() or 1) // len(adapters))  # the variants run side by side
-    options = dict(max_length=spec.max_seq_length, max_samples=spec.evaluation.max_samples,
-                   max_new_tokens=spec.evaluation.max_new_tokens, embedding_model=embedding_model,
-                   control=control_samples(spec.evaluation.control_passages, spec.system_prompt), threads=threads)
-    refs = {name: task.remote(base_model, adapter, snapshot.validation, **options) for name, adapter in adapters.items()}
+    options = dict(
+        max_length=spec.max_seq_length,
+        max_samples=spec.evaluation.max_samples,
+        max_new_tokens=spec.evaluation.max_new_tokens,
+        embedding_model=embedding_model,
+        control=control_samples(spec.evaluation.control_passages, spec.system_prompt),
+        threads=threads,
+    )
+    refs = {
+        name: task.remote(base_model, adapter, snapshot.validation, **options) for name, adapter in adapters.items()
+    }
     return {name: ray.get(ref) for name, ref in refs.items()}
 
 
-def fine_tune(user_id: int, config: str | Path | TrainingConfig | None = None, *,
-              rows: Iterable[Mapping] | None = None, resume_model_id: uuid.UUID | str | None = None,
-              settings: Settings | None = None, engine: sa.Engine | None = None,
-              progress: Progress | None = None, interrupt_after_step: int | None = None) -> FineTuneOutcome:
+def fine_tune(
+    user_id: int,
+    config: str | Path | TrainingConfig | None = None,
+    *,
+    rows: Iterable[Mapping] | None = None,
+    resume_model_id: uuid.UUID | str | None = None,
+    settings: Settings | None = None,
+    engine: sa.Engine | None = None,
+    progress: Progress | None = None,
+    interrupt_after_step: int | None = None,
+) -> FineTuneOutcome:
     """Fine-tune ``user_id``'s twin; raises :class:`TrainingFailed` (row marked failed) on any problem.
 
     ``rows`` replaces reading ``marts.sft_samples`` (tests, imports); ``interrupt_after_step``
@@ -188,8 +212,9 @@ def fine_tune(user_id: int, config: str | Path | TrainingConfig | None = None, *
         raise TrainingFailed(reason, model_id) from exc
 
 
-def start_fine_tune(user_id: int, config: str | Path | None = None, *, settings: Settings | None = None,
-                    engine: sa.Engine | None = None) -> uuid.UUID:
+def start_fine_tune(
+    user_id: int, config: str | Path | None = None, *, settings: Settings | None = None, engine: sa.Engine | None = None
+) -> uuid.UUID:
     """The first step of a run on its own (the ``twin_finetune`` DAG's export task): open the registry
     row and export the dataset snapshot. :func:`fine_tune` with ``resume_model_id`` does the rest,
     reusing the snapshot. Failures are recorded on the row and raised as :class:`TrainingFailed`."""
@@ -210,17 +235,27 @@ def start_fine_tune(user_id: int, config: str | Path | None = None, *, settings:
     return model_id
 
 
-def _export_snapshot(engine, settings, user_id, model_id, spec: TrainingConfig, run, rows) -> tuple[DatasetSnapshot, dict]:
+def _export_snapshot(
+    engine, settings, user_id, model_id, spec: TrainingConfig, run, rows
+) -> tuple[DatasetSnapshot, dict]:
     """The run's dataset snapshot: the one it already recorded, or a new export recorded on its row."""
     if run.get("dataset_snapshot"):
         return load_snapshot(Path(run["dataset_snapshot"])), run
     connection = None if rows is not None else engine.connect()
     try:
-        snapshot = prepare_dataset(user_id, settings.home, rows=rows, conn=connection,
-                                   system_prompt=spec.system_prompt, min_train=spec.min_train_samples,
-                                   min_validation=spec.min_validation_samples, max_train=spec.max_train_samples,
-                                   retrieve=_context_retriever(engine, settings, user_id) if spec.context_tokens else None,
-                                   context_tokens=spec.context_tokens, count_tokens=_token_counter(spec))
+        snapshot = prepare_dataset(
+            user_id,
+            settings.home,
+            rows=rows,
+            conn=connection,
+            system_prompt=spec.system_prompt,
+            min_train=spec.min_train_samples,
+            min_validation=spec.min_validation_samples,
+            max_train=spec.max_train_samples,
+            retrieve=_context_retriever(engine, settings, user_id) if spec.context_tokens else None,
+            context_tokens=spec.context_tokens,
+            count_tokens=_token_counter(spec),
+        )
     finally:
         if connection is not None:
             connection.close()
@@ -247,15 +282,32 @@ def _context_retriever(engine: sa.Engine, settings: Settings, user_id: int):
         if "model" not in state:
             state["model"] = load_embedding_model(settings.embedding_model)
         try:
-            hits = search_documents(engine, user_id, query, k=k, model=state["model"],
-                                    model_name=settings.embedding_model,
-                                    filters=SearchFilters(kinds=["post", "article"]))
+            hits = search_documents(
+                engine,
+                user_id,
+                query,
+                k=k,
+                model=state["model"],
+                model_name=settings.embedding_model,
+                filters=SearchFilters(kinds=["post", "article"]),
+            )
         except sa.exc.ProgrammingError:  # no marts/vectors yet: train without context
             state["unavailable"] = True
             return []
-        return [ContextItem(origin="retrieval", key=hit.chunk_id, text=hit.text, url=hit.url, title=hit.title,
-                            platform=hit.platform, kind=hit.kind, score=hit.score, document_id=hit.document_id)
-                for hit in hits]
+        return [
+            ContextItem(
+                origin="retrieval",
+                key=hit.chunk_id,
+                text=hit.text,
+                url=hit.url,
+                title=hit.title,
+                platform=hit.platform,
+                kind=hit.kind,
+                score=hit.score,
+                document_id=hit.document_id,
+            )
+            for hit in hits
+        ]
 
     return retrieve
 
@@ -312,8 +364,18 @@ def _open_run(engine, settings, user_id, config, resume_model_id):
     return model_id, spec, error, run
 
 
-def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter_dir: Path, rows, progress,
-         interrupt_after_step) -> FineTuneOutcome:
+def _run(
+    engine,
+    settings,
+    user_id,
+    model_id,
+    spec: TrainingConfig,
+    run,
+    adapter_dir: Path,
+    rows,
+    progress,
+    interrupt_after_step,
+) -> FineTuneOutcome:
     from training.loading import check_base_model
     from training.tiny_model import build_tiny_model
     from training.train import fit
@@ -367,33 +429,61 @@ def _run(engine, settings, user_id, model_id, spec: TrainingConfig, run, adapter
     metrics = {
         "model_id": str(model_id),
         "base_model_name": spec.base_model,
-        "dataset": {"snapshot_id": snapshot.snapshot_id, "train_samples": len(snapshot.train),
-                    "validation_samples": len(snapshot.validation)},
-        "training": {"global_step": summary["global_step"], "resumed_from_step": summary["resumed_from_step"],
-                     "world_size": summary["world_size"], "max_steps": summary.get("max_steps"),
-                     "stopped_by_time_limit": summary.get("stopped_by_time_limit", False),
-                     "train_seconds": summary.get("train_seconds"), "loss_curve": loss_curve(summary["log_history"])},
+        "dataset": {
+            "snapshot_id": snapshot.snapshot_id,
+            "train_samples": len(snapshot.train),
+            "validation_samples": len(snapshot.validation),
+        },
+        "training": {
+            "global_step": summary["global_step"],
+            "resumed_from_step": summary["resumed_from_step"],
+            "world_size": summary["world_size"],
+            "max_steps": summary.get("max_steps"),
+            "stopped_by_time_limit": summary.get("stopped_by_time_limit", False),
+            "train_seconds": summary.get("train_seconds"),
+            "loss_curve": loss_curve(summary["log_history"]),
+        },
         "evaluation": evaluation,
         "perplexity": evaluation["tuned"]["perplexity"],
         "base_perplexity": evaluation["base"]["perplexity"],
         "style_score": evaluation["tuned"]["style"]["score"],
         "base_style_score": evaluation["base"]["style"]["score"],
-        "author_perplexity_change": relative_change(evaluation["tuned"]["perplexity"], evaluation["base"]["perplexity"]),
-        "control_perplexity_change": relative_change(evaluation["tuned"].get("control_perplexity"),
-                                                     evaluation["base"].get("control_perplexity")),
-        "compared_with": {"name": baseline, "model_id": str(active.model_id) if baseline == "active" else None,
-                          "perplexity": evaluation[baseline]["perplexity"]},
+        "author_perplexity_change": relative_change(
+            evaluation["tuned"]["perplexity"], evaluation["base"]["perplexity"]
+        ),
+        "control_perplexity_change": relative_change(
+            evaluation["tuned"].get("control_perplexity"), evaluation["base"].get("control_perplexity")
+        ),
+        "compared_with": {
+            "name": baseline,
+            "model_id": str(active.model_id) if baseline == "active" else None,
+            "perplexity": evaluation[baseline]["perplexity"],
+        },
     }
     metrics = registry.json_safe(metrics)  # an infinite perplexity (a random model) becomes null, not invalid JSON
     report_path, plot_path = write_report(metrics, adapter_dir)
     metrics["report"] = {"json": str(report_path), "plot": str(plot_path)}
     with engine.begin() as conn:
-        status = registry.finish_run(conn, model_id, adapter_uri=str(adapter_dir), metrics=metrics,
-                                     perplexity=evaluation["tuned"]["perplexity"],
-                                     baseline_perplexity=evaluation[baseline]["perplexity"])
-    return FineTuneOutcome(model_id, status, str(adapter_dir), base_model, str(snapshot.path), metrics,
-                           report_path, plot_path)
+        status = registry.finish_run(
+            conn,
+            model_id,
+            adapter_uri=str(adapter_dir),
+            metrics=metrics,
+            perplexity=evaluation["tuned"]["perplexity"],
+            baseline_perplexity=evaluation[baseline]["perplexity"],
+        )
+    return FineTuneOutcome(
+        model_id, status, str(adapter_dir), base_model, str(snapshot.path), metrics, report_path, plot_path
+    )
 
 
-__all__ = ["DEFAULT_CONFIG", "FineTuneOutcome", "TrainingFailed", "config_location", "default_config", "describe_failure",
-           "ensure_ray", "fine_tune"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "FineTuneOutcome",
+    "TrainingFailed",
+    "config_location",
+    "default_config",
+    "describe_failure",
+    "ensure_ray",
+    "fine_tune",
+]

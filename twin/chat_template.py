@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are the author's writing twin. Write in their voice: their tone, rhythm, formatting, "
-    "emoji and hashtags."
+    "You are the author's writing twin. Write in their voice: their tone, rhythm, formatting, emoji and hashtags."
 )
 SYSTEM_MARKER = "### System:"
 INSTRUCTION_MARKER = "### Instruction:"
@@ -42,19 +41,24 @@ CHAT_TEMPLATE = (
 
 def chat_messages(instruction: str, system: str | None = None) -> list[dict[str, str]]:
     """The prompt as chat messages (what trl's conversational datasets and chat APIs take)."""
-    return [{"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
-            {"role": "user", "content": instruction.strip()}]
+    return [
+        {"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": instruction.strip()},
+    ]
 
 
 def render_prompt(instruction: str, system: str | None = None, tokenizer=None) -> str:
     """The text a model continues to answer ``instruction`` (ends where the response starts):
     the tokenizer's chat template when it has one, else the marker format."""
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(chat_messages(instruction, system), add_generation_prompt=True,
-                                             tokenize=False)
-    return (f"{SYSTEM_MARKER}\n{system or DEFAULT_SYSTEM_PROMPT}\n\n"
-            f"{INSTRUCTION_MARKER}\n{instruction.strip()}\n\n"
-            f"{RESPONSE_MARKER}\n")
+        return tokenizer.apply_chat_template(
+            chat_messages(instruction, system), add_generation_prompt=True, tokenize=False
+        )
+    return (
+        f"{SYSTEM_MARKER}\n{system or DEFAULT_SYSTEM_PROMPT}\n\n"
+        f"{INSTRUCTION_MARKER}\n{instruction.strip()}\n\n"
+        f"{RESPONSE_MARKER}\n"
+    )
 
 
 def render_training_text(prompt: str, response: str, eos_token: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,11 @@ from rich.console import Console
 from twin import db as twin_db
 from twin.settings import SettingsError, get_settings
 
-app = typer.Typer(help="LLM Twin: collect your writing, fine-tune a model on it, and write new posts in your voice.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="LLM Twin: collect your writing, fine-tune a model on it, and write new posts in your voice.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The project's PostgreSQL (embedded by default, or DATABASE_URL).", no_args_is_help=True)
 user_app = typer.Typer(help="Web app users (the data plane refers to them by id).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -39,9 +42,8 @@ def _service_settings(*required: str, component: str):
     """Settings for a command that starts a service: on the embedded database (a local installation)
     random secrets are generated once into $TWIN_HOME/secrets.env; the shipped defaults of
     ``required`` are refused unless TWIN_DEBUG is on."""
-    from twin.settings import require_secrets
-
     from twin.local_secrets import local_settings
+    from twin.settings import require_secrets
 
     _settings()  # invalid settings: a clear error first
     settings = local_settings()
@@ -66,8 +68,10 @@ def db_start() -> None:
     except (twin_db.EmbeddedPostgresError, twin_db.DatabaseUnavailable) as exc:
         raise fail(str(exc))
     status = twin_db.embedded_server(settings).status()
-    console.print(f"PostgreSQL {'was already running' if already else 'started'} on 127.0.0.1:{status.port} "
-                  f"(data in {status.pgdata})")
+    console.print(
+        f"PostgreSQL {'was already running' if already else 'started'} on 127.0.0.1:{status.port} "
+        f"(data in {status.pgdata})"
+    )
 
 
 @db_app.command("stop")
@@ -90,8 +94,14 @@ def db_status(as_json: Annotated[bool, typer.Option("--json", help="print a JSON
     settings = _settings()
     if settings.uses_embedded_db:
         status = twin_db.embedded_server(settings).status()
-        info = {"mode": "embedded", "running": status.running, "pid": status.pid, "port": status.port,
-                "pgdata": str(status.pgdata), "initialised": status.initialised}
+        info = {
+            "mode": "embedded",
+            "running": status.running,
+            "pid": status.pid,
+            "port": status.port,
+            "pgdata": str(status.pgdata),
+            "initialised": status.initialised,
+        }
     else:
         engine = twin_db.get_engine(settings)
         try:
@@ -110,8 +120,10 @@ def db_status(as_json: Annotated[bool, typer.Option("--json", help="print a JSON
 
 @db_app.command("url")
 def db_url(
-    database: Annotated[Optional[str], typer.Option(help="database name (default: the project database)")] = None,
-    sqlalchemy: Annotated[bool, typer.Option("--sqlalchemy", help="name the psycopg 3 driver (postgresql+psycopg://)")] = False,
+    database: Annotated[str | None, typer.Option(help="database name (default: the project database)")] = None,
+    sqlalchemy: Annotated[
+        bool, typer.Option("--sqlalchemy", help="name the psycopg 3 driver (postgresql+psycopg://)")
+    ] = False,
 ) -> None:
     """Print the connection URL (psql, psycopg, SQLAlchemy, Django, dbt and Airflow accept it)."""
     settings = _settings()
@@ -128,7 +140,8 @@ def migrate() -> None:
 
     Starts the embedded database if it is the one in use. Re-running is a no-op.
     """
-    from twin.migrate import MigrationError, migrate as run_migrations
+    from twin.migrate import MigrationError
+    from twin.migrate import migrate as run_migrations
 
     settings = _service_settings(component="twin migrate")  # a local install gets its secrets before Django runs
     try:
@@ -151,8 +164,9 @@ def migrate() -> None:
 @user_app.command("create")
 def user_create(
     email: Annotated[str, typer.Argument(help="the user's email, used to log in")],
-    password: Annotated[Optional[str], typer.Option(help="password (default: generate and print one)",
-                                                    envvar="TWIN_USER_PASSWORD")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="password (default: generate and print one)", envvar="TWIN_USER_PASSWORD")
+    ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="give access to the Django admin")] = False,
 ) -> None:
     """Create a web app user. Fails if the email is taken."""
@@ -184,7 +198,9 @@ def _where_password(settings) -> str:
 
 @app.command("airflow")
 def airflow(
-    migrate_only: Annotated[bool, typer.Option("--migrate-only", help="prepare the metadata database and exit")] = False,
+    migrate_only: Annotated[
+        bool, typer.Option("--migrate-only", help="prepare the metadata database and exit")
+    ] = False,
 ) -> None:
     """Run Airflow for this project (api-server, scheduler, dag-processor, triggerer) until Ctrl-C.
 
@@ -212,8 +228,11 @@ def airflow(
     try:
         with console.status("starting Airflow..."):
             processes.wait_until_ready(str(settings.airflow_url))
-        console.print(f"Airflow is up at {settings.airflow_url} — log in as {settings.airflow_user!r} "
-                      f"with TWIN_AIRFLOW_PASSWORD ({_where_password(settings)}). Logs: {processes.log_dir}. Ctrl-C stops it.", highlight=False)
+        console.print(
+            f"Airflow is up at {settings.airflow_url} — log in as {settings.airflow_user!r} "
+            f"with TWIN_AIRFLOW_PASSWORD ({_where_password(settings)}). Logs: {processes.log_dir}. Ctrl-C stops it.",
+            highlight=False,
+        )
         while not processes.dead():
             time.sleep(1)
         raise fail(f"Airflow {', '.join(processes.dead())} exited; see {processes.log_dir}")

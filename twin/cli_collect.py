@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,10 +13,15 @@ PLATFORM_HELP = "medium, substack, github, linkedin or web (default: detected fr
 
 @app.command()
 def crawl(
-    urls: Annotated[list[str], typer.Argument(help="sources: a Medium @handle/profile/feed, a Substack publication, "
-                                                   "a GitHub user, a LinkedIn post, or any article/PDF URL")],
+    urls: Annotated[
+        list[str],
+        typer.Argument(
+            help="sources: a Medium @handle/profile/feed, a Substack publication, "
+            "a GitHub user, a LinkedIn post, or any article/PDF URL"
+        ),
+    ],
     user: Annotated[str, typer.Option("--user", help="email of the user whose documents these are")],
-    platform: Annotated[Optional[str], typer.Option("--platform", help=PLATFORM_HELP)] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help=PLATFORM_HELP)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="collect and count, store nothing")] = False,
 ) -> None:
     """Collect documents from each URL into raw.documents (a new version only when the text changed).
@@ -24,7 +29,8 @@ def crawl(
     Each source runs in its own process and gets its own crawl run; one failing source does not
     stop the others. Exit status 1 when any source failed outright.
     """
-    from crawlers.run import PLATFORM_NAMES, crawl as crawl_source
+    from crawlers.run import PLATFORM_NAMES
+    from crawlers.run import crawl as crawl_source
     from twin import db as twin_db
     from twin.users import UserNotFound, user_id_for_email
 
@@ -43,9 +49,11 @@ def crawl(
             summary = crawl_source(user_id, url, platform, dry_run=dry_run)
         counts = summary.counts
         mark = {"succeeded": "ok", "partial": "partial", "failed": "FAILED"}.get(summary.status, summary.status)
-        typer.echo(f"[{mark}] {summary.platform} {url}: {counts.get('seen', 0)} seen, {counts.get('new', 0)} new, "
-                   f"{counts.get('changed', 0)} changed, {counts.get('unchanged', 0)} unchanged, {counts.get('failed', 0)} failed"
-                   + (f" (crawl run {summary.crawl_run_id})" if summary.crawl_run_id else ""))
+        typer.echo(
+            f"[{mark}] {summary.platform} {url}: {counts.get('seen', 0)} seen, {counts.get('new', 0)} new, "
+            f"{counts.get('changed', 0)} changed, {counts.get('unchanged', 0)} unchanged, {counts.get('failed', 0)} failed"
+            + (f" (crawl run {summary.crawl_run_id})" if summary.crawl_run_id else "")
+        )
         for error in summary.errors[:20]:
             typer.echo(f"    error: {error['url'] + ': ' if error.get('url') else ''}{error['error']}")
         if len(summary.errors) > 20:

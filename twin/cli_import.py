@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from twin.cli import app, console, fail, _settings
+from twin.cli import _settings, app, console, fail
 
-import_app = typer.Typer(help="Import the data export you downloaded from LinkedIn, Medium or Substack.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import the data export you downloaded from LinkedIn, Medium or Substack.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 
-ExportPath = Annotated[Path, typer.Argument(help="the export's .zip file, or the folder it was extracted to",
-                                            exists=True, readable=True, resolve_path=True)]
+ExportPath = Annotated[
+    Path,
+    typer.Argument(
+        help="the export's .zip file, or the folder it was extracted to", exists=True, readable=True, resolve_path=True
+    ),
+]
 UserEmail = Annotated[str, typer.Option("--user", help="email of the user the writing belongs to")]
 
 
@@ -42,9 +47,13 @@ def import_medium(path: ExportPath, user: UserEmail) -> None:
 def import_substack(
     path: ExportPath,
     user: UserEmail,
-    publication_url: Annotated[Optional[str], typer.Option(
-        help="your publication's URL (https://you.substack.com or your custom domain), used to build each "
-             "post's public URL; read from the export when it names the publication")] = None,
+    publication_url: Annotated[
+        str | None,
+        typer.Option(
+            help="your publication's URL (https://you.substack.com or your custom domain), used to build each "
+            "post's public URL; read from the export when it names the publication"
+        ),
+    ] = None,
 ) -> None:
     """Import published newsletters (posts.csv + posts/*.html) from a Substack export.
 
@@ -67,18 +76,27 @@ def _run_import(kind: str, path: Path, email: str, **options) -> None:
     except (DatabaseUnavailable, UserNotFound) as exc:
         raise fail(escape(str(exc)))
 
-    with Progress(TextColumn("[bold]importing[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]importing[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task(escape(path.name), total=None)
 
         def advance(done: int, total: int, label: str) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = import_export(kind, path, user_id, engine, limits=ArchiveLimits.from_settings(settings),
-                                progress=advance, **options)
+        summary = import_export(
+            kind, path, user_id, engine, limits=ArchiveLimits.from_settings(settings), progress=advance, **options
+        )
 
     status_colour = {"succeeded": "green", "partial": "yellow"}.get(summary.status, "red")
-    counts = ", ".join(f"{summary.counts[name]} {name}" for name in ("new", "changed", "unchanged", "skipped", "failed"))
+    counts = ", ".join(
+        f"{summary.counts[name]} {name}" for name in ("new", "changed", "unchanged", "skipped", "failed")
+    )
     console.print(f"{kind} export: [bold {status_colour}]{summary.status}[/] ({counts})", highlight=False)
     for reason, count in sorted(summary.skipped.items()):
         console.print(f"skipped {count}: {escape(reason)}", highlight=False)

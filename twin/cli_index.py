@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +15,14 @@ from twin.tables import KINDS, PLATFORMS
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _engine(settings):
@@ -30,15 +36,18 @@ def _engine(settings):
 
 @app.command()
 def transform(
-    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="dbt node selection (repeatable)")] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="rebuild incremental models (chunks) from scratch")] = False,
+    select: Annotated[list[str] | None, typer.Option("--select", "-s", help="dbt node selection (repeatable)")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="rebuild incremental models (chunks) from scratch")
+    ] = False,
     docs: Annotated[bool, typer.Option("--docs", help="also run `dbt docs generate` afterwards")] = False,
 ) -> None:
     """Clean, chunk and build training datasets with dbt (`dbt build`: models and their tests).
 
     A failing test stops everything downstream of it, and the command exits 1 naming it.
     """
-    from twin.transform import TransformFailed, generate_docs, transform as run_transform
+    from twin.transform import TransformFailed, generate_docs
+    from twin.transform import transform as run_transform
 
     settings = _settings()
     try:
@@ -52,8 +61,9 @@ def transform(
             def advance(done: int, total: int, name: str) -> None:
                 progress.update(task, completed=done, total=total, description=f"dbt build: {name}")
 
-            result = run_transform(url, select=select, full_refresh=full_refresh, settings=settings,
-                                   on_progress=advance)
+            result = run_transform(
+                url, select=select, full_refresh=full_refresh, settings=settings, on_progress=advance
+            )
         console.print(f"dbt build succeeded: {result.summary()}.")
         for warning in result.warnings:
             console.print(f"[yellow]warning:[/] {warning.resource_type} {warning.name}: {warning.message}")
@@ -66,8 +76,10 @@ def transform(
 
 @app.command()
 def embed(
-    model: Annotated[Optional[str], typer.Option(help="embedding model (default: TWIN_EMBEDDING_MODEL)")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="texts per forward pass (default: TWIN_EMBED_BATCH_SIZE)")] = None,
+    model: Annotated[str | None, typer.Option(help="embedding model (default: TWIN_EMBEDDING_MODEL)")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="texts per forward pass (default: TWIN_EMBED_BATCH_SIZE)")
+    ] = None,
 ) -> None:
     """Embed the chunks that have no vector for the model yet (incremental and resumable)."""
     from twin.embed import EmbedError, embed_chunks
@@ -78,8 +90,12 @@ def embed(
     try:
         with _progress() as progress:
             task = progress.add_task(f"embedding with {model_name}", total=None)
-            report = embed_chunks(engine, model_name, batch_size=batch_size,
-                                  on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            report = embed_chunks(
+                engine,
+                model_name,
+                batch_size=batch_size,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     except EmbedError as exc:
         raise fail(str(exc))
     if report.pending == 0:
@@ -88,13 +104,15 @@ def embed(
         rate = report.embedded / report.seconds if report.seconds else 0.0
         console.print(f"Embedded {report.embedded} chunks with {model_name} in {report.seconds:.1f}s ({rate:.1f}/s).")
         style = "green" if report.truncated == 0 else "bold yellow"
-        console.print(f"[{style}]{report.truncated} chunks exceeded the model's {report.max_seq_length} word pieces "
-                      "and were truncated.[/]")
+        console.print(
+            f"[{style}]{report.truncated} chunks exceeded the model's {report.max_seq_length} word pieces "
+            "and were truncated.[/]"
+        )
     if report.pruned:
         console.print(f"Removed {report.pruned} vectors of chunks that no longer exist.")
 
 
-def _parse_date(value: Optional[str], option: str) -> Optional[datetime]:
+def _parse_date(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -109,11 +127,13 @@ def search(
     user: Annotated[str, typer.Option("--user", "-u", help="email of the user whose content is searched")],
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="how many results")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of results")] = False,
-    chunks: Annotated[bool, typer.Option("--chunks", help="return chunk hits instead of one best chunk per document")] = False,
-    platform: Annotated[Optional[list[str]], typer.Option(help=f"only these platforms ({', '.join(PLATFORMS)})")] = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help=f"only these kinds ({', '.join(KINDS)})")] = None,
-    since: Annotated[Optional[str], typer.Option(help="published on or after this date (ISO)")] = None,
-    until: Annotated[Optional[str], typer.Option(help="published before this date (ISO)")] = None,
+    chunks: Annotated[
+        bool, typer.Option("--chunks", help="return chunk hits instead of one best chunk per document")
+    ] = False,
+    platform: Annotated[list[str] | None, typer.Option(help=f"only these platforms ({', '.join(PLATFORMS)})")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help=f"only these kinds ({', '.join(KINDS)})")] = None,
+    since: Annotated[str | None, typer.Option(help="published on or after this date (ISO)")] = None,
+    until: Annotated[str | None, typer.Option(help="published before this date (ISO)")] = None,
 ) -> None:
     """Hybrid search (vectors + full text) over one user's documents."""
     from twin.retrieval import SearchFilters, search_chunks, search_documents
@@ -123,8 +143,12 @@ def search(
         unknown = sorted(set(value or []) - set(allowed))
         if unknown:
             raise fail(f"unknown {option} {', '.join(unknown)} (expected {', '.join(allowed)})", 2)
-    filters = SearchFilters(platforms=platform or [], kinds=kind or [],
-                            published_after=_parse_date(since, "--since"), published_before=_parse_date(until, "--until"))
+    filters = SearchFilters(
+        platforms=platform or [],
+        kinds=kind or [],
+        published_after=_parse_date(since, "--since"),
+        published_before=_parse_date(until, "--until"),
+    )
     settings = _settings()
     engine = _engine(settings)
     try:

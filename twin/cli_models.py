@@ -9,8 +9,9 @@ import typer
 
 from twin.cli import _settings, app, console, fail
 
-models_app = typer.Typer(help="Base models: prepare the offline default, show what is configured.",
-                         no_args_is_help=True)
+models_app = typer.Typer(
+    help="Base models: prepare the offline default, show what is configured.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 
@@ -50,5 +51,7 @@ def show(as_json: Annotated[bool, typer.Option("--json", help="print a JSON obje
     if info["test_fixture"]:
         typer.echo("  tiny-local is a random-weight test model: its text is not meaningful")
     elif info["shipped"]:
-        typer.echo(f"  the shipped default, {'prepared in' if info['prepared'] else 'not prepared yet (run `twin models prepare`):'} "
-                   f"{info['path']}")
+        typer.echo(
+            f"  the shipped default, {'prepared in' if info['prepared'] else 'not prepared yet (run `twin models prepare`):'} "
+            f"{info['path']}"
+        )

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from twin.cli import SERVING_SECRETS, _service_settings, _settings, app, console, fail
 from twin.settings import PROJECT_ROOT
-
 
 # serving's replicas connect as the read-mostly serving role (twin.db), wherever they run
 SERVING_ENV = {"TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "serving")}
@@ -21,10 +19,12 @@ SERVING_ENV = {"TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "serving")}
 
 @app.command("serve")
 def serve_command(
-    config: Annotated[Optional[Path], typer.Option(help="Serve config file (default: TWIN_SERVING_CONFIG)")] = None,
-    host: Annotated[Optional[str], typer.Option(help="HTTP host (default: the host of TWIN_SERVING_URL)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="HTTP port (default: the port of TWIN_SERVING_URL, 8100)")] = None,
-    num_cpus: Annotated[Optional[int], typer.Option(help="CPUs of a private local Ray (default: TWIN_RAY_NUM_CPUS or all)")] = None,
+    config: Annotated[Path | None, typer.Option(help="Serve config file (default: TWIN_SERVING_CONFIG)")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP host (default: the host of TWIN_SERVING_URL)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: the port of TWIN_SERVING_URL, 8100)")] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(help="CPUs of a private local Ray (default: TWIN_RAY_NUM_CPUS or all)")
+    ] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="print the effective config and exit")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the application to be running")] = 600,
 ) -> None:
@@ -64,15 +64,22 @@ def serve_command(
 
     kind, address = resolve_address(settings)
     if kind == "remote" and not address.lower().startswith("ray://"):
-        raise fail(f"RAY_ADDRESS={address} is a job server address (what `twin train` submits to); "
-                   "`twin serve` deploys through Ray Client: use ray://HEAD:10001", 2)
+        raise fail(
+            f"RAY_ADDRESS={address} is a job server address (what `twin train` submits to); "
+            "`twin serve` deploys through Ray Client: use ray://HEAD:10001",
+            2,
+        )
     with console.status("starting Ray..." if kind == "none" else f"connecting to {address}..."):
         if kind == "remote":
             # ship the project to the cluster once; the application uses the uploaded copy
             from serving.deploy import EXCLUDES
 
-            ray.init(address=address, namespace="serve",
-                     runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": EXCLUDES}, log_to_driver=False)
+            ray.init(
+                address=address,
+                namespace="serve",
+                runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": EXCLUDES},
+                log_to_driver=False,
+            )
             started = True
             uploaded = (ray.get_runtime_context().runtime_env or {}).get("working_dir")
             effective = load_deploy_config(path, host=host, port=port, working_dir=uploaded, env_vars=SERVING_ENV)
@@ -86,8 +93,10 @@ def serve_command(
             shutdown(started)
         raise fail(f"serving did not start: {exc}")
     if kind == "remote":
-        console.print(f"Deployed to {address}; the cluster's Serve proxy listens on port {port} "
-                      "(`serve status` shows the application).")
+        console.print(
+            f"Deployed to {address}; the cluster's Serve proxy listens on port {port} "
+            "(`serve status` shows the application)."
+        )
         ray.shutdown()
         return
     typer.echo(url)

@@ -9,8 +9,16 @@ from typing import Annotated
 
 import typer
 
-from twin.cli import (AIRFLOW_SECRETS, SERVING_SECRETS, WEB_SECRETS, _service_settings, _where_password, app, console,
-                      fail)
+from twin.cli import (
+    AIRFLOW_SECRETS,
+    SERVING_SECRETS,
+    WEB_SECRETS,
+    _service_settings,
+    _where_password,
+    app,
+    console,
+    fail,
+)
 
 STACK_SECRETS = tuple(dict.fromkeys(AIRFLOW_SECRETS + WEB_SECRETS + SERVING_SECRETS))
 
@@ -23,7 +31,9 @@ def _print_urls(settings, web_url: str, serving_url: str, ray_address: str | Non
         f"serving API    {serving_url}/docs   (a user token signed with TWIN_SERVING_TOKEN)",
     ]
     if settings.ray_dashboard or settings.ray_address:
-        lines.append(f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/   (serving, training runs and jobs)")
+        lines.append(
+            f"Ray dashboard  {str(settings.ray_dashboard_url).rstrip('/')}/   (serving, training runs and jobs)"
+        )
     if ray_address and not settings.ray_address:
         lines.append(f"Ray            {ray_address}   (one Ray for every service; `twin train` by hand joins it too)")
     console.print("\n".join(lines), highlight=False)
@@ -40,6 +50,7 @@ def fail_interrupted_training() -> list:
 
 def _stop_on_sigterm() -> None:
     """SIGTERM stops the services like Ctrl-C does (the `finally` below runs)."""
+
     def interrupt(*_):
         raise KeyboardInterrupt
 
@@ -60,10 +71,10 @@ def up() -> None:
     Every service joins the same local Ray (started first, dashboard on TWIN_RAY_DASHBOARD_URL):
     the serving app, the training runs of the twin_finetune DAG, and `twin train` run by hand.
     """
+    from twin.airflow import AirflowError
     from twin.db import DatabaseUnavailable, EmbeddedPostgresError
     from twin.demo import DemoError, pause_demo_sources, prepare_database, stop_database_if_started
     from twin.migrate import MigrationError
-    from twin.airflow import AirflowError
     from twin.stack import Stack, StackError
 
     settings = _service_settings(*STACK_SECRETS, component="twin up")
@@ -76,11 +87,17 @@ def up() -> None:
             paused = pause_demo_sources(stack.env)
             interrupted = fail_interrupted_training()
         for model_id in interrupted:
-            console.print(f"training run {model_id} was interrupted when the stack last stopped: marked failed "
-                          f"(`twin train --resume {model_id}` continues it)", highlight=False)
+            console.print(
+                f"training run {model_id} was interrupted when the stack last stopped: marked failed "
+                f"(`twin train --resume {model_id}` continues it)",
+                highlight=False,
+            )
         if paused:
-            console.print(f"paused {paused} source(s) of the demo user: they point at `twin demo`'s sample site, "
-                          "which only runs with the demo (`twin demo` resumes them)", highlight=False)
+            console.print(
+                f"paused {paused} source(s) of the demo user: they point at `twin demo`'s sample site, "
+                "which only runs with the demo (`twin demo` resumes them)",
+                highlight=False,
+            )
         with console.status("starting Ray..."):
             stack.start_ray()
         with console.status("starting Airflow..."):
@@ -102,7 +119,9 @@ def up() -> None:
 
 @app.command("demo")
 def demo(
-    headless: Annotated[bool, typer.Option("--headless", help="print the comparison, stop everything and exit")] = False,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="print the comparison, stop everything and exit")
+    ] = False,
     site_port: Annotated[int, typer.Option(help="port of the local sample site serving the persona")] = 8765,
 ) -> None:
     """The whole twin on the bundled sample persona: collect through Airflow, train, serve, web app.
@@ -117,10 +136,25 @@ def demo(
     from demo.site import SampleSite
     from twin.airflow import AirflowError
     from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
-    from twin.demo import (DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROMPT, DemoError, StepTimer, add_sources,
-                           ask_for_a_post, describe_post, end_leftover_runs, ensure_demo_user, import_linkedin,
-                           latest_training, prepare_database, run_collect, stop_database_if_started,
-                           training_report, wait_for_finetune)
+    from twin.demo import (
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        DEMO_PROMPT,
+        DemoError,
+        StepTimer,
+        add_sources,
+        ask_for_a_post,
+        describe_post,
+        end_leftover_runs,
+        ensure_demo_user,
+        import_linkedin,
+        latest_training,
+        prepare_database,
+        run_collect,
+        stop_database_if_started,
+        training_report,
+        wait_for_finetune,
+    )
     from twin.settings import get_settings
     from twin.stack import Stack, StackError
 
@@ -171,8 +205,11 @@ def demo(
         timer.done("web app start")
         console.print("\n" + training_report(latest_training(user_id)), highlight=False)
         links = [site.shared_article_url]
-        console.print(f"\nThe same prompt and sources for the base model and for the twin:\n  {DEMO_PROMPT}\n"
-                      f"  new link: {links[0]}", highlight=False)
+        console.print(
+            f"\nThe same prompt and sources for the base model and for the twin:\n  {DEMO_PROMPT}\n"
+            f"  new link: {links[0]}",
+            highlight=False,
+        )
         with console.status("the base model writes a post..."):
             base_answer = ask_for_a_post(settings, links=links, adapter=False)
         timer.done("a post from the base model")
@@ -181,8 +218,11 @@ def demo(
             answer = ask_for_a_post(settings, links=links)
         timer.done("a post from the twin")
         console.print("\n" + describe_post("Your twin", answer), highlight=False)
-        console.print("Sources:\n" + "\n".join(f"  - {s['title']} <{s['url']}> ({s['origin']}, {s['platform']})"
-                                               for s in answer["sources"]), highlight=False)
+        console.print(
+            "Sources:\n"
+            + "\n".join(f"  - {s['title']} <{s['url']}> ({s['origin']}, {s['platform']})" for s in answer["sources"]),
+            highlight=False,
+        )
         if headless:
             console.print(f"\nWhere the time went:\n{timer.report()}", highlight=False)
             if not answer["post"].strip() or not answer["sources"]:

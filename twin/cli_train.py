@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,10 +15,13 @@ from twin.cli import _settings, app, console, fail
 @app.command("train")
 def train(
     user: Annotated[str, typer.Option("--user", help="the user's email")],
-    config: Annotated[Optional[Path], typer.Option(
-        help="training config YAML (default: the one in training/configs/ for TWIN_BASE_MODEL)")] = None,
-    resume: Annotated[Optional[str], typer.Option(
-        help="model id of an interrupted run to continue from its last checkpoint")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="training config YAML (default: the one in training/configs/ for TWIN_BASE_MODEL)"),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="model id of an interrupted run to continue from its last checkpoint")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout")] = False,
 ) -> None:
     """Fine-tune a LoRA adapter on the user's own writing (marts.sft_samples), evaluate it against the
@@ -50,8 +53,13 @@ def train(
         config = config or default_config(settings)
     except ConfigError as exc:
         raise fail(str(exc), 2)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
@@ -65,19 +73,32 @@ def train(
 
     metrics = outcome.metrics
     if as_json:
-        typer.echo(json.dumps({"model_id": str(outcome.model_id), "status": outcome.status,
-                               "adapter_uri": outcome.adapter_uri, "metrics": metrics}))
+        typer.echo(
+            json.dumps(
+                {
+                    "model_id": str(outcome.model_id),
+                    "status": outcome.status,
+                    "adapter_uri": outcome.adapter_uri,
+                    "metrics": metrics,
+                }
+            )
+        )
     evaluation = metrics["evaluation"]
     console.print(f"Run {outcome.model_id}: [bold]{outcome.status}[/]", highlight=False)
     for name, result in evaluation.items():
-        console.print(f"  {name:>6}: held-out perplexity {result['perplexity']:.2f}, "
-                      f"style score {result['style']['score']:.3f}", highlight=False)
+        console.print(
+            f"  {name:>6}: held-out perplexity {result['perplexity']:.2f}, style score {result['style']['score']:.3f}",
+            highlight=False,
+        )
     if outcome.status != "active":
-        console.print(f"  not activated: perplexity {metrics['perplexity']:.2f} does not beat the "
-                      f"{metrics['compared_with']['name']} model's {metrics['compared_with']['perplexity']:.2f}",
-                      highlight=False)
-    console.print(f"Adapter: {outcome.adapter_uri}\nReport:  {outcome.report_path} and {outcome.plot_path.name}",
-                  highlight=False)
+        console.print(
+            f"  not activated: perplexity {metrics['perplexity']:.2f} does not beat the "
+            f"{metrics['compared_with']['name']} model's {metrics['compared_with']['perplexity']:.2f}",
+            highlight=False,
+        )
+    console.print(
+        f"Adapter: {outcome.adapter_uri}\nReport:  {outcome.report_path} and {outcome.plot_path.name}", highlight=False
+    )
 
 
 def _submit_job(address: str, user_id: int, config: Path | None, resume: str | None) -> None:
@@ -94,9 +115,12 @@ def _submit_job(address: str, user_id: int, config: Path | None, resume: str | N
         entrypoint += f" --resume {shlex.quote(resume)}"
     try:
         job_id = JobSubmissionClient(address).submit_job(
-            entrypoint=entrypoint,
-            runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES})
+            entrypoint=entrypoint, runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES}
+        )
     except Exception as exc:  # the job client raises plain RuntimeError/ConnectionError with the cause
         raise fail(f"could not submit the training job to {address}: {exc}")
-    console.print(f"Submitted Ray job {job_id} to {address}. Follow it with `ray job logs -f {job_id} "
-                  f"--address {address}` or in the dashboard.", highlight=False)
+    console.print(
+        f"Submitted Ray job {job_id} to {address}. Follow it with `ray job logs -f {job_id} "
+        f"--address {address}` or in the dashboard.",
+        highlight=False,
+    )

@@ -5,7 +5,7 @@ SIGTERM."""
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,13 @@ from twin.cli import WEB_SECRETS, _service_settings, app, console, fail
 
 @app.command("web")
 def web(
-    port: Annotated[Optional[int], typer.Option(help="port (default TWIN_WEB_PORT, 8000)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default TWIN_WEB_PORT, 8000)")] = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(min=1, max=64, help="gunicorn worker processes (8 threads each)")] = 2,
     dev: Annotated[bool, typer.Option("--dev", help="Django's development server instead of gunicorn")] = False,
-    reload: Annotated[bool, typer.Option("--reload/--no-reload", help="with --dev: restart when the code changes")] = True,
+    reload: Annotated[
+        bool, typer.Option("--reload/--no-reload", help="with --dev: restart when the code changes")
+    ] = True,
 ) -> None:
     """Run the web app: gunicorn (threaded workers, static files by WhiteNoise, graceful stop on
     Ctrl-C/SIGTERM), or with --dev Django's development server. Needs the database up and migrated
@@ -37,6 +39,7 @@ def web(
     command = runserver_command(host, port, reload=reload) if dev else gunicorn_command(host, port, workers=workers)
     server = "Django's development server" if dev else f"gunicorn, {workers} workers"
     console.print(f"web app on http://{host}:{port}/ ({server}; admin at /admin/) — Ctrl-C stops it", highlight=False)
-    code = run_in_foreground(command, cwd=PROJECT_ROOT,
-                             env={**os.environ, "TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "web")})
+    code = run_in_foreground(
+        command, cwd=PROJECT_ROOT, env={**os.environ, "TWIN_DB_ROLE": os.environ.get("TWIN_DB_ROLE", "web")}
+    )
     raise typer.Exit(code)

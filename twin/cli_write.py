@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,8 +23,14 @@ from twin.cli import _settings, app, console, fail
 QUALITY_FAILED = "The twin could not write a post that passes the quality check"
 HEALTH_TIMEOUT_S = 2.0
 EXIT_QUALITY_FAILED = 3
-OPTION_OF_FIELD = {"prompt": "PROMPT", "links": "--link", "k": "--k", "max_new_tokens": "--max-new-tokens",
-                   "temperature": "--temperature", "user": "--user"}
+OPTION_OF_FIELD = {
+    "prompt": "PROMPT",
+    "links": "--link",
+    "k": "--k",
+    "max_new_tokens": "--max-new-tokens",
+    "temperature": "--temperature",
+    "user": "--user",
+}
 
 
 class WriteError(Exception):
@@ -36,6 +42,7 @@ class WriteError(Exception):
 
 
 # --- where the post is written ---------------------------------------------------------------------
+
 
 def serving_answers(base_url: str, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
     """True when the serving app's ``GET /healthz`` answers 200 within ``timeout_s``."""
@@ -69,14 +76,19 @@ def write_over_http(settings, body: dict) -> dict:
     base = str(settings.serving_url).rstrip("/")
     from twin.user_tokens import authorization_header
 
-    headers = {**authorization_header(settings.serving_token.get_secret_value(), body["user"], issuer="twin-cli"),
-               "User-Agent": "twin-cli"}
+    headers = {
+        **authorization_header(settings.serving_token.get_secret_value(), body["user"], issuer="twin-cli"),
+        "User-Agent": "twin-cli",
+    }
     timeout = settings.serving_timeout_s
     try:
-        response = httpx.post(f"{base}/v1/posts", json=body, headers=headers,
-                              timeout=httpx.Timeout(timeout, connect=5.0))
+        response = httpx.post(
+            f"{base}/v1/posts", json=body, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+        )
     except httpx.TimeoutException:
-        raise WriteError(f"the serving app at {base} did not answer within {timeout:g} s (TWIN_SERVING_TIMEOUT_S)") from None
+        raise WriteError(
+            f"the serving app at {base} did not answer within {timeout:g} s (TWIN_SERVING_TIMEOUT_S)"
+        ) from None
     except httpx.TransportError as exc:
         raise WriteError(f"the serving app at {base} could not be reached: {type(exc).__name__}: {exc}") from None
     status = response.status_code
@@ -90,8 +102,9 @@ def write_over_http(settings, body: dict) -> dict:
         return data
     detail = _detail(response)
     if status in (401, 403):
-        raise WriteError(f"the serving app at {base} refused the user token ({detail}): set TWIN_SERVING_TOKEN "
-                         "to the secret it uses")
+        raise WriteError(
+            f"the serving app at {base} refused the user token ({detail}): set TWIN_SERVING_TOKEN to the secret it uses"
+        )
     if status == 404:
         raise WriteError(_unknown_user_message(detail, body["user"]))
     if status == 422:
@@ -149,6 +162,7 @@ def write_in_process(settings, config, request) -> dict:
 
 # --- output ----------------------------------------------------------------------------------------
 
+
 def adapter_used(model: dict) -> bool:
     if "adapter_used" in model:
         return bool(model["adapter_used"])
@@ -192,8 +206,10 @@ def render(response: dict) -> str:
     unread = [link for link in response.get("links") or [] if link.get("status") not in ("ok", None)]
     if unread:
         parts.append("Links that could not be used:")
-        parts += [f"  {link.get('url')}: {link.get('status')}" + (f": {link['error']}" if link.get("error") else "")
-                  for link in unread]
+        parts += [
+            f"  {link.get('url')}: {link.get('status')}" + (f": {link['error']}" if link.get("error") else "")
+            for link in unread
+        ]
     parts += ["", *model_lines(response.get("model") or {})]
     return "\n".join(parts)
 
@@ -215,16 +231,19 @@ def report_quality_failure(response: dict) -> None:
 
 # --- the command -----------------------------------------------------------------------------------
 
+
 def _check_arguments(request, limits) -> None:
     from serving.pipeline import request_errors
 
     errors = request_errors(request, limits)
     if errors:
-        raise WriteError("; ".join(f"{OPTION_OF_FIELD.get(error['loc'][-1], error['loc'][-1])}: {error['msg']}"
-                                   for error in errors), 2)
+        raise WriteError(
+            "; ".join(f"{OPTION_OF_FIELD.get(error['loc'][-1], error['loc'][-1])}: {error['msg']}" for error in errors),
+            2,
+        )
 
 
-def _config_path(settings, config: Optional[Path]) -> Path:
+def _config_path(settings, config: Path | None) -> Path:
     from twin.settings import PROJECT_ROOT
 
     path = config or settings.serving_config
@@ -235,14 +254,21 @@ def _config_path(settings, config: Optional[Path]) -> Path:
 def write_command(
     prompt: Annotated[str, typer.Argument(help="what the post is about")],
     user: Annotated[str, typer.Option("--user", "-u", help="the user's email (or numeric id)")],
-    link: Annotated[Optional[list[str]], typer.Option("--link", "-l", help="a new link to use (repeatable)")] = None,
+    link: Annotated[list[str] | None, typer.Option("--link", "-l", help="a new link to use (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the POST /v1/posts response as JSON")] = False,
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="documents retrieved from the user's own writing")] = 5,
-    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1,
-                                                          help="generation length (default: serving's, 400)")] = None,
-    temperature: Annotated[Optional[float], typer.Option(min=0, max=2, help="0 = greedy (default: serving's, 0.7)")] = None,
-    local: Annotated[bool, typer.Option("--local", help="write in this process even if the serving app is running")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="Serve config for the in-process path (default: TWIN_SERVING_CONFIG)")] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", min=1, help="generation length (default: serving's, 400)")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(min=0, max=2, help="0 = greedy (default: serving's, 0.7)")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="write in this process even if the serving app is running")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Serve config for the in-process path (default: TWIN_SERVING_CONFIG)")
+    ] = None,
 ) -> None:
     """Write a LinkedIn post in the user's voice, with its sources and the model that wrote it.
 
@@ -256,8 +282,13 @@ def write_command(
     from serving.pipeline import PostRequest
 
     settings = _settings()
-    body: dict[str, Any] = {"user": user.strip(), "prompt": prompt, "links": list(link or []), "k": k,
-                            "max_new_tokens": max_new_tokens}
+    body: dict[str, Any] = {
+        "user": user.strip(),
+        "prompt": prompt,
+        "links": list(link or []),
+        "k": k,
+        "max_new_tokens": max_new_tokens,
+    }
     if temperature is not None:
         body["temperature"] = temperature
     base = str(settings.serving_url).rstrip("/")

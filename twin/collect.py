@@ -37,8 +37,9 @@ def collect_source(source: dict, since: str | None = None, until: str | None = N
     summary = crawl(int(source["user_id"]), source["url"], source["platform"], since=since, until=until)
     if not summary.ok:
         reasons = "; ".join(error["error"] for error in summary.errors[:3]) or "no reason recorded"
-        raise SourceFailed(f"{source['platform']} source {source['url']} failed: {reasons} "
-                           f"(crawl run {summary.crawl_run_id})")
+        raise SourceFailed(
+            f"{source['platform']} source {source['url']} failed: {reasons} (crawl run {summary.crawl_run_id})"
+        )
     return asdict(summary)
 
 
@@ -71,11 +72,20 @@ def import_upload(upload_id: int, user_id: int, kind: str, archive: str, publica
     settings = get_settings()
     path = archive_path(settings, user_id, archive)
     if not path.is_file():
-        raise ImportFailed(f"the uploaded archive is gone (imported already, or removed after "
-                           f"{settings.upload_retention_days} days): upload the export again")
+        raise ImportFailed(
+            f"the uploaded archive is gone (imported already, or removed after "
+            f"{settings.upload_retention_days} days): upload the export again"
+        )
     options = {"publication_url": publication_url} if kind == "substack" and publication_url else {}
-    summary = import_export(kind, path, int(user_id), get_engine(), limits=ArchiveLimits.from_settings(settings),
-                            source=run_source(kind, upload_id), **options)
+    summary = import_export(
+        kind,
+        path,
+        int(user_id),
+        get_engine(),
+        limits=ArchiveLimits.from_settings(settings),
+        source=run_source(kind, upload_id),
+        **options,
+    )
     if summary.status == "failed":
         reasons = "; ".join(error["error"] for error in summary.errors[:3]) or "no reason recorded"
         raise ImportFailed(f"the {kind} export could not be imported: {reasons} (crawl run {summary.crawl_run_id})")

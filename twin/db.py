@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine, make_url
 from twin.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from twin.settings import Settings, get_settings
 
-
 OWNER = "owner"
 SERVICE_ROLES = {"web": "twin_web", "serving": "twin_serving", "pipeline": "twin_pipeline"}
 """``TWIN_DB_ROLE`` value -> PostgreSQL role (the privileges are in twin/migrations/versions/0002)."""
@@ -39,8 +38,9 @@ def embedded_server(settings: Settings | None = None) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.home, port=settings.db_port)
 
 
-def database_url(settings: Settings | None = None, *, database: str | None = None, start: bool = False,
-                 role: str | None = None) -> str:
+def database_url(
+    settings: Settings | None = None, *, database: str | None = None, start: bool = False, role: str | None = None
+) -> str:
     """A plain ``postgresql://`` URL (psql, psycopg, SQLAlchemy, Django and dbt all accept it).
 
     ``start=True`` starts the embedded server when it is not running; otherwise a stopped
@@ -209,7 +209,9 @@ def service_role_passwords(settings: Settings) -> dict[str, str]:
     return {role: os.environ[name] for role, name in PASSWORD_ENV.items() if os.environ.get(name)}
 
 
-def grant_service_roles(url: str, settings: Settings | None = None, *, passwords: dict[str, str] | None = None) -> list[str]:
+def grant_service_roles(
+    url: str, settings: Settings | None = None, *, passwords: dict[str, str] | None = None
+) -> list[str]:
     """Run as the owner after the migrations (Alembic's, then Django's): the grants on Django's tables
     that migration ``0002`` could not make before they existed, and ``LOGIN PASSWORD`` for each
     service role that has a password (``passwords``, default :func:`service_role_passwords`).
@@ -220,8 +222,11 @@ def grant_service_roles(url: str, settings: Settings | None = None, *, passwords
     if passwords is None:
         passwords = service_role_passwords(settings or get_settings())
     with psycopg.connect(_normalise_scheme(url), autocommit=False) as conn:
-        missing = [name for name in SERVICE_ROLES.values()
-                   if not conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()]
+        missing = [
+            name
+            for name in SERVICE_ROLES.values()
+            if not conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
+        ]
         if missing:
             raise DatabaseUnavailable(f"the roles {', '.join(missing)} do not exist: run `twin migrate`")
         # serving resolves users (by email or id) and reads nothing else of Django's; the pipeline
@@ -234,8 +239,11 @@ def grant_service_roles(url: str, settings: Settings | None = None, *, passwords
             # the web app reads which migrations ran; only `twin migrate` (the owner) records them
             conn.execute("revoke insert, update, delete, truncate on public.django_migrations from twin_web")
         for role, password in passwords.items():
-            conn.execute(sql.SQL("alter role {} login password {}").format(
-                sql.Identifier(SERVICE_ROLES[role]), sql.Literal(password)))
+            conn.execute(
+                sql.SQL("alter role {} login password {}").format(
+                    sql.Identifier(SERVICE_ROLES[role]), sql.Literal(password)
+                )
+            )
     return sorted(passwords)
 
 

@@ -83,9 +83,23 @@ def ensure_demo_user(database_url: str) -> int:
 def add_sources(sources: list[tuple[str, str]], env: dict[str, str]) -> None:
     """Through the web app's own validation (a management command: nothing here imports Django)."""
     for platform, url in sources:
-        result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_source_add", DEMO_EMAIL, platform, url,
-                                 "--own"],  # the persona's publications hold only the persona's writing
-                                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "webapp.manage",
+                "twin_source_add",
+                DEMO_EMAIL,
+                platform,
+                url,
+                "--own",
+            ],  # the persona's publications hold only the persona's writing
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise DemoError(f"could not add the source {url}: {result.stderr.strip().splitlines()[-1:]}")
 
@@ -93,8 +107,14 @@ def add_sources(sources: list[tuple[str, str]], env: dict[str, str]) -> None:
 def pause_demo_sources(env: dict[str, str]) -> int:
     """`twin up`: the demo user's sources point at `twin demo`'s sample site, which runs only with the
     demo; they are paused so that collection does not try sources it cannot reach (the demo resumes them)."""
-    result = subprocess.run([sys.executable, "-m", "webapp.manage", "twin_sources_pause", DEMO_EMAIL],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.manage", "twin_sources_pause", DEMO_EMAIL],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0:
         raise DemoError(f"could not pause the demo user's sources: {result.stderr.strip().splitlines()[-1:]}")
     return int(result.stdout.split()[1]) if result.stdout.startswith("paused ") else 0
@@ -122,8 +142,10 @@ def run_collect(client, user_id: int, say: Say, timeout: float = 1800.0) -> str:
     run = client.wait("twin_collect", run.dag_run_id, timeout=timeout, poll=2)
     failed = [task.task_id for task in client.task_states("twin_collect", run.dag_run_id) if task.state == "failed"]
     if run.state != "success" or failed:
-        raise DemoError(f"twin_collect ended {run.state} (failed tasks: {failed or 'none'}): "
-                        "see the Airflow UI or $TWIN_HOME/airflow/logs")
+        raise DemoError(
+            f"twin_collect ended {run.state} (failed tasks: {failed or 'none'}): "
+            "see the Airflow UI or $TWIN_HOME/airflow/logs"
+        )
     return run.dag_run_id
 
 
@@ -147,14 +169,26 @@ def wait_for_finetune(client, user_id: int, known_runs: set[str], say: Say, time
     return run.dag_run_id
 
 
-def ask_for_a_post(settings: Settings, prompt: str = DEMO_PROMPT, *, links: list[str] | None = None,
-                   adapter: bool = True, max_new_tokens: int = 160) -> dict:
+def ask_for_a_post(
+    settings: Settings,
+    prompt: str = DEMO_PROMPT,
+    *,
+    links: list[str] | None = None,
+    adapter: bool = True,
+    max_new_tokens: int = 160,
+) -> dict:
     """``POST /v1/posts`` for the demo user (``adapter=False``: the base model alone, same prompt and sources)."""
     response = httpx.post(
         f"{str(settings.serving_url).rstrip('/')}/v1/posts",
         headers=authorization_header(settings.serving_token.get_secret_value(), DEMO_EMAIL, issuer="twin-demo"),
-        json={"user": DEMO_EMAIL, "prompt": prompt, "links": links or [], "k": 4, "max_new_tokens": max_new_tokens,
-              "adapter": adapter},
+        json={
+            "user": DEMO_EMAIL,
+            "prompt": prompt,
+            "links": links or [],
+            "k": 4,
+            "max_new_tokens": max_new_tokens,
+            "adapter": adapter,
+        },
         timeout=900,
     )
     if response.status_code != 200:
@@ -194,14 +228,25 @@ def training_report(training: dict) -> str:
     dataset = metrics.get("dataset") or {}
     rows = [
         ("author perplexity (held-out, lower is better)", base.get("perplexity"), tuned.get("perplexity"), 1),
-        ("control perplexity (another author's text)", base.get("control_perplexity"), tuned.get("control_perplexity"), 1),
-        ("style score of generations (higher is better)", base.get("style", {}).get("score"),
-         tuned.get("style", {}).get("score"), 3),
+        (
+            "control perplexity (another author's text)",
+            base.get("control_perplexity"),
+            tuned.get("control_perplexity"),
+            1,
+        ),
+        (
+            "style score of generations (higher is better)",
+            base.get("style", {}).get("score"),
+            tuned.get("style", {}).get("score"),
+            3,
+        ),
     ]
-    lines = [f"Fine-tuned model {training['model_id']} ({training['status']}), base "
-             f"{metrics.get('base_model_name', '?')}: {dataset.get('train_samples', '?')} training samples, "
-             f"{run.get('global_step', '?')} steps in {_number(run.get('train_seconds'), 0)} s"
-             + (" (stopped by the time limit)" if run.get("stopped_by_time_limit") else "")]
+    lines = [
+        f"Fine-tuned model {training['model_id']} ({training['status']}), base "
+        f"{metrics.get('base_model_name', '?')}: {dataset.get('train_samples', '?')} training samples, "
+        f"{run.get('global_step', '?')} steps in {_number(run.get('train_seconds'), 0)} s"
+        + (" (stopped by the time limit)" if run.get("stopped_by_time_limit") else "")
+    ]
     for label, before, after, digits in rows:
         change = _change(after, before) if digits == 1 else ""
         lines.append(f"  {label:<47} base {_number(before, digits):>7}  tuned {_number(after, digits):>7}{change}")
@@ -212,14 +257,19 @@ def describe_post(title: str, answer: dict) -> str:
     """A post as the demo prints it: which model wrote it, the text (or why there is none), its quality."""
     model = answer.get("model") or {}
     quality = answer.get("quality") or {}
-    who = model.get("base", "?") + (f" + adapter {model.get('model_id')}" if model.get("adapter_used") else
-                                    f" alone ({model.get('fallback_reason') or 'no adapter'})")
+    who = model.get("base", "?") + (
+        f" + adapter {model.get('model_id')}"
+        if model.get("adapter_used")
+        else f" alone ({model.get('fallback_reason') or 'no adapter'})"
+    )
     lines = [f"{title} [{who}]"]
     if answer.get("post"):
         lines.append(answer["post"])
         if quality.get("perplexity") is not None:
-            lines.append(f"(quality check passed: perplexity {quality['perplexity']:.0f} under the base, at most "
-                         f"{quality.get('threshold') or 0:.0f}; {quality.get('attempts', 1)} draft(s))")
+            lines.append(
+                f"(quality check passed: perplexity {quality['perplexity']:.0f} under the base, at most "
+                f"{quality.get('threshold') or 0:.0f}; {quality.get('attempts', 1)} draft(s))"
+            )
     else:
         lines.append("No post: no draft passed the quality check: " + "; ".join(quality.get("problems") or []))
     return "\n".join(lines)

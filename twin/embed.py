@@ -30,8 +30,10 @@ PENDING = """
     )
 """
 COUNT_PENDING = sa.text(f"select count(*) {PENDING}")
-NEXT_PAGE = sa.text(f"select chunk.chunk_id, chunk.user_id, chunk.text {PENDING} and chunk.chunk_id > :after "
-                    "order by chunk.chunk_id limit :limit")
+NEXT_PAGE = sa.text(
+    f"select chunk.chunk_id, chunk.user_id, chunk.text {PENDING} and chunk.chunk_id > :after "
+    "order by chunk.chunk_id limit :limit"
+)
 STORED_DIMENSION = sa.text("select vector_dims(embedding) from vectors.chunk_embeddings where model = :model limit 1")
 PRUNE_ORPHANS = sa.text("""
     delete from vectors.chunk_embeddings as embedding
@@ -120,13 +122,17 @@ def _prepare_model_storage(conn: sa.Connection, model_name: str, dimension: int)
     """Check the model key's stored dimension and make sure its HNSW index exists."""
     stored = conn.execute(STORED_DIMENSION, {"model": model_name}).scalar()
     if stored is not None and stored != dimension:
-        raise EmbedError(f"model key {model_name!r} already holds {stored}-dimensional vectors, "
-                         f"but the model makes {dimension}-dimensional ones")
+        raise EmbedError(
+            f"model key {model_name!r} already holds {stored}-dimensional vectors, "
+            f"but the model makes {dimension}-dimensional ones"
+        )
     conn.execute(sa.text(hnsw_index_ddl(model_name, dimension)))
-    conn.execute(sa.text(
-        "create temporary table if not exists pending_embeddings "
-        "(chunk_id text, model text, user_id bigint, embedding vector) on commit delete rows"
-    ))
+    conn.execute(
+        sa.text(
+            "create temporary table if not exists pending_embeddings "
+            "(chunk_id text, model text, user_id bigint, embedding vector) on commit delete rows"
+        )
+    )
     conn.commit()
     from pgvector.psycopg import register_vector
 
@@ -137,13 +143,16 @@ def _write_page(conn: sa.Connection, model_name: str, keys: list[tuple[str, int]
     """Binary COPY into a temporary table, then insert; a concurrent run's rows win on conflict."""
     driver_connection = conn.connection.driver_connection
     with driver_connection.cursor() as cursor:
-        with cursor.copy("copy pending_embeddings (chunk_id, model, user_id, embedding) from stdin "
-                         "with (format binary)") as copy:
+        with cursor.copy(
+            "copy pending_embeddings (chunk_id, model, user_id, embedding) from stdin with (format binary)"
+        ) as copy:
             copy.set_types(["text", "text", "int8", "vector"])
             for (chunk_id, user_id), vector in zip(keys, vectors):
                 copy.write_row((chunk_id, model_name, user_id, vector))
-    conn.execute(sa.text(
-        "insert into vectors.chunk_embeddings (chunk_id, model, user_id, embedding) "
-        "select chunk_id, model, user_id, embedding from pending_embeddings "
-        "on conflict (chunk_id, model) do nothing"
-    ))
+    conn.execute(
+        sa.text(
+            "insert into vectors.chunk_embeddings (chunk_id, model, user_id, embedding) "
+            "select chunk_id, model, user_id, embedding from pending_embeddings "
+            "on conflict (chunk_id, model) do nothing"
+        )
+    )

@@ -119,7 +119,9 @@ class EmbeddedPostgres:
         try:
             return ServerState(**json.loads(self.state_file.read_text()))
         except (ValueError, TypeError) as exc:
-            raise EmbeddedPostgresError(f"{self.state_file} is unreadable ({exc}); delete it and run `twin db start`") from exc
+            raise EmbeddedPostgresError(
+                f"{self.state_file} is unreadable ({exc}); delete it and run `twin db start`"
+            ) from exc
 
     def _write_state(self, state: ServerState) -> None:
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -189,7 +191,9 @@ class EmbeddedPostgres:
             )
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.pgdata.chmod(0o700)
-        state = ServerState(port=self.requested_port or _free_port(), user=SUPERUSER, password=secrets.token_urlsafe(18))
+        state = ServerState(
+            port=self.requested_port or _free_port(), user=SUPERUSER, password=secrets.token_urlsafe(18)
+        )
         with tempfile.NamedTemporaryFile("w", dir=self.home, delete=False) as pwfile:
             pwfile.write(state.password + "\n")
         try:
@@ -201,8 +205,10 @@ class EmbeddedPostgres:
                     os.chown(path, account.pw_uid, account.pw_gid)
             self._run(
                 "initdb",
-                "-D", str(self.pgdata),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
                 f"--pwfile={pwfile.name}",
                 "--auth-local=scram-sha-256",
                 "--auth-host=scram-sha-256",
@@ -239,9 +245,19 @@ class EmbeddedPostgres:
         socket_dir = str(self.pgdata) if len(str(self.pgdata)) < 80 else "''"
         options = f"-c listen_addresses=127.0.0.1 -p {state.port} -k {socket_dir}"
         result = self._run(
-            "pg_ctl", "start", "-w", "-D", str(self.pgdata), "-l", str(self.log_file),
-            "-t", str(int(self.start_timeout)), "-o", options,
-            timeout=self.start_timeout + 10, check=False,
+            "pg_ctl",
+            "start",
+            "-w",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.log_file),
+            "-t",
+            str(int(self.start_timeout)),
+            "-o",
+            options,
+            timeout=self.start_timeout + 10,
+            check=False,
         )
         if result.returncode != 0 or self._pid() is None:
             raise EmbeddedPostgresError(

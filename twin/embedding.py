@@ -42,12 +42,19 @@ def embedding_dimension(model) -> int:
 
 def encode(model, texts: list[str], batch_size: int):
     """Unit-length float32 vectors (cosine distance then equals the index's), one row per text."""
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                        show_progress_bar=False)
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
 
 
 def word_piece_counts(model, texts: list[str]) -> list[int]:
     """How many tokens (special tokens included) the model's tokenizer makes of each text, untruncated."""
-    encoded = model.tokenizer(texts, add_special_tokens=True, truncation=False, padding=False,
-                              return_attention_mask=False, return_token_type_ids=False)
+    encoded = model.tokenizer(
+        texts,
+        add_special_tokens=True,
+        truncation=False,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
     return [len(ids) for ids in encoded["input_ids"]]

@@ -86,7 +86,12 @@ def upgrade_data_plane(url: str) -> tuple[str | None, str | None]:
 
 def django_migrate(url: str, settings: Settings) -> list[str]:
     """Run Django's migrations against ``url``; returns the migrations applied."""
-    env = {**os.environ, "DATABASE_URL": url, "TWIN_HOME": str(settings.home), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TWIN_HOME": str(settings.home),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "webapp.manage", "migrate", "--noinput", "-v", "1"],
         cwd=PROJECT_ROOT,
@@ -96,14 +101,28 @@ def django_migrate(url: str, settings: Settings) -> list[str]:
     )
     if result.returncode != 0:
         raise MigrationError(f"Django migrations failed:\n{result.stderr.strip()[-3000:]}")
-    return [line.strip().removeprefix("Applying ").split("...")[0] for line in result.stdout.splitlines() if "Applying " in line]
+    return [
+        line.strip().removeprefix("Applying ").split("...")[0]
+        for line in result.stdout.splitlines()
+        if "Applying " in line
+    ]
 
 
 def collect_static(url: str, settings: Settings) -> None:
     """``collectstatic`` into ``$TWIN_HOME/static``, which WhiteNoise serves (idempotent: unchanged files are skipped)."""
-    env = {**os.environ, "DATABASE_URL": url, "TWIN_HOME": str(settings.home), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
-    result = subprocess.run([sys.executable, "-m", "webapp.manage", "collectstatic", "--noinput", "-v", "0"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TWIN_HOME": str(settings.home),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.manage", "collectstatic", "--noinput", "-v", "0"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise MigrationError(f"collecting the web app's static files failed:\n{result.stderr.strip()[-3000:]}")
 

@@ -46,12 +46,45 @@ LEAK_PATTERNS = [
     re.compile(r"(?im)^\s*(system|user|assistant)\s*$"),
     re.compile(r"New material I am sharing now|Passages from my earlier writing", re.I),
 ]
-PLACEHOLDER_WORDS = ("your", "my", "insert", "add", "name", "first name", "full name", "client", "company",
-                     "customer", "recipient", "location", "city", "country", "date", "month", "year", "day", "time",
-                     "event", "industry", "topic", "product", "team", "role", "job title", "position", "number",
-                     "mentor", "manager", "colleague", "link", "url", "hashtag")
+PLACEHOLDER_WORDS = (
+    "your",
+    "my",
+    "insert",
+    "add",
+    "name",
+    "first name",
+    "full name",
+    "client",
+    "company",
+    "customer",
+    "recipient",
+    "location",
+    "city",
+    "country",
+    "date",
+    "month",
+    "year",
+    "day",
+    "time",
+    "event",
+    "industry",
+    "topic",
+    "product",
+    "team",
+    "role",
+    "job title",
+    "position",
+    "number",
+    "mentor",
+    "manager",
+    "colleague",
+    "link",
+    "url",
+    "hashtag",
+)
 PLACEHOLDER = re.compile(  # a bracketed slot, not a Markdown link's text ("[text](url)")
-    r"\[(?:[a-z]+(?:_[a-z']+)+|(?:" + "|".join(PLACEHOLDER_WORDS) + r")\b[^\]\n]{0,30})\](?!\()", re.I)
+    r"\[(?:[a-z]+(?:_[a-z']+)+|(?:" + "|".join(PLACEHOLDER_WORDS) + r")\b[^\]\n]{0,30})\](?!\()", re.I
+)
 # An assistant's reply to the writer rather than the writer's post: how it opens, and what it says.
 CHAT_REPLY_OPENING = re.compile(
     r"^\W*(?:dear\b|hi there\b|hey there\b|hello\s*[!,.]|greetings\b|sure\b\W|certainly\b|of course\b|"
@@ -59,12 +92,16 @@ CHAT_REPLY_OPENING = re.compile(
     r"what (?:an? )?(?:amazing|great|fantastic|wonderful|lovely|inspiring)\b[^.!?\n]{0,40}(?:post|story|update|article)|"
     r"(?:fantastic|great|amazing|wonderful|lovely) (?:update|post|story|article)\b|"
     r"your (?:post|story|posting|article|message|latest|first sentence|writing|update|piece|draft|text|response|answer|request|question)\b|"
-    r"here(?:'s|’s| is) (?:a|an|your|the) (?:sample|draft|post|version|linkedin|revised|suggested))", re.I)
+    r"here(?:'s|’s| is) (?:a|an|your|the) (?:sample|draft|post|version|linkedin|revised|suggested))",
+    re.I,
+)
 CHAT_REPLY_PHRASE = re.compile(
     r"\b(?:i['’]?m here to help|i am here to help|how can i (?:help|assist)|what brings you here|"
     r"let me know if you(?:['’]d| would) like|i hope this (?:message|email|note) finds you well|"
     r"as an ai(?: language model)?\b|feel free to ask me|i['’]?d love to hear more about your|"
-    r"here(?:'s|’s| is) a sample text)", re.I)
+    r"here(?:'s|’s| is) a sample text)",
+    re.I,
+)
 URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
@@ -89,16 +126,16 @@ def _words(text: str) -> list[str]:
 def repetition_problems(text: str) -> list[str]:
     problems = []
     words = _words(text)
-    grams = Counter(tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1))
+    grams = Counter(tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1))
     if grams:
         gram, count = grams.most_common(1)[0]
         if count >= MAX_NGRAM_REPEATS:
-            problems.append(f"repetition loop: \"{' '.join(gram)}\" appears {count} times")
+            problems.append(f'repetition loop: "{" ".join(gram)}" appears {count} times')
     lines = Counter(line.strip().lower() for line in text.splitlines() if len(line.strip()) > 10)
     if lines:
         line, count = lines.most_common(1)[0]
         if count >= MAX_LINE_REPEATS:
-            problems.append(f"repetition loop: the line \"{line[:60]}\" appears {count} times")
+            problems.append(f'repetition loop: the line "{line[:60]}" appears {count} times')
     if len(words) >= 60 and len(set(words)) / len(words) < MIN_DISTINCT_WORD_SHARE:
         problems.append(f"repetitive: only {len(set(words))} distinct words in {len(words)}")
     return problems
@@ -126,9 +163,15 @@ def invented_links(text: str, known_urls: Iterable[str]) -> list[str]:
     return [url.rstrip(".,;:!?") for url in URL.findall(text) if _site(url) not in known]
 
 
-def check_post(text: str, *, sources: list[dict] | None = None, perplexity: float | None = None,
-               threshold: float = FLUENCY_THRESHOLD, max_chars: int = MAX_POST_CHARS,
-               known_urls: Iterable[str] | None = None) -> QualityReport:
+def check_post(
+    text: str,
+    *,
+    sources: list[dict] | None = None,
+    perplexity: float | None = None,
+    threshold: float = FLUENCY_THRESHOLD,
+    max_chars: int = MAX_POST_CHARS,
+    known_urls: Iterable[str] | None = None,
+) -> QualityReport:
     """Every rule on ``text``; ``perplexity`` None skips fluency (no reference model at hand);
     ``known_urls`` None skips the invented-link rule."""
     problems = []
@@ -168,8 +211,10 @@ def add_citations(post: str, sources: list[dict], max_chars: int = MAX_POST_CHAR
     if not chosen:
         return post
     label = "Source" if links else "More in my earlier piece"
-    lines = [f"{label}: {source['title']} {source['url']}" if source.get("title") else f"{label}: {source['url']}"
-             for source in chosen]
+    lines = [
+        f"{label}: {source['title']} {source['url']}" if source.get("title") else f"{label}: {source['url']}"
+        for source in chosen
+    ]
     footer = "\n\n" + "\n".join(lines)
     if len(post) + len(footer) > max_chars:
         from twin.prompting import enforce_length
@@ -178,14 +223,17 @@ def add_citations(post: str, sources: list[dict], max_chars: int = MAX_POST_CHAR
     return post.rstrip() + footer
 
 
-def text_perplexity(model, tokenizer, text: str, *, prompt: str = "Write a LinkedIn post.", max_tokens: int = 768) -> float:
+def text_perplexity(
+    model, tokenizer, text: str, *, prompt: str = "Write a LinkedIn post.", max_tokens: int = 768
+) -> float:
     """Perplexity of ``text`` as the reply to a short request, under ``model`` (its chat template)."""
     import torch
 
     from twin.chat_template import render_prompt
 
-    prefix_ids = tokenizer(render_prompt(prompt, "You are a helpful assistant.", tokenizer),
-                           add_special_tokens=False)["input_ids"]
+    prefix_ids = tokenizer(render_prompt(prompt, "You are a helpful assistant.", tokenizer), add_special_tokens=False)[
+        "input_ids"
+    ]
     text_ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
     if len(text_ids) < 2:
         return float("inf")

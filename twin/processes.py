@@ -58,8 +58,12 @@ def session_members(sid: int) -> list[int]:
     return found
 
 
-def stop_tree(process: subprocess.Popen, *, signals: tuple[tuple[int, float], ...] = ((signal.SIGTERM, 20.0),),
-              tree: list[psutil.Process] | None = None) -> None:
+def stop_tree(
+    process: subprocess.Popen,
+    *,
+    signals: tuple[tuple[int, float], ...] = ((signal.SIGTERM, 20.0),),
+    tree: list[psutil.Process] | None = None,
+) -> None:
     """Stop ``process`` (the leader of its own process group and session) and everything it started.
 
     Each ``(signal, seconds)`` step goes to the process group; the next step follows only while the

@@ -129,9 +129,19 @@ def instruction_text(prompt: str, blocks_links: list[str], blocks_own: list[str]
 Render = Callable[[str, "str | None"], str]
 
 
-def assemble_prompt(prompt: str, links: list[ContextItem], hits: list[ContextItem], *, count_tokens: CountTokens,
-                    prompt_budget: int, context_tokens: int, link_share: float = 0.6, max_post_chars: int = 3000,
-                    system: str | None = None, render: Render = render_prompt) -> AssembledPrompt:
+def assemble_prompt(
+    prompt: str,
+    links: list[ContextItem],
+    hits: list[ContextItem],
+    *,
+    count_tokens: CountTokens,
+    prompt_budget: int,
+    context_tokens: int,
+    link_share: float = 0.6,
+    max_post_chars: int = 3000,
+    system: str | None = None,
+    render: Render = render_prompt,
+) -> AssembledPrompt:
     """Render the generation prompt within ``prompt_budget`` tokens (the whole rendered text, by
     ``render(user_message, system)``: the model's chat template), of which at most
     ``context_tokens`` go to context: links first, up to ``link_share`` of it while retrieved
@@ -196,18 +206,19 @@ def _fit(number: int, item: ContextItem, budget: int, count_tokens: CountTokens)
 
 # --- post-processing -------------------------------------------------------------------------------
 
+
 def _cut_at_markers(text: str) -> str:
     stripped = text.lstrip()
     for marker in MARKERS:  # a model that repeats the response marker first: drop just that
         if stripped.startswith(marker) and marker != MARKERS[0]:
-            stripped = stripped[len(marker):]
+            stripped = stripped[len(marker) :]
             break
     positions = [stripped.find(marker) for marker in MARKERS if marker in stripped]
     # also "### Something:" headings a model invents in the template's style
     invented = re.search(r"(?m)^#{3}\s*(System|Instruction|Response|Input|User|Assistant)\s*:", stripped)
     if invented:
         positions.append(invented.start())
-    return stripped[:min(positions)] if positions else stripped
+    return stripped[: min(positions)] if positions else stripped
 
 
 def clean_text(text: str) -> str:
@@ -215,7 +226,7 @@ def clean_text(text: str) -> str:
     text = _cut_at_markers(text)
     eos = re.search(r"</s>|<\|(?:endoftext|im_end|eot_id|end)\|>", text)
     if eos:
-        text = text[:eos.start()]
+        text = text[: eos.start()]
     text = SPECIAL_TOKEN_RE.sub("", text).replace("\r\n", "\n")
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -231,7 +242,7 @@ def enforce_length(text: str, max_chars: int) -> str:
         ends = [m.end() if pattern != r"\n\n" else m.start() for m in re.finditer(pattern, window)]
         ends = [end for end in ends if end >= max_chars * keep_at_least]
         if ends:
-            return window[:ends[-1]].rstrip()
+            return window[: ends[-1]].rstrip()
     return window.rstrip()
 
 
@@ -249,7 +260,7 @@ def drop_unfinished_sentence(text: str) -> str:
     if stripped.rsplit(None, 1)[-1].startswith(("#", "http://", "https://")):  # hashtags, a link
         return stripped
     ends = [match.end() for match in SENTENCE_END.finditer(stripped)]
-    return stripped[:ends[-1]].rstrip() if ends else stripped
+    return stripped[: ends[-1]].rstrip() if ends else stripped
 
 
 def postprocess(text: str, max_chars: int = 3000) -> str:

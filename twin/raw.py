@@ -101,10 +101,13 @@ def record_document(conn: sa.Connection, user_id: int, crawl_run_id: uuid.UUID, 
     """Append ``record`` as a new version unless the URL's latest version has the same hash."""
     record.validate()
     digest = content_hash(record)
-    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{user_id}|{record.source_url}", 0))))
+    conn.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{user_id}|{record.source_url}", 0)))
+    )
     latest = conn.execute(
-        sa.select(documents.c.document_version_id, documents.c.content_hash, documents.c.platform,
-                  documents.c.is_own_writing)
+        sa.select(
+            documents.c.document_version_id, documents.c.content_hash, documents.c.platform, documents.c.is_own_writing
+        )
         .where(documents.c.user_id == user_id, documents.c.source_url == record.source_url)
         .order_by(documents.c.fetched_at.desc(), documents.c.document_version_id)
         .limit(1)
@@ -113,13 +116,17 @@ def record_document(conn: sa.Connection, user_id: int, crawl_run_id: uuid.UUID, 
         # a page's rel=canonical (or a redirect) naming a URL already stored from another source must
         # not replace that document, nor turn shared material into the user's own writing or back
         stored_as = "the user's own writing" if latest.is_own_writing else "material the user shared"
-        raise InvalidDocument(f"{record.source_url} is already stored from {latest.platform} as {stored_as}; "
-                              f"a {record.platform} {record.kind} does not replace it")
+        raise InvalidDocument(
+            f"{record.source_url} is already stored from {latest.platform} as {stored_as}; "
+            f"a {record.platform} {record.kind} does not replace it"
+        )
     if latest is not None and latest.content_hash == digest:
         return "unchanged"
     conn.execute(
         documents.insert().values(
-            document_version_id=version_id(user_id, record.source_url, digest, latest.document_version_id if latest else None),
+            document_version_id=version_id(
+                user_id, record.source_url, digest, latest.document_version_id if latest else None
+            ),
             user_id=user_id,
             platform=record.platform,
             kind=record.kind,
@@ -155,7 +162,9 @@ class CrawlRun:
     error, or an exception escaped).
     """
 
-    def __init__(self, engine: sa.Engine, user_id: int, source: str, platform: str, *, crawl_run_id: uuid.UUID | None = None):
+    def __init__(
+        self, engine: sa.Engine, user_id: int, source: str, platform: str, *, crawl_run_id: uuid.UUID | None = None
+    ):
         if platform not in PLATFORMS:
             raise InvalidDocument(f"unknown platform {platform!r}")
         self.engine = engine
@@ -166,7 +175,7 @@ class CrawlRun:
         self.counts = CrawlCounts()
         self.status: str = "running"
 
-    def __enter__(self) -> "CrawlRun":
+    def __enter__(self) -> CrawlRun:
         # Held on its own connection for the whole run: the run is "live" exactly while this lock is
         # held, so a run left `running` by a killed process or a database restart is recognisable.
         self._lock = self.engine.connect()
@@ -175,9 +184,14 @@ class CrawlRun:
             self._lock.commit()
             abandon_interrupted_runs(self.engine, user_id=self.user_id, source=self.source)
             with self.engine.begin() as conn:
-                conn.execute(crawl_runs.insert().values(
-                    crawl_run_id=self.crawl_run_id, user_id=self.user_id, source=self.source, platform=self.platform,
-                ))
+                conn.execute(
+                    crawl_runs.insert().values(
+                        crawl_run_id=self.crawl_run_id,
+                        user_id=self.user_id,
+                        source=self.source,
+                        platform=self.platform,
+                    )
+                )
         except BaseException:
             self._release()
             raise
@@ -223,11 +237,15 @@ class CrawlRun:
             self.status = "partial"
         else:
             self.status = "succeeded"
-        summary = "; ".join(e["error"] if e["url"] is None else f"{e['url']}: {e['error']}" for e in self.counts.errors[:5])
+        summary = "; ".join(
+            e["error"] if e["url"] is None else f"{e['url']}: {e['error']}" for e in self.counts.errors[:5]
+        )
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    crawl_runs.update().where(crawl_runs.c.crawl_run_id == self.crawl_run_id).values(
+                    crawl_runs.update()
+                    .where(crawl_runs.c.crawl_run_id == self.crawl_run_id)
+                    .values(
                         finished_at=sa.func.clock_timestamp(),
                         status=self.status,
                         documents_seen=self.counts.seen,
@@ -243,15 +261,18 @@ class CrawlRun:
             self._release()
 
 
-INTERRUPTED = ("interrupted: the crawl's process or the database stopped before it finished "
-               "(a later run collects what it missed)")
+INTERRUPTED = (
+    "interrupted: the crawl's process or the database stopped before it finished (a later run collects what it missed)"
+)
 
 
 def _run_lock_key(crawl_run_id: uuid.UUID):
     return sa.func.hashtextextended(f"twin crawl run {crawl_run_id}", 0)
 
 
-def abandon_interrupted_runs(engine: sa.Engine, *, user_id: int | None = None, source: str | None = None) -> list[uuid.UUID]:
+def abandon_interrupted_runs(
+    engine: sa.Engine, *, user_id: int | None = None, source: str | None = None
+) -> list[uuid.UUID]:
     """Mark ``running`` runs that nothing holds any more (their process was killed, or the database
     restarted under them) as failed with the reason; a live run's lock makes it skipped."""
     query = sa.select(crawl_runs.c.crawl_run_id).where(crawl_runs.c.status == "running")
@@ -279,7 +300,11 @@ def abandon_run(engine: sa.Engine, crawl_run_id: uuid.UUID, error: str) -> bool:
         result = conn.execute(
             crawl_runs.update()
             .where(crawl_runs.c.crawl_run_id == crawl_run_id, crawl_runs.c.status == "running")
-            .values(status="failed", finished_at=sa.func.clock_timestamp(), error=error,
-                    errors=[{"url": None, "error": error}])
+            .values(
+                status="failed",
+                finished_at=sa.func.clock_timestamp(),
+                error=error,
+                errors=[{"url": None, "error": error}],
+            )
         )
     return result.rowcount == 1

@@ -106,6 +106,7 @@ def port_open(address: str, timeout: float = 1.0) -> bool:
 
 # --- the stack's cluster, recorded in $TWIN_HOME/ray.json ----------------------------------------------
 
+
 @dataclass(frozen=True)
 class LocalCluster:
     """A Ray head started by this project's stack (``twin up`` / ``twin demo``)."""
@@ -183,14 +184,21 @@ def resolve_address(settings: Settings) -> tuple[AddressKind, str | None]:
 
 # --- joining ------------------------------------------------------------------------------------------
 
+
 def apply_driver_env() -> None:
     for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
 
 
-def connect_or_start(settings: Settings, *, namespace: str | None = None, runtime_env: dict | None = None,
-                     num_cpus: int | None = None, dashboard: bool | None = None,
-                     log_to_driver: bool = True) -> bool:
+def connect_or_start(
+    settings: Settings,
+    *,
+    namespace: str | None = None,
+    runtime_env: dict | None = None,
+    num_cpus: int | None = None,
+    dashboard: bool | None = None,
+    log_to_driver: bool = True,
+) -> bool:
     """``ray.init`` for this process (see the module doc for which cluster); returns whether this call
     initialised Ray (False when it already was). ``num_cpus`` and ``dashboard`` only apply to a
     private Ray started here."""
@@ -209,17 +217,26 @@ def connect_or_start(settings: Settings, *, namespace: str | None = None, runtim
     dashboard = settings.ray_dashboard if dashboard is None else dashboard
     port = dashboard_port(settings)
     if dashboard and not port_free(port):
-        logger.warning("port %s of the Ray dashboard is taken (another Ray, e.g. a `twin serve`): this Ray runs "
-                       "without a dashboard; `twin up` runs every component on one Ray with one dashboard", port)
+        logger.warning(
+            "port %s of the Ray dashboard is taken (another Ray, e.g. a `twin serve`): this Ray runs "
+            "without a dashboard; `twin up` runs every component on one Ray with one dashboard",
+            port,
+        )
         dashboard = False
     # address="local": a new Ray even when `ray start` ran on this machine (plain ray.init() would
     # join the cluster /tmp/ray/ray_current_cluster names, running or not)
-    ray.init(address="local", num_cpus=num_cpus or settings.ray_num_cpus, include_dashboard=dashboard,
-             dashboard_port=port if dashboard else None, **options)
+    ray.init(
+        address="local",
+        num_cpus=num_cpus or settings.ray_num_cpus,
+        include_dashboard=dashboard,
+        dashboard_port=port if dashboard else None,
+        **options,
+    )
     return True
 
 
 # --- the head node ------------------------------------------------------------------------------------
+
 
 def head_temp_dir(settings: Settings) -> Path:
     """The head's own Ray temp dir (one per TWIN_HOME, short: Ray's Unix sockets live under it).
@@ -229,8 +246,9 @@ def head_temp_dir(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / f"twin-ray-{digest}"
 
 
-def head_command(settings: Settings, *, gcs_port: int, client_port: int, agent_port: int,
-                 num_cpus: int | None = None) -> list[str]:
+def head_command(
+    settings: Settings, *, gcs_port: int, client_port: int, agent_port: int, num_cpus: int | None = None
+) -> list[str]:
     """``ray start --head --block`` for a single-node cluster on this machine: every advertised
     address 127.0.0.1, fixed free ports where Ray's defaults (6379, 10001, 52365) could collide with
     another Ray on the machine, the dashboard on TWIN_RAY_DASHBOARD_URL's port, its own temp dir."""
@@ -238,7 +256,10 @@ def head_command(settings: Settings, *, gcs_port: int, client_port: int, agent_p
 
     ray_bin = str(Path(sys.executable).parent / "ray")
     command = [
-        ray_bin, "start", "--head", "--block",
+        ray_bin,
+        "start",
+        "--head",
+        "--block",
         f"--temp-dir={head_temp_dir(settings)}",
         f"--node-ip-address={LOCAL_HOST}",
         f"--port={gcs_port}",
@@ -248,8 +269,11 @@ def head_command(settings: Settings, *, gcs_port: int, client_port: int, agent_p
         "--disable-usage-stats",
     ]
     if settings.ray_dashboard:
-        command += ["--include-dashboard=true", f"--dashboard-host={LOCAL_HOST}",
-                    f"--dashboard-port={dashboard_port(settings)}"]
+        command += [
+            "--include-dashboard=true",
+            f"--dashboard-host={LOCAL_HOST}",
+            f"--dashboard-port={dashboard_port(settings)}",
+        ]
     else:
         command += ["--include-dashboard=false"]
     return command
@@ -266,8 +290,9 @@ def head_env(base_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def wait_until_ready(address: str, *, env: dict[str, str], alive, timeout: float = 120.0,
-                     dashboard_url: str | None = None) -> None:
+def wait_until_ready(
+    address: str, *, env: dict[str, str], alive, timeout: float = 120.0, dashboard_url: str | None = None
+) -> None:
     """Wait until the GCS answers, ``ray status`` sees the node, and (if any) the dashboard answers.
     ``alive()`` says whether the head process still runs; raises ``TimeoutError`` / ``RuntimeError``."""
     import subprocess
@@ -282,8 +307,9 @@ def wait_until_ready(address: str, *, env: dict[str, str], alive, timeout: float
         if not alive():
             raise RuntimeError("the Ray head exited")
         if not status_ok and port_open(address):
-            result = subprocess.run([ray_bin, "status", "--address", address], env=env, capture_output=True,
-                                    text=True, timeout=60)
+            result = subprocess.run(
+                [ray_bin, "status", "--address", address], env=env, capture_output=True, text=True, timeout=60
+            )
             status_ok = result.returncode == 0 and "Active:" in result.stdout and " CPU" in result.stdout
         if status_ok:
             if dashboard_url is None:

@@ -80,24 +80,29 @@ def hybrid_sql(dimension: int, filters: SearchFilters, *, use_keywords: bool = T
     chunk_subset = (
         " and embedding.chunk_id = any(array(select chunk.chunk_id from marts.chunks as chunk "
         f"where chunk.user_id = :user_id{_chunk_filter_sql(filters, 'chunk')}))"
-        if filters.narrows_chunks else ""
+        if filters.narrows_chunks
+        else ""
     )
-    keyword_side = f"""
+    keyword_side = (
+        f"""
     keyword_candidates as (
         select chunk.chunk_id, ts_rank(chunk.search_vector, query.terms) as keyword_score
         from marts.chunks as chunk,
              (select replace(plainto_tsquery('english', :query_text)::text, ' & ', ' | ')::tsquery as terms) as query
-        where chunk.user_id = :user_id and chunk.search_vector @@ query.terms{_chunk_filter_sql(filters, 'chunk')}
+        where chunk.user_id = :user_id and chunk.search_vector @@ query.terms{_chunk_filter_sql(filters, "chunk")}
         order by keyword_score desc, chunk.chunk_id
         limit :candidates
     ),
     keyword_ranked as (
         select *, row_number() over (order by keyword_score desc, chunk_id) as keyword_rank
         from keyword_candidates
-    ),""" if use_keywords else """
+    ),"""
+        if use_keywords
+        else """
     keyword_ranked as (
         select null::text as chunk_id, null::real as keyword_score, null::bigint as keyword_rank where false
     ),"""
+    )
     return f"""
     with vector_candidates as materialized (
         select embedding.chunk_id,
@@ -123,7 +128,7 @@ def hybrid_sql(dimension: int, filters: SearchFilters, *, use_keywords: bool = T
            fused.score, fused.vector_rank, fused.vector_similarity, fused.keyword_rank, fused.keyword_score
     from fused
     join marts.chunks as chunk on chunk.chunk_id = fused.chunk_id
-    where chunk.user_id = :user_id{_chunk_filter_sql(filters, 'chunk')}
+    where chunk.user_id = :user_id{_chunk_filter_sql(filters, "chunk")}
     order by fused.score desc, chunk.chunk_id
     limit :limit
     """
@@ -131,8 +136,12 @@ def hybrid_sql(dimension: int, filters: SearchFilters, *, use_keywords: bool = T
 
 def set_search_parameters(conn: sa.Connection, ef_search: int) -> None:
     """Per-transaction pgvector settings: search breadth, and iterative scans for filtered queries."""
-    conn.execute(sa.text("select set_config('hnsw.ef_search', :ef, true), "
-                         "set_config('hnsw.iterative_scan', 'relaxed_order', true)"), {"ef": str(int(ef_search))})
+    conn.execute(
+        sa.text(
+            "select set_config('hnsw.ef_search', :ef, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+        ),
+        {"ef": str(int(ef_search))},
+    )
 
 
 def search_chunks(

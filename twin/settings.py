@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".twin"
     db_port: int = Field(default=0, ge=0, le=65535)
     db_name: str = Field(default="twin", pattern=r"^[a-z_][a-z0-9_]*$")
-    db_role: Literal["owner", "web", "serving", "pipeline"] = "owner"  # the embedded database role this process connects as
+    db_role: Literal["owner", "web", "serving", "pipeline"] = (
+        "owner"  # the embedded database role this process connects as
+    )
     airflow_db_name: str = Field(default="airflow", pattern=r"^[a-z_][a-z0-9_]*$")
 
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -113,7 +115,7 @@ class Settings(BaseSettings):
 
 
 SECRETS_FILE = "secrets.env"
-GENERATE_HINT = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+GENERATE_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 # The values this repository ships (defaults and .env.example placeholders): never valid outside local debug.
 SHIPPED_SECRETS = {
     "serving_token": {"change-me-serving-token"},
@@ -128,7 +130,7 @@ def _shipped(value: str, known: set[str]) -> bool:
     return value in known or "change-me" in value.lower()
 
 
-def insecure_secrets(settings: "Settings", names: tuple[str, ...], environ: dict[str, str] | None = None) -> list[str]:
+def insecure_secrets(settings: Settings, names: tuple[str, ...], environ: dict[str, str] | None = None) -> list[str]:
     """The environment variables among ``names`` (settings fields, ``database_url`` for the password in
     ``DATABASE_URL``, ``airflow_jwt_secret``) that still hold a value this repository ships."""
     import os
@@ -138,8 +140,9 @@ def insecure_secrets(settings: "Settings", names: tuple[str, ...], environ: dict
     found = []
     for name in names:
         if name == "database_url":
-            if settings.database_url and _shipped(unquote(urlsplit(settings.database_url).password or ""),
-                                                  SHIPPED_DATABASE_PASSWORDS):
+            if settings.database_url and _shipped(
+                unquote(urlsplit(settings.database_url).password or ""), SHIPPED_DATABASE_PASSWORDS
+            ):
                 found.append("DATABASE_URL (its password)")
         elif name == "airflow_jwt_secret":
             value = environ.get(AIRFLOW_JWT_SECRET_VAR)
@@ -150,7 +153,7 @@ def insecure_secrets(settings: "Settings", names: tuple[str, ...], environ: dict
     return found
 
 
-def require_secrets(settings: "Settings", *names: str, component: str, environ: dict[str, str] | None = None) -> None:
+def require_secrets(settings: Settings, *names: str, component: str, environ: dict[str, str] | None = None) -> None:
     """Refuse to start ``component`` with shipped default secrets, unless ``TWIN_DEBUG`` is on (local debugging)."""
     if settings.debug:
         return
@@ -165,7 +168,9 @@ def require_secrets(settings: "Settings", *names: str, component: str, environ: 
 
 def _env_name(field_name: str) -> str:
     """The environment variable behind a field (or behind an error location, which may be the alias)."""
-    aliases = {field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)}
+    aliases = {
+        field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)
+    }
     if field_name in aliases:
         return field_name
     field = Settings.model_fields.get(field_name)
@@ -189,9 +194,15 @@ def load_settings(**overrides) -> Settings:
         for error in exc.errors():
             name = _env_name(str(error["loc"][0])) if error["loc"] else "settings"
             value = error.get("input")
-            shown = "" if "secret" in name.lower() or "token" in name.lower() or "password" in name.lower() else f"={value!r}"
+            shown = (
+                ""
+                if "secret" in name.lower() or "token" in name.lower() or "password" in name.lower()
+                else f"={value!r}"
+            )
             lines.append(f"invalid setting {name}{shown}: {error['msg']}")
-        raise SettingsError("\n".join(lines) + "\nFix the variable in your environment or .env (see .env.example).") from None
+        raise SettingsError(
+            "\n".join(lines) + "\nFix the variable in your environment or .env (see .env.example)."
+        ) from None
 
 
 @functools.cache

@@ -25,8 +25,8 @@ import httpx
 from twin import ray_cluster
 from twin.airflow import AirflowProcesses, airflow_home, prepare
 from twin.processes import start_service, stop_tree
-from twin.web_server import gunicorn_command
 from twin.settings import PROJECT_ROOT, Settings
+from twin.web_server import gunicorn_command
 
 
 class StackError(RuntimeError):
@@ -72,18 +72,25 @@ class Stack:
     ray_address: str | None = None
 
     @classmethod
-    def create(cls, settings: Settings, extra_env: dict[str, str] | None = None) -> "Stack":
+    def create(cls, settings: Settings, extra_env: dict[str, str] | None = None) -> Stack:
         log_dir = settings.home / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **(extra_env or {}), "TWIN_HOME": str(settings.home)}
         return cls(settings, env, log_dir)
 
-    def _spawn(self, name: str, command: list[str], *, env: dict[str, str] | None = None,
-               kind: type[Service] = Service) -> Service:
+    def _spawn(
+        self, name: str, command: list[str], *, env: dict[str, str] | None = None, kind: type[Service] = Service
+    ) -> Service:
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
-            process = start_service(command, cwd=PROJECT_ROOT, env=env or self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = start_service(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env or self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         service = kind(name, process, log_path)
         if kind is Service:
             self.services.append(service)
@@ -100,32 +107,46 @@ class Stack:
             return settings.ray_address
         running = ray_cluster.discover(settings)
         if running is not None:
-            raise StackError(f"this project's Ray is already running at {running.address} (pid {running.pid}, "
-                             f"{ray_cluster.state_path(settings)}): another `twin up` or `twin demo` uses "
-                             f"TWIN_HOME={settings.home}; stop it first")
+            raise StackError(
+                f"this project's Ray is already running at {running.address} (pid {running.pid}, "
+                f"{ray_cluster.state_path(settings)}): another `twin up` or `twin demo` uses "
+                f"TWIN_HOME={settings.home}; stop it first"
+            )
         dashboard_port = ray_cluster.dashboard_port(settings)
         if settings.ray_dashboard and not ray_cluster.port_free(dashboard_port):
-            raise StackError(f"port {dashboard_port} for the Ray dashboard (TWIN_RAY_DASHBOARD_URL) is in use, e.g. by "
-                             "a Ray that `twin serve` or `twin train` started by hand: stop it, or set "
-                             "TWIN_RAY_DASHBOARD_URL to a free port")
+            raise StackError(
+                f"port {dashboard_port} for the Ray dashboard (TWIN_RAY_DASHBOARD_URL) is in use, e.g. by "
+                "a Ray that `twin serve` or `twin train` started by hand: stop it, or set "
+                "TWIN_RAY_DASHBOARD_URL to a free port"
+            )
         gcs_port, client_port, agent_port = ray_cluster.free_ports(3)
         num_cpus = ray_cluster.default_num_cpus(settings)
-        command = ray_cluster.head_command(settings, gcs_port=gcs_port, client_port=client_port,
-                                           agent_port=agent_port, num_cpus=num_cpus)
+        command = ray_cluster.head_command(
+            settings, gcs_port=gcs_port, client_port=client_port, agent_port=agent_port, num_cpus=num_cpus
+        )
         env = {**ray_cluster.head_env(self.env), "TWIN_DB_ROLE": "serving"}
         head = self._spawn("ray-head", command, env=env, kind=RayHead)
         self.ray_head = head
         address = f"{ray_cluster.LOCAL_HOST}:{gcs_port}"
         dashboard_url = f"http://{ray_cluster.LOCAL_HOST}:{dashboard_port}" if settings.ray_dashboard else None
         try:
-            ray_cluster.wait_until_ready(address, env=env, alive=head.alive, timeout=timeout,
-                                         dashboard_url=dashboard_url)
+            ray_cluster.wait_until_ready(
+                address, env=env, alive=head.alive, timeout=timeout, dashboard_url=dashboard_url
+            )
         except (TimeoutError, RuntimeError) as exc:
             raise StackError(f"Ray did not start ({exc}); see {head.log}:\n" + _tail(head.log)) from None
-        ray_cluster.write_state(settings, ray_cluster.LocalCluster(
-            address=address, pid=head.process.pid, dashboard_url=dashboard_url, num_cpus=num_cpus,
-            project_root=str(PROJECT_ROOT), started_at=time.time(),
-            temp_dir=str(ray_cluster.head_temp_dir(settings))))
+        ray_cluster.write_state(
+            settings,
+            ray_cluster.LocalCluster(
+                address=address,
+                pid=head.process.pid,
+                dashboard_url=dashboard_url,
+                num_cpus=num_cpus,
+                project_root=str(PROJECT_ROOT),
+                started_at=time.time(),
+                temp_dir=str(ray_cluster.head_temp_dir(settings)),
+            ),
+        )
         self.env.update(ray_cluster.RAY_ENV_DEFAULTS)
         self.env["RAY_ADDRESS"] = address
         self.ray_address = address
@@ -138,8 +159,9 @@ class Stack:
         self.airflow.wait_until_ready(str(self.settings.airflow_url), timeout=300)
 
     def start_serving(self, timeout: float = 900.0) -> str:
-        service = self._spawn("serving", [sys.executable, "-m", "twin", "serve"],
-                              env={**self.env, "TWIN_DB_ROLE": "serving"})
+        service = self._spawn(
+            "serving", [sys.executable, "-m", "twin", "serve"], env={**self.env, "TWIN_DB_ROLE": "serving"}
+        )
         url = str(self.settings.serving_url).rstrip("/")
         self._wait_http(service, f"{url}/healthz", timeout, ok=(200,))
         return url
@@ -155,8 +177,10 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not service.alive():
-                raise StackError(f"{service.name} exited (status {service.process.returncode}); see {service.log}:\n"
-                                 + _tail(service.log))
+                raise StackError(
+                    f"{service.name} exited (status {service.process.returncode}); see {service.log}:\n"
+                    + _tail(service.log)
+                )
             try:
                 if httpx.get(url, timeout=5).status_code in ok:
                     return

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.db import connection_parts, database_url as project_database_url
+from twin.db import connection_parts
+from twin.db import database_url as project_database_url
 from twin.settings import PROJECT_ROOT, Settings, get_settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
@@ -28,7 +29,7 @@ ProgressCallback = Callable[[int, int, str], None]
 class TransformFailed(RuntimeError):
     """dbt did not complete: the message names the failing models/tests (or dbt's own error)."""
 
-    def __init__(self, message: str, result: "TransformResult | None" = None):
+    def __init__(self, message: str, result: TransformResult | None = None):
         super().__init__(message)
         self.result = result
 
@@ -64,8 +65,10 @@ class TransformResult:
         return sum(1 for outcome in self.outcomes if outcome.resource_type == resource_type)
 
     def summary(self) -> str:
-        return (f"{self.count('model')} models and {self.count('test')} tests: {len(self.failures)} failed, "
-                f"{len(self.warnings)} warned, {len(self.skipped)} skipped")
+        return (
+            f"{self.count('model')} models and {self.count('test')} tests: {len(self.failures)} failed, "
+            f"{len(self.warnings)} warned, {len(self.skipped)} skipped"
+        )
 
 
 def dbt_environment(url: str) -> dict[str, str]:
@@ -122,10 +125,14 @@ def run_dbt(
 
     invocation = [
         *args,
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target-path", str(state_dir / "target"),
-        "--log-path", str(state_dir / "logs"),
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(state_dir / "target"),
+        "--log-path",
+        str(state_dir / "logs"),
         "--quiet",
     ]
     with _environment(dbt_environment(url)):
@@ -151,24 +158,31 @@ def transform(
     outcome = run_dbt(args, url=url, project_dir=project_dir, settings=settings, on_progress=on_progress)
     if outcome.exception is not None:
         raise TransformFailed(f"dbt build could not run: {outcome.exception}")
-    result = TransformResult([
-        NodeOutcome(
-            name=node_result.node.name,
-            resource_type=str(node_result.node.resource_type),
-            status=str(node_result.status),
-            message=node_result.message,
-        )
-        for node_result in (outcome.result.results if outcome.result is not None else [])
-    ])
+    result = TransformResult(
+        [
+            NodeOutcome(
+                name=node_result.node.name,
+                resource_type=str(node_result.node.resource_type),
+                status=str(node_result.status),
+                message=node_result.message,
+            )
+            for node_result in (outcome.result.results if outcome.result is not None else [])
+        ]
+    )
     if not outcome.success or result.failures:
-        failed = "; ".join(f"{failure.resource_type} {failure.name}: {_first_line(failure.message)}"
-                           for failure in result.failures) or "see the dbt log"
+        failed = (
+            "; ".join(
+                f"{failure.resource_type} {failure.name}: {_first_line(failure.message)}" for failure in result.failures
+            )
+            or "see the dbt log"
+        )
         raise TransformFailed(f"dbt build failed ({result.summary()}). Failed: {failed}", result)
     return result
 
 
-def generate_docs(url: str | None = None, *, settings: Settings | None = None,
-                  project_dir: Path = DBT_PROJECT_DIR) -> Path:
+def generate_docs(
+    url: str | None = None, *, settings: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR
+) -> Path:
     """``dbt docs generate``; returns the folder holding ``index.html``, ``manifest.json`` and ``catalog.json``."""
     settings = settings or get_settings()
     outcome = run_dbt(["docs", "generate"], url=url, project_dir=project_dir, settings=settings)

@@ -46,33 +46,47 @@ def _signing_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
 
 
-def sign_user_token(secret: str, user: str | int, *, issuer: str, ttl_s: int = DEFAULT_TTL_S,
-                    now: float | None = None) -> str:
+def sign_user_token(
+    secret: str, user: str | int, *, issuer: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None
+) -> str:
     """A token naming ``user`` (email or numeric id) for ``ttl_s`` seconds (at most :data:`MAX_TTL_S`)."""
     if not normalise_user(user):
         raise ValueError("a user token needs a user")
     if not 0 < ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl_s must be between 1 and {MAX_TTL_S} seconds")
     issued = int(now if now is not None else time.time())
-    claims = {"sub": normalise_user(user), "aud": AUDIENCE, "iss": issuer, "iat": issued, "exp": issued + ttl_s,
-              "jti": uuid.uuid4().hex}
+    claims = {
+        "sub": normalise_user(user),
+        "aud": AUDIENCE,
+        "iss": issuer,
+        "iat": issued,
+        "exp": issued + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode(claims, _signing_key(secret), algorithm=ALGORITHM)
 
 
 def verify_user_token(secret: str, token: str, *, now: float | None = None) -> UserClaims:
     """The claims of a valid token; :class:`InvalidUserToken` for anything else."""
     try:
-        claims = jwt.decode(token, _signing_key(secret), algorithms=[ALGORITHM], audience=AUDIENCE,
-                            options={"require": ["sub", "aud", "iss", "iat", "exp"], "verify_exp": False,
-                                     "verify_iat": False})  # times are checked below, against ``now``
+        claims = jwt.decode(
+            token,
+            _signing_key(secret),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["sub", "aud", "iss", "iat", "exp"], "verify_exp": False, "verify_iat": False},
+        )  # times are checked below, against ``now``
     except jwt.InvalidAudienceError:
         raise InvalidUserToken("the user token is not for the serving app") from None
     except jwt.InvalidSignatureError:
-        raise InvalidUserToken("the user token's signature does not match: the signer's TWIN_SERVING_TOKEN differs "
-                               "from serving's") from None
+        raise InvalidUserToken(
+            "the user token's signature does not match: the signer's TWIN_SERVING_TOKEN differs from serving's"
+        ) from None
     except jwt.DecodeError:
-        raise InvalidUserToken("a signed user token is required (a JWT the web app signs per request); "
-                               "the bare service token is not accepted") from None
+        raise InvalidUserToken(
+            "a signed user token is required (a JWT the web app signs per request); "
+            "the bare service token is not accepted"
+        ) from None
     except jwt.InvalidTokenError as exc:
         raise InvalidUserToken(f"invalid user token: {exc}") from None
     current = now if now is not None else time.time()

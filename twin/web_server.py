@@ -12,9 +12,28 @@ WSGI_APP = "webapp.wsgi:application"
 def gunicorn_command(host: str, port: int, *, workers: int = 2, threads: int = 8, graceful_s: int = 20) -> list[str]:
     """gunicorn with threaded workers (a streamed post holds one thread, not a whole worker), access
     log on stdout, and a graceful stop on SIGTERM (``graceful_s`` for requests in flight)."""
-    return [sys.executable, "-m", "gunicorn", WSGI_APP, "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads), "--graceful-timeout", str(graceful_s),
-            "--timeout", "120", "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        WSGI_APP,
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--graceful-timeout",
+        str(graceful_s),
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+    ]
 
 
 def runserver_command(host: str, port: int, *, reload: bool = True) -> list[str]:

@@ -38,8 +38,9 @@ class RequestBodyLimitMiddleware:
                 return HttpResponse("Invalid Content-Length.", status=400, content_type="text/plain")
             if size > settings.TWIN_MAX_REQUEST_BYTES:
                 limit_mb = settings.TWIN_MAX_REQUEST_BYTES / 1024 / 1024
-                return HttpResponse(f"The request is too large (at most {limit_mb:.0f} MB).", status=413,
-                                    content_type="text/plain")
+                return HttpResponse(
+                    f"The request is too large (at most {limit_mb:.0f} MB).", status=413, content_type="text/plain"
+                )
             if request.content_type == "multipart/form-data" and not request.user.is_authenticated:
                 if size > settings.TWIN_ANONYMOUS_MAX_REQUEST_BYTES:
                     return HttpResponse("Sign in to upload files.", status=413, content_type="text/plain")

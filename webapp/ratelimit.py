@@ -66,6 +66,7 @@ def too_many(request, wait: int) -> HttpResponse:
 
 def rate_limited(scope: str, account=None):
     """Limit POSTs to a view; ``account(request)`` names the account the request is about."""
+
     def decorate(view):
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
@@ -75,7 +76,9 @@ def rate_limited(scope: str, account=None):
                 if wait:
                     return too_many(request, wait)
             return view(request, *args, **kwargs)
+
         return wrapped
+
     return decorate
 
 

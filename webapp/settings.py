@@ -132,8 +132,12 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 2
 # counts the prompt and its generation, so 60 an hour is about 30 posts.
 # The rate limits' counters: files under TWIN_HOME, shared by every worker process of the host (gunicorn
 # runs several). Several web hosts: point this at a cache they share (Redis, or Django's database cache).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                      "LOCATION": str(_twin.home / "cache" / "web")}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(_twin.home / "cache" / "web"),
+    }
+}
 RATE_LIMITS = {
     "login": {"ip": (20, 300), "account": (10, 900)},
     "signup": {"ip": (10, 3600)},

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import sqlalchemy as sa
 
@@ -84,8 +85,14 @@ def import_export(
     return ImportSummary(
         crawl_run_id=run.crawl_run_id,
         status=run.status,
-        counts={"seen": counts.seen, "new": counts.new, "changed": counts.changed, "unchanged": counts.unchanged,
-                "skipped": sum(skipped.values()), "failed": counts.failed},
+        counts={
+            "seen": counts.seen,
+            "new": counts.new,
+            "changed": counts.changed,
+            "unchanged": counts.unchanged,
+            "skipped": sum(skipped.values()),
+            "failed": counts.failed,
+        },
         errors=list(counts.errors),
         skipped=dict(skipped),
         notices=notices,

@@ -16,9 +16,10 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 MiB = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
@@ -53,7 +54,7 @@ class ArchiveLimits:
     max_compression_ratio: float = 200.0
 
     @classmethod
-    def from_settings(cls, settings=None) -> "ArchiveLimits":
+    def from_settings(cls, settings=None) -> ArchiveLimits:
         if settings is None:
             from twin.settings import get_settings
 
@@ -124,18 +125,24 @@ class ExportArchive:
             if len(received) > limit:
                 raise UnsafeArchive(f"{name} is larger than the {_human(limit)} allowed per file")
             if self._bytes_read + len(received) > self.limits.max_total_bytes:
-                raise UnsafeArchive(f"the export inflates to more than the {_human(self.limits.max_total_bytes)} allowed")
-            if (compressed is not None and len(received) > RATIO_CHECK_MIN_BYTES
-                    and len(received) > self.limits.max_compression_ratio * max(compressed, 1)):
-                raise UnsafeArchive(f"{name} inflates more than {self.limits.max_compression_ratio:g}x: "
-                                    "a decompression bomb, rejected")
+                raise UnsafeArchive(
+                    f"the export inflates to more than the {_human(self.limits.max_total_bytes)} allowed"
+                )
+            if (
+                compressed is not None
+                and len(received) > RATIO_CHECK_MIN_BYTES
+                and len(received) > self.limits.max_compression_ratio * max(compressed, 1)
+            ):
+                raise UnsafeArchive(
+                    f"{name} inflates more than {self.limits.max_compression_ratio:g}x: a decompression bomb, rejected"
+                )
         self._bytes_read += len(received)
         return bytes(received)
 
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "ExportArchive":
+    def __enter__(self) -> ExportArchive:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -150,8 +157,9 @@ class ZipExport(ExportArchive):
             self._zip = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
             self.close()
-            raise CorruptArchive(f"{label} is not a readable zip file (truncated or corrupt: {exc}); "
-                                 "download the export again") from exc
+            raise CorruptArchive(
+                f"{label} is not a readable zip file (truncated or corrupt: {exc}); download the export again"
+            ) from exc
         try:
             self._index = self._checked_members()
         except ArchiveError:
@@ -171,22 +179,30 @@ class ZipExport(ExportArchive):
             if info.create_system == 3 and stat.S_ISLNK(mode):
                 raise UnsafeArchive(f"{self.label} contains a symbolic link ({info.filename}), rejected")
             if info.flag_bits & 0x1:
-                raise EncryptedArchive(f"{self.label} is password-protected ({info.filename} is encrypted): "
-                                       "export it again without a password")
+                raise EncryptedArchive(
+                    f"{self.label} is password-protected ({info.filename} is encrypted): "
+                    "export it again without a password"
+                )
             if info.is_dir() or not name:
                 continue
             if info.file_size > limits.max_member_bytes:
-                raise UnsafeArchive(f"{info.filename} inflates to {_human(info.file_size)}, more than the "
-                                    f"{_human(limits.max_member_bytes)} allowed per file")
-            if (info.file_size > RATIO_CHECK_MIN_BYTES
-                    and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)):
-                raise UnsafeArchive(f"{info.filename} inflates {info.file_size / max(info.compress_size, 1):.0f}x "
-                                    f"(more than {limits.max_compression_ratio:g}x): a decompression bomb, rejected")
+                raise UnsafeArchive(
+                    f"{info.filename} inflates to {_human(info.file_size)}, more than the "
+                    f"{_human(limits.max_member_bytes)} allowed per file"
+                )
+            if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_compression_ratio * max(
+                info.compress_size, 1
+            ):
+                raise UnsafeArchive(
+                    f"{info.filename} inflates {info.file_size / max(info.compress_size, 1):.0f}x "
+                    f"(more than {limits.max_compression_ratio:g}x): a decompression bomb, rejected"
+                )
             total += info.file_size
             members[name] = info
         if total > limits.max_total_bytes:
-            raise UnsafeArchive(f"{self.label} inflates to {_human(total)}, more than the "
-                                f"{_human(limits.max_total_bytes)} allowed")
+            raise UnsafeArchive(
+                f"{self.label} inflates to {_human(total)}, more than the {_human(limits.max_total_bytes)} allowed"
+            )
         return members
 
     def _compressed_size(self, name: str) -> int | None:
@@ -224,7 +240,9 @@ class FolderExport(ExportArchive):
             for entry in [*subdirectories, *filenames]:
                 path = Path(directory, entry)
                 if path.is_symlink():
-                    raise UnsafeArchive(f"{self.label} contains a symbolic link ({path.relative_to(self.root)}), rejected")
+                    raise UnsafeArchive(
+                        f"{self.label} contains a symbolic link ({path.relative_to(self.root)}), rejected"
+                    )
             for filename in filenames:
                 path = Path(directory, filename)
                 files[path.relative_to(self.root).as_posix()] = path

@@ -12,7 +12,13 @@ from functools import partial
 
 from crawlers.importers.archives import CorruptArchive, ExportArchive
 from crawlers.importers.parsing import (
-    TIMESTAMP, ExportFormatError, element_markdown, element_text, parse_html, parse_timestamp, read_csv,
+    TIMESTAMP,
+    ExportFormatError,
+    element_markdown,
+    element_text,
+    parse_html,
+    parse_timestamp,
+    read_csv,
 )
 from crawlers.importers.plan import Entry, ExportFormat, Notice, Plan, Problem, Skipped
 from crawlers.text import normalise_text
@@ -72,8 +78,11 @@ def _share_record(row, file_name: str, author: str | None) -> DocumentRecord | S
     url = values["ShareLink"].strip()
     if not url:
         raise ExportFormatError(f"{file_name} line {row.line}: no ShareLink (the post's URL)")
-    metadata = {key: values[column].strip() for column, key in OPTIONAL_SHARE_COLUMNS.items()
-                if values.get(column, "").strip() not in EMPTY_VALUES}
+    metadata = {
+        key: values[column].strip()
+        for column, key in OPTIONAL_SHARE_COLUMNS.items()
+        if values.get(column, "").strip() not in EMPTY_VALUES
+    }
     if author:
         metadata["author"] = author
     return DocumentRecord(

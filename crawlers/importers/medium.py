@@ -64,7 +64,8 @@ def _load_story(archive: ExportArchive, name: str) -> DocumentRecord | Skipped:
         content=content,
         title=title or None,
         published_at=parse_timestamp(published.get("datetime") or element_text(published), f"{name}: dt-published")
-        if published is not None else None,
+        if published is not None
+        else None,
         metadata={key: value for key, value in metadata.items() if value},
     )
 

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lxml.html
 from lxml import etree
@@ -38,7 +38,9 @@ def decode_text(data: bytes, name: str) -> DecodedText:
             try:
                 return DecodedText(data.decode(encoding), "utf-16" if encoding == "utf-16" else "utf-8")
             except UnicodeDecodeError as exc:
-                raise ExportFormatError(f"{name}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from exc
+                raise ExportFormatError(
+                    f"{name}: not valid {encoding} text ({exc.reason} at byte {exc.start})"
+                ) from exc
     try:
         return DecodedText(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -47,8 +49,10 @@ def decode_text(data: bytes, name: str) -> DecodedText:
         return DecodedText(data.decode(FALLBACK_ENCODING), FALLBACK_ENCODING)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ExportFormatError(f"{name}: neither UTF-8 nor {FALLBACK_ENCODING} text (byte 0x{data[exc.start]:02x} on line "
-                                f"{line}); use the file as the platform exported it") from exc
+        raise ExportFormatError(
+            f"{name}: neither UTF-8 nor {FALLBACK_ENCODING} text (byte 0x{data[exc.start]:02x} on line "
+            f"{line}); use the file as the platform exported it"
+        ) from exc
 
 
 @dataclass
@@ -92,7 +96,9 @@ def read_csv(data: bytes, name: str, required_columns: tuple[str, ...]) -> CsvFi
             if any(value.strip() for value in values):
                 row = CsvRow(line, dict(zip(header, values + [""] * (len(header) - len(values)))))
                 if len(values) > len(header):
-                    row.error = f"{name}: malformed CSV at line {line}: {len(values)} fields, the header has {len(header)}"
+                    row.error = (
+                        f"{name}: malformed CSV at line {line}: {len(values)} fields, the header has {len(header)}"
+                    )
                 parsed.rows.append(row)
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -111,7 +117,7 @@ def parse_timestamp(text: str | None, what: str) -> datetime | None:
         moment = datetime.fromisoformat(match.group(0))
     except ValueError as exc:
         raise ExportFormatError(f"{what}: not a date: {match.group(0)!r} ({exc})") from exc
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_html(data: bytes, name: str) -> lxml.html.HtmlElement:

@@ -9,8 +9,8 @@ platform's format.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
 
 from twin.raw import DocumentRecord
 
@@ -39,7 +39,7 @@ class Notice:
     message: str
 
 
-PlanItem = Union[Entry, Problem, Notice]
+PlanItem = Entry | Problem | Notice
 Plan = Iterator[PlanItem]
 
 

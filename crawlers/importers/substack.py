@@ -15,7 +15,14 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from crawlers.importers.archives import CorruptArchive, ExportArchive
-from crawlers.importers.parsing import CsvRow, ExportFormatError, element_markdown, parse_html, parse_timestamp, read_csv
+from crawlers.importers.parsing import (
+    CsvRow,
+    ExportFormatError,
+    element_markdown,
+    parse_html,
+    parse_timestamp,
+    read_csv,
+)
 from crawlers.importers.plan import Entry, ExportFormat, Notice, Plan, Problem, Skipped
 from twin.raw import DocumentRecord
 
@@ -60,8 +67,10 @@ def _publication(archive: ExportArchive, publication_url: str | None) -> str:
         match = SUBSCRIBER_LIST.search(name)
         if match:
             return f"https://{match.group(2)}.substack.com"
-    raise ExportFormatError("the export does not name its publication: pass its URL "
-                            "(--publication-url https://you.substack.com, or your custom domain)")
+    raise ExportFormatError(
+        "the export does not name its publication: pass its URL "
+        "(--publication-url https://you.substack.com, or your custom domain)"
+    )
 
 
 def post_url(publication: str, post_id: str) -> str:
@@ -74,7 +83,9 @@ def post_url(publication: str, post_id: str) -> str:
     return f"https://substack.com/home/post/p-{match.group('number')}"
 
 
-def _load_post(archive: ExportArchive, folder: str, publication: str, row: CsvRow, csv_name: str) -> DocumentRecord | Skipped:
+def _load_post(
+    archive: ExportArchive, folder: str, publication: str, row: CsvRow, csv_name: str
+) -> DocumentRecord | Skipped:
     if row.error:
         raise ExportFormatError(row.error)
     values = {key: (value or "").strip() for key, value in row.values.items()}

@@ -6,4 +6,6 @@ from crawlers.spiders.links import LinkSpider
 from crawlers.spiders.medium import MediumSpider
 from crawlers.spiders.substack import SubstackSpider
 
-SPIDERS = {spider.platform: spider for spider in (MediumSpider, SubstackSpider, GitHubSpider, LinkedInSpider, LinkSpider)}
+SPIDERS = {
+    spider.platform: spider for spider in (MediumSpider, SubstackSpider, GitHubSpider, LinkedInSpider, LinkSpider)
+}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import scrapy
 from lxml import etree
-from scrapy.exceptions import (CannotResolveHostError, DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest,
-                               ResponseDataLossError)
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.web._newclient import ResponseNeverReceived
@@ -50,7 +55,9 @@ class TwinSpider(scrapy.Spider):
         """Errback: a request for an item (``meta['item_url']``) fails that item; anything else, the source."""
         request = failure.request
         item_url = request.meta.get("item_url")
-        self.report(item_url or request.url, describe_failure(failure, self.crawler.settings), item=item_url is not None)
+        self.report(
+            item_url or request.url, describe_failure(failure, self.crawler.settings), item=item_url is not None
+        )
 
     def usable(self, response, *, item_url: str | None = None) -> bool:
         """False (and reported) when ``response`` is a bot challenge or login wall instead of content."""
@@ -78,7 +85,10 @@ class TwinSpider(scrapy.Spider):
         selector = scrapy.Selector(text=response.body.decode("utf-8", errors="replace"), type="xml")
         for prefix, uri in NAMESPACES.items():
             selector.register_namespace(prefix, uri)
-        if not selector.xpath("/rss | /rdf:RDF | /*[local-name()='rss']", namespaces={"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}):
+        if not selector.xpath(
+            "/rss | /rdf:RDF | /*[local-name()='rss']",
+            namespaces={"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"},
+        ):
             if not selector.xpath("//item"):
                 self.report(response.url, "not an RSS feed", item=False)
                 return
@@ -100,9 +110,15 @@ class TwinSpider(scrapy.Spider):
         loader.add_xpath("author", "dc:creator/text()")
         loader.add_xpath("author", "author/text()")
         loader.add_xpath("published_at", "pubDate/text()")
-        loader.add_value("metadata", {**metadata, "guid": entry.xpath("guid/text()").get(),
-                                      "tags": [tag.strip() for tag in entry.xpath("category/text()").getall() if tag.strip()],
-                                      "via": "rss"})
+        loader.add_value(
+            "metadata",
+            {
+                **metadata,
+                "guid": entry.xpath("guid/text()").get(),
+                "tags": [tag.strip() for tag in entry.xpath("category/text()").getall() if tag.strip()],
+                "via": "rss",
+            },
+        )
         return loader.load_item()
 
 
@@ -119,11 +135,20 @@ def describe_failure(failure, settings=None) -> str:
             return message + " (LinkedIn refuses automated requests)"
         wait = rate_limit_wait(response)
         if response.status in (403, 429) and wait is not None:
-            reset = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() + wait, timezone.utc)
-            return (f"{message}: rate limit exceeded, resets at {reset:%Y-%m-%d %H:%M:%S} UTC "
-                    "(for GitHub, set TWIN_GITHUB_TOKEN for a higher limit)")
-        return message + {404: " Not Found", 410: " Gone", 401: " Unauthorized", 403: " Forbidden",
-                          500: " Internal Server Error", 502: " Bad Gateway", 503: " Service Unavailable"}.get(response.status, "")
+            reset = datetime.fromtimestamp(datetime.now(UTC).timestamp() + wait, UTC)
+            return (
+                f"{message}: rate limit exceeded, resets at {reset:%Y-%m-%d %H:%M:%S} UTC "
+                "(for GitHub, set TWIN_GITHUB_TOKEN for a higher limit)"
+            )
+        return message + {
+            404: " Not Found",
+            410: " Gone",
+            401: " Unauthorized",
+            403: " Forbidden",
+            500: " Internal Server Error",
+            502: " Bad Gateway",
+            503: " Service Unavailable",
+        }.get(response.status, "")
     if failure.check(RefusedURL):
         return str(error)
     if failure.check(IgnoreRequest):

@@ -19,7 +19,11 @@ def github_username(source: str) -> str:
     """``ada``, ``@ada`` or ``https://github.com/ada`` -> ``ada``."""
     source = source.strip().lstrip("@")
     if "/" in source:
-        segments = [segment for segment in urlsplit(source if "://" in source else "https://" + source).path.split("/") if segment]
+        segments = [
+            segment
+            for segment in urlsplit(source if "://" in source else "https://" + source).path.split("/")
+            if segment
+        ]
         if not segments:
             raise ValueError(f"no GitHub username in {source!r}")
         return segments[0]
@@ -68,8 +72,12 @@ class GitHubSpider(TwinSpider):
 
     async def start(self):
         query = urlencode({"per_page": 100, "type": "owner", "sort": "pushed"})
-        yield scrapy.Request(f"{self.api_url}/users/{quote(self.username)}/repos?{query}", headers=self.api_headers,
-                             callback=self.parse_repos, errback=self.on_error)
+        yield scrapy.Request(
+            f"{self.api_url}/users/{quote(self.username)}/repos?{query}",
+            headers=self.api_headers,
+            callback=self.parse_repos,
+            errback=self.on_error,
+        )
 
     def parse_repos(self, response):
         try:
@@ -88,10 +96,15 @@ class GitHubSpider(TwinSpider):
                 continue
             branch = repo.get("default_branch") or "HEAD"
             yield scrapy.Request(
-                f"{self.api_url}/repos/{repo['full_name']}/tarball/{quote(branch)}", headers=self.api_headers,
-                callback=self.parse_tarball, errback=self.on_error, cb_kwargs={"repo": repo},
-                meta={"item_url": repo.get("html_url") or f"https://github.com/{repo['full_name']}",
-                      "download_maxsize": self.max_tarball_bytes},
+                f"{self.api_url}/repos/{repo['full_name']}/tarball/{quote(branch)}",
+                headers=self.api_headers,
+                callback=self.parse_tarball,
+                errback=self.on_error,
+                cb_kwargs={"repo": repo},
+                meta={
+                    "item_url": repo.get("html_url") or f"https://github.com/{repo['full_name']}",
+                    "download_maxsize": self.max_tarball_bytes,
+                },
             )
         following = next_link(response.headers.get(b"Link"))
         if following:
@@ -100,8 +113,12 @@ class GitHubSpider(TwinSpider):
     def parse_tarball(self, response, repo: dict):
         repo_url = response.meta["item_url"]
         try:
-            files, skipped = read_tarball(response.body, max_file_bytes=self.max_file_bytes, max_files=self.max_files,
-                                          max_total_bytes=self.max_tarball_bytes * 20)
+            files, skipped = read_tarball(
+                response.body,
+                max_file_bytes=self.max_file_bytes,
+                max_files=self.max_files,
+                max_total_bytes=self.max_tarball_bytes * 20,
+            )
         except (tarfile.TarError, OSError, EOFError, zlib.error, TarballTooLarge) as exc:
             self.report(repo_url, f"unreadable repository archive: {exc}")
             return
@@ -117,10 +134,18 @@ class GitHubSpider(TwinSpider):
             loader.add_value("content", file.text)
             loader.add_value("author", (repo.get("owner") or {}).get("login"))
             loader.add_value("published_at", repo.get("pushed_at"))
-            loader.add_value("metadata", {
-                "repository": repo["full_name"], "path": file.path, "language": file.language,
-                "repository_language": repo.get("language"), "description": repo.get("description"),
-                "stars": repo.get("stargazers_count"), "default_branch": branch,
-                "license": (repo.get("license") or {}).get("spdx_id"), "topics": repo.get("topics"),
-            })
+            loader.add_value(
+                "metadata",
+                {
+                    "repository": repo["full_name"],
+                    "path": file.path,
+                    "language": file.language,
+                    "repository_language": repo.get("language"),
+                    "description": repo.get("description"),
+                    "stars": repo.get("stargazers_count"),
+                    "default_branch": branch,
+                    "license": (repo.get("license") or {}).get("spdx_id"),
+                    "topics": repo.get("topics"),
+                },
+            )
             yield loader.load_item()

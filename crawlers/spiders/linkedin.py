@@ -18,8 +18,12 @@ from crawlers.spiders.base import TwinSpider
 from crawlers.text import html_to_text
 
 POST_TYPES = {"SocialMediaPosting", "Article", "NewsArticle", "BlogPosting", "DiscussionForumPosting"}
-COMMENTARY = ('[data-test-id="main-feed-activity-card__commentary"]', ".attributed-text-segment-list__content",
-              ".share-update-card__update-text", ".article-main__content")
+COMMENTARY = (
+    '[data-test-id="main-feed-activity-card__commentary"]',
+    ".attributed-text-segment-list__content",
+    ".share-update-card__update-text",
+    ".article-main__content",
+)
 
 
 def json_ld_post(response) -> dict | None:
@@ -64,7 +68,9 @@ class LinkedInSpider(TwinSpider):
         loader = TextDocumentLoader()
         loader.add_value("platform", self.platform)
         loader.add_value("kind", "article" if "/pulse/" in response.url else "post")
-        loader.add_value("source_url", canonical_url(lxml.html.fromstring(response.text), post.get("url") or response.url))
+        loader.add_value(
+            "source_url", canonical_url(lxml.html.fromstring(response.text), post.get("url") or response.url)
+        )
         loader.add_value("title", post.get("headline") or response.xpath('//meta[@property="og:title"]/@content').get())
         loader.add_value("content", body)
         loader.add_value("author", person_name(post.get("author")))

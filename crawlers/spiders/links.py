@@ -31,7 +31,12 @@ class LinkSpider(TwinSpider):
     def refuse_unsupported_types(self, headers, body_length, request, spider=None) -> None:
         """Stop downloading a body we could not read anyway (images, archives, video...)."""
         kind = media_type((headers.get(b"Content-Type") or b"").decode("latin-1"))
-        if kind and kind not in ACCEPTED_TYPES and kind != "application/octet-stream" and not request.url.endswith("/robots.txt"):
+        if (
+            kind
+            and kind not in ACCEPTED_TYPES
+            and kind != "application/octet-stream"
+            and not request.url.endswith("/robots.txt")
+        ):
             raise StopDownload(fail=True)
 
     async def start(self):
@@ -41,16 +46,23 @@ class LinkSpider(TwinSpider):
     def on_link_error(self, failure):
         if failure.check(StopDownload):
             kind = media_type((failure.value.response.headers.get(b"Content-Type") or b"").decode("latin-1"))
-            self.report(failure.request.meta["item_url"], f"unsupported content type {kind!r} (expected HTML, PDF or plain text)")
+            self.report(
+                failure.request.meta["item_url"],
+                f"unsupported content type {kind!r} (expected HTML, PDF or plain text)",
+            )
         else:
             self.on_error(failure)
 
     def parse(self, response):
         try:
-            document = parse_link(response.meta["item_url"], response.body,
-                                  (response.headers.get(b"Content-Type") or b"").decode("latin-1"),
-                                  final_url=response.url, status=response.status,
-                                  text=response.text if isinstance(response, TextResponse) else None)
+            document = parse_link(
+                response.meta["item_url"],
+                response.body,
+                (response.headers.get(b"Content-Type") or b"").decode("latin-1"),
+                final_url=response.url,
+                status=response.status,
+                text=response.text if isinstance(response, TextResponse) else None,
+            )
         except LinkError as exc:
             self.report(response.meta["item_url"], str(exc))
             return
@@ -62,5 +74,7 @@ class LinkSpider(TwinSpider):
         loader.add_value("content", document.content)
         loader.add_value("author", document.author)
         loader.add_value("published_at", document.published_at)
-        loader.add_value("metadata", {**document.metadata, "fetched_from": document.final_url, "content_type": document.content_type})
+        loader.add_value(
+            "metadata", {**document.metadata, "fetched_from": document.final_url, "content_type": document.content_type}
+        )
         yield loader.load_item()

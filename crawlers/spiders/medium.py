@@ -48,6 +48,10 @@ class MediumSpider(TwinSpider):
             entries += 1
             yield item
         if entries >= FEED_LIMIT:
-            self.report(response.url, f"Medium's feed lists only the latest {FEED_LIMIT} posts, so older ones were not "
-                                      "collected: upload your Medium export (Settings > Security and apps > Download "
-                                      "your information) for the rest", item=False)
+            self.report(
+                response.url,
+                f"Medium's feed lists only the latest {FEED_LIMIT} posts, so older ones were not "
+                "collected: upload your Medium export (Settings > Security and apps > Download "
+                "your information) for the rest",
+                item=False,
+            )

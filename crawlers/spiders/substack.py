@@ -37,8 +37,12 @@ class SubstackSpider(TwinSpider):
 
     def archive_request(self, offset: int) -> scrapy.Request:
         query = urlencode({"sort": "new", "offset": offset, "limit": PAGE_SIZE})
-        return scrapy.Request(f"{self.base_url}/api/v1/archive?{query}", callback=self.parse_archive,
-                              errback=self.archive_failed, cb_kwargs={"offset": offset})
+        return scrapy.Request(
+            f"{self.base_url}/api/v1/archive?{query}",
+            callback=self.parse_archive,
+            errback=self.archive_failed,
+            cb_kwargs={"offset": offset},
+        )
 
     async def start(self):
         yield self.archive_request(0)
@@ -65,8 +69,13 @@ class SubstackSpider(TwinSpider):
             if not slug:
                 self.report(canonical, "archive entry without a slug")
                 continue
-            yield scrapy.Request(f"{self.base_url}/api/v1/posts/{slug}", callback=self.parse_post, errback=self.on_error,
-                                 cb_kwargs={"entry": entry}, meta={"item_url": canonical})
+            yield scrapy.Request(
+                f"{self.base_url}/api/v1/posts/{slug}",
+                callback=self.parse_post,
+                errback=self.on_error,
+                cb_kwargs={"entry": entry},
+                meta={"item_url": canonical},
+            )
         reached_older = any(window.is_before(entry.get("post_date")) for entry in fresh)  # the archive is newest first
         if fresh and not reached_older:  # the server caps the page size, so the next offset is what came back
             yield self.archive_request(offset + len(entries))
@@ -79,17 +88,24 @@ class SubstackSpider(TwinSpider):
 
     def fall_back_to_feed(self, why: str):
         self.logger.warning("%s: %s; falling back to the RSS feed", self.base_url, why)
-        yield scrapy.Request(f"{self.base_url}/feed", callback=self.parse_fallback_feed, errback=self.feed_failed,
-                             cb_kwargs={"why": why})
+        yield scrapy.Request(
+            f"{self.base_url}/feed", callback=self.parse_fallback_feed, errback=self.feed_failed, cb_kwargs={"why": why}
+        )
 
     def feed_failed(self, failure):
         why = failure.request.cb_kwargs["why"]
-        self.report(failure.request.url, f"{describe_failure(failure, self.crawler.settings)} (after {why})", item=False)
+        self.report(
+            failure.request.url, f"{describe_failure(failure, self.crawler.settings)} (after {why})", item=False
+        )
 
     def parse_fallback_feed(self, response, why: str):
         yield from self.parse_feed(response, kind="article", metadata={"publication": self.base_url})
-        self.report(self.base_url, f"{why}: collected from the RSS feed instead, which lists only recent posts "
-                                   "(upload your Substack export for the rest)", item=False)
+        self.report(
+            self.base_url,
+            f"{why}: collected from the RSS feed instead, which lists only recent posts "
+            "(upload your Substack export for the rest)",
+            item=False,
+        )
 
     def parse_post(self, response, entry: dict):
         canonical = response.meta["item_url"]
@@ -117,9 +133,17 @@ class SubstackSpider(TwinSpider):
         loader.add_value("content", body)
         loader.add_value("author", bylines[0].get("name") if bylines and isinstance(bylines[0], dict) else None)
         loader.add_value("published_at", post.get("post_date") or entry.get("post_date"))
-        loader.add_value("metadata", {
-            "substack_id": post.get("id") or entry.get("id"), "slug": post.get("slug"), "subtitle": post.get("subtitle"),
-            "audience": audience, "type": post.get("type"), "publication": self.base_url,
-            "word_count": post.get("wordcount"), "via": "api",
-        })
+        loader.add_value(
+            "metadata",
+            {
+                "substack_id": post.get("id") or entry.get("id"),
+                "slug": post.get("slug"),
+                "subtitle": post.get("subtitle"),
+                "audience": audience,
+                "type": post.get("type"),
+                "publication": self.base_url,
+                "word_count": post.get("wordcount"),
+                "via": "api",
+            },
+        )
         yield loader.load_item()

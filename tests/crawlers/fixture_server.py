@@ -39,6 +39,7 @@ class Reply:
 
 def make_pdf(lines: list[str], title: str, author: str) -> bytes:
     """A one-page PDF with real text (Helvetica), title, author and creation date."""
+
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
@@ -99,10 +100,12 @@ def article_page(number: int) -> bytes:
         f"so the page has the size of a real blog post with enough words for the extractor to keep.</p>"
         for p in range(1, 7)
     )
-    return (f"<!DOCTYPE html><html><head><title>Field note {number}</title>"
-            f"<link rel=\"canonical\" href=\"https://fieldnotes.example.org/notes/{number}/\"></head><body>"
-            f"<nav><a href=\"/\">Home</a></nav><article><h1>Field note {number}</h1>{paragraphs}</article>"
-            f"<footer>&copy; 2024</footer></body></html>").encode()
+    return (
+        f"<!DOCTYPE html><html><head><title>Field note {number}</title>"
+        f'<link rel="canonical" href="https://fieldnotes.example.org/notes/{number}/"></head><body>'
+        f'<nav><a href="/">Home</a></nav><article><h1>Field note {number}</h1>{paragraphs}</article>'
+        f"<footer>&copy; 2024</footer></body></html>"
+    ).encode()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -126,7 +129,7 @@ class FixtureServer:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._load()
 
-    def __enter__(self) -> "FixtureServer":
+    def __enter__(self) -> FixtureServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -166,20 +169,46 @@ class FixtureServer:
         page2 = self.url("/github/users/ada/repos?per_page=100&type=owner&sort=pushed&page=2")
         last = f'<{page2}>; rel="next", <{page2}>; rel="last"'
         self.set("/github/users/ada/repos", self.payload("github/repos_page1.json"), JSON, headers={"Link": last})
-        self.set("/github/users/ada/repos?page=2", self.payload("github/repos_page2.json"), JSON,
-                 headers={"Link": f'<{self.url("/github/users/ada/repos?page=1")}>; rel="prev"'})
+        self.set(
+            "/github/users/ada/repos?page=2",
+            self.payload("github/repos_page2.json"),
+            JSON,
+            headers={"Link": f'<{self.url("/github/users/ada/repos?page=1")}>; rel="prev"'},
+        )
         tarball = make_repository_tarball(FIXTURES / "github" / "repos" / "ada-cache-notes", "ada-cache-notes-5f3e2a1")
-        self.set("/github/repos/ada/cache-notes/tarball/main", b"", status=302,
-                 headers={"Location": self.url("/codeload/ada/cache-notes/legacy.tar.gz/refs/heads/main")})
-        self.set("/codeload/ada/cache-notes/legacy.tar.gz/refs/heads/main", tarball, "application/x-gzip",
-                 headers={"Content-Disposition": "attachment; filename=ada-cache-notes-5f3e2a1.tar.gz"})
+        self.set(
+            "/github/repos/ada/cache-notes/tarball/main",
+            b"",
+            status=302,
+            headers={"Location": self.url("/codeload/ada/cache-notes/legacy.tar.gz/refs/heads/main")},
+        )
+        self.set(
+            "/codeload/ada/cache-notes/legacy.tar.gz/refs/heads/main",
+            tarball,
+            "application/x-gzip",
+            headers={"Content-Disposition": "attachment; filename=ada-cache-notes-5f3e2a1.tar.gz"},
+        )
         self.set("/github/users/nobody/repos", b"[]", JSON)
-        self.set("/github/users/limited/repos", b'{"message": "API rate limit exceeded for 203.0.113.7.", '
-                 b'"documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}',
-                 JSON, 403, headers={"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Used": "60",
-                                     "X-RateLimit-Reset": str(int(time.time()) + 3600), "X-RateLimit-Resource": "core"})
+        self.set(
+            "/github/users/limited/repos",
+            b'{"message": "API rate limit exceeded for 203.0.113.7.", '
+            b'"documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}',
+            JSON,
+            403,
+            headers={
+                "X-RateLimit-Limit": "60",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Used": "60",
+                "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                "X-RateLimit-Resource": "core",
+            },
+        )
         self.set("/web/article.html", self.payload("web/article.html"))
-        self.set("/web/paper.pdf", make_pdf(PAPER_LINES, "Hybrid Retrieval for Personal Writing Assistants", "Lin Chen"), "application/pdf")
+        self.set(
+            "/web/paper.pdf",
+            make_pdf(PAPER_LINES, "Hybrid Retrieval for Personal Writing Assistants", "Lin Chen"),
+            "application/pdf",
+        )
         self.set("/web/challenge.html", self.payload("web/challenge.html"), HTML, 403)
         self.set("/web/moved", b"", status=301, headers={"Location": "/web/article.html"})
         self.set("/web/missing", b"<h1>Not Found</h1>", HTML, 404)
@@ -190,8 +219,12 @@ class FixtureServer:
         self.set("/web/big.html", b"<p>" + b"word " * 400_000 + b"</p>")
         self.set("/private/notes.html", self.payload("web/article.html"))
         self.set("/linkedin/posts/adalovelace_shipping-small", self.payload("linkedin/post.html"))
-        self.set("/linkedin/posts/adalovelace_walled", b"", status=302,
-                 headers={"Location": "/linkedin/authwall?trk=public_post&sessionRedirect=%2Fposts%2Fadalovelace_walled"})
+        self.set(
+            "/linkedin/posts/adalovelace_walled",
+            b"",
+            status=302,
+            headers={"Location": "/linkedin/authwall?trk=public_post&sessionRedirect=%2Fposts%2Fadalovelace_walled"},
+        )
         self.set("/linkedin/authwall", self.payload("linkedin/authwall.html"))
 
     def reply_for(self, raw_path: str) -> Reply:
@@ -219,7 +252,7 @@ class FixtureServer:
             return reply
         offset = int(query.get("offset", ["0"])[0])
         limit = min(int(query.get("limit", ["12"])[0]), ARCHIVE_PAGE_CAP)
-        page = entries[offset:offset + limit]
+        page = entries[offset : offset + limit]
         if offset and page:  # a post published between two page requests shifts the newest one onto this page
             page = [entries[offset - 1]] + page
         return Reply(json.dumps(page).encode(), JSON)
@@ -237,8 +270,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = reply.body
         if reply.trickle:
             return self._trickle(reply)
-        if ("gzip" in self.headers.get("Accept-Encoding", "") and "Content-Encoding" not in reply.headers
-                and reply.content_type.startswith(("text/", "application/json")) and len(body) > 1024):
+        if (
+            "gzip" in self.headers.get("Accept-Encoding", "")
+            and "Content-Encoding" not in reply.headers
+            and reply.content_type.startswith(("text/", "application/json"))
+            and len(body) > 1024
+        ):
             body = gzip.compress(body)
             headers = {**reply.headers, "Content-Encoding": "gzip"}
         else:
@@ -255,9 +292,11 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _trickle(self, reply: Reply) -> None:
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: {reply.content_type}\r\n"
-                + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(50))
-                + f"Content-Length: {len(reply.body)}\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: {reply.content_type}\r\n"
+            + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(50))
+            + f"Content-Length: {len(reply.body)}\r\n\r\n"
+        ).encode()
         try:
             for byte in head:
                 self.wfile.write(bytes([byte]))

@@ -23,9 +23,18 @@ def saved(relative: str) -> bytes:
     return (FIXTURES / relative).read_bytes().replace(b"{BASE}", SAVED_BASE.encode())
 
 
-def response(url: str, body: bytes, kind=HtmlResponse, status: int = 200, headers: dict | None = None, **meta) -> Response:
+def response(
+    url: str, body: bytes, kind=HtmlResponse, status: int = 200, headers: dict | None = None, **meta
+) -> Response:
     request = Request(url, meta=meta)
-    return kind(url=url, body=body, status=status, headers=headers or {}, request=request, **({"encoding": "utf-8"} if kind is not Response else {}))
+    return kind(
+        url=url,
+        body=body,
+        status=status,
+        headers=headers or {},
+        request=request,
+        **({"encoding": "utf-8"} if kind is not Response else {}),
+    )
 
 
 def xml_response(url: str, body: bytes) -> XmlResponse:
@@ -65,16 +74,23 @@ def fixture_server():
 def crawl_env(fixture_server):
     """Politeness off, short timeouts and backoff, the GitHub API on the fixture server."""
     return {
-        "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "TWIN_CRAWL_RETRIES": "1",
-        "TWIN_CRAWL_BACKOFF_S": "0.05", "TWIN_CRAWL_TIMEOUT_S": "2", "TWIN_CRAWL_MAX_WAIT_S": "5",
+        "TWIN_ALLOW_PRIVATE_URLS": "true",
+        "TWIN_CRAWL_POLITE": "false",
+        "TWIN_CRAWL_RETRIES": "1",
+        "TWIN_CRAWL_BACKOFF_S": "0.05",
+        "TWIN_CRAWL_TIMEOUT_S": "2",
+        "TWIN_CRAWL_MAX_WAIT_S": "5",
         "TWIN_GITHUB_API_URL": fixture_server.url("/github"),
     }
 
 
 def stored(engine, user_id: int) -> list:
     with engine.connect() as conn:
-        return conn.execute(sa.select(documents).where(documents.c.user_id == user_id)
-                            .order_by(documents.c.source_url, documents.c.fetched_at)).all()
+        return conn.execute(
+            sa.select(documents)
+            .where(documents.c.user_id == user_id)
+            .order_by(documents.c.source_url, documents.c.fetched_at)
+        ).all()
 
 
 def run_row(engine, crawl_run_id: str):

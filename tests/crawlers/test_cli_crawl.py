@@ -12,8 +12,14 @@ from twin.users import user_id_for_email
 
 
 def twin(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "twin", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "twin", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_crawl_help():
@@ -40,6 +46,10 @@ def test_crawl_reports_each_source_and_fails_only_the_bad_one(engine, fixture_se
 
 def test_crawl_errors_are_readable(unique_email):
     unknown = twin("crawl", "--user", unique_email, "https://example.com/post")
-    assert unknown.returncode == 1 and f"no user with email {unique_email}" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert (
+        unknown.returncode == 1
+        and f"no user with email {unique_email}" in unknown.stderr
+        and "Traceback" not in unknown.stderr
+    )
     bad_platform = twin("crawl", "--user", unique_email, "--platform", "myspace", "https://example.com")
     assert bad_platform.returncode == 2 and "unknown platform 'myspace'" in bad_platform.stderr

@@ -22,9 +22,13 @@ from twin.raw import INTERRUPTED
 from twin.tables import crawl_runs, documents
 
 pytestmark = pytest.mark.slow
-ARTICLE = "<html><head><title>Backpressure, explained</title></head><body><article><h1>Backpressure, explained</h1>" + \
-          "".join(f"<p>Paragraph {n}: queues fill when producers outrun consumers, so slow the producers.</p>"
-                  for n in range(8)) + "</article></body></html>"
+ARTICLE = (
+    "<html><head><title>Backpressure, explained</title></head><body><article><h1>Backpressure, explained</h1>"
+    + "".join(
+        f"<p>Paragraph {n}: queues fill when producers outrun consumers, so slow the producers.</p>" for n in range(8)
+    )
+    + "</article></body></html>"
+)
 
 
 def _run(engine, crawl_run_id) -> sa.Row | None:
@@ -34,7 +38,9 @@ def _run(engine, crawl_run_id) -> sa.Row | None:
 
 def _documents(engine, user_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)).scalar()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)
+        ).scalar()
 
 
 def _wait_for(predicate, timeout: float = 60.0):
@@ -53,10 +59,24 @@ def test_a_killed_crawl_is_marked_interrupted_and_the_rerun_is_clean(engine, fix
     url = fixture_server.url(path)
     fixture_server.set(path, ARTICLE, delay=60.0)
     crawl_run_id = uuid.uuid4()
-    process = subprocess.Popen([sys.executable, "-m", "crawlers.run", "--user-id", str(user_id), "--platform", "web",
-                                "--crawl-run-id", str(crawl_run_id), url],
-                               env={**os.environ, **crawl_env, "TWIN_CRAWL_TIMEOUT_S": "120"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawlers.run",
+            "--user-id",
+            str(user_id),
+            "--platform",
+            "web",
+            "--crawl-run-id",
+            str(crawl_run_id),
+            url,
+        ],
+        env={**os.environ, **crawl_env, "TWIN_CRAWL_TIMEOUT_S": "120"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert _wait_for(lambda: _run(engine, crawl_run_id)).status == "running"
         os.killpg(process.pid, signal.SIGKILL)  # mid-crawl: the page has not answered yet
@@ -86,8 +106,9 @@ def test_a_live_run_is_never_marked_interrupted(engine):
     assert _run(engine, run.crawl_run_id).status == "succeeded"  # finished normally, by its own process
 
 
-def test_the_database_dying_mid_crawl_ends_the_run_failed_with_the_reason(engine, database_url, fixture_server,
-                                                                        crawl_env):
+def test_the_database_dying_mid_crawl_ends_the_run_failed_with_the_reason(
+    engine, database_url, fixture_server, crawl_env
+):
     user_id = random.randint(10**9, 2 * 10**9)
     path = f"/web/backpressure-{uuid.uuid4().hex[:6]}"
     url = fixture_server.url(path)
@@ -100,8 +121,11 @@ def test_the_database_dying_mid_crawl_ends_the_run_failed_with_the_reason(engine
         import threading
 
         results = []
-        worker = threading.Thread(target=lambda: results.append(
-            crawl(user_id, url, "web", env={**crawl_env, "DATABASE_URL": proxied, "TWIN_CRAWL_TIMEOUT_S": "30"})))
+        worker = threading.Thread(
+            target=lambda: results.append(
+                crawl(user_id, url, "web", env={**crawl_env, "DATABASE_URL": proxied, "TWIN_CRAWL_TIMEOUT_S": "30"})
+            )
+        )
         worker.start()
         _wait_for(lambda: _documents_runs(engine, user_id))
         proxy.stop()  # the database is gone for the crawl process, mid-crawl
@@ -113,7 +137,9 @@ def test_the_database_dying_mid_crawl_ends_the_run_failed_with_the_reason(engine
     reason = summary.errors[0]["error"]
     assert "connection" in reason.lower() or "database" in reason.lower() or "server" in reason.lower(), reason
     with engine.connect() as conn:
-        runs = conn.execute(sa.select(crawl_runs.c.status, crawl_runs.c.error).where(crawl_runs.c.user_id == user_id)).all()
+        runs = conn.execute(
+            sa.select(crawl_runs.c.status, crawl_runs.c.error).where(crawl_runs.c.user_id == user_id)
+        ).all()
     assert [run.status for run in runs] == ["failed"] and runs[0].error, "ended failed, with the reason"
 
     fixture_server.set(path, ARTICLE)
@@ -123,5 +149,8 @@ def test_the_database_dying_mid_crawl_ends_the_run_failed_with_the_reason(engine
 
 def _documents_runs(engine, user_id: int) -> bool:
     with engine.connect() as conn:
-        return bool(conn.execute(sa.select(sa.func.count()).select_from(crawl_runs)
-                                 .where(crawl_runs.c.user_id == user_id)).scalar())
+        return bool(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(crawl_runs).where(crawl_runs.c.user_id == user_id)
+            ).scalar()
+        )

@@ -2,7 +2,7 @@
 
 import asyncio
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ def test_reads_an_article_through_a_redirect(fixture_server):
     assert document.source_url == "https://fieldnotes.example.org/2024/02/retrieval-is-a-search-problem/"
     assert document.kind == "link" and document.content_type == "text/html"
     assert document.title == "Retrieval is a search problem" and document.author == "Lin Chen"
-    assert document.published_at == datetime(2024, 2, 14, 16, 45, tzinfo=timezone.utc)
+    assert document.published_at == datetime(2024, 2, 14, 16, 45, tzinfo=UTC)
     assert document.content.startswith("# Retrieval is a search problem\n\nTeams spend weeks")
     record = document.to_record()
     assert record.platform == "web" and record.kind == "link" and record.own_writing is False
@@ -40,25 +40,40 @@ def test_reads_a_pdf(fixture_server):
     assert "dense and lexical retrieval" in document.content and document.metadata == {"pages": 1}
 
 
-@pytest.mark.parametrize(("path", "overrides", "message"), [
-    ("/web/missing", {}, "HTTP 404 Not Found"),
-    ("/web/error", {}, "HTTP 500 Internal Server Error"),
-    ("/web/challenge.html", {}, "bot challenge page"),
-    ("/linkedin/posts/adalovelace_walled", {}, "login wall"),
-    ("/web/photo.jpg", {}, "unsupported content type 'image/jpeg'"),
-    ("/web/big.html", {"crawl_max_bytes": 100_000}, "too large"),
-    ("/web/slow", {"crawl_timeout_s": 0.5}, "timed out"),
-])
+@pytest.mark.parametrize(
+    ("path", "overrides", "message"),
+    [
+        ("/web/missing", {}, "HTTP 404 Not Found"),
+        ("/web/error", {}, "HTTP 500 Internal Server Error"),
+        ("/web/challenge.html", {}, "bot challenge page"),
+        ("/linkedin/posts/adalovelace_walled", {}, "login wall"),
+        ("/web/photo.jpg", {}, "unsupported content type 'image/jpeg'"),
+        ("/web/big.html", {"crawl_max_bytes": 100_000}, "too large"),
+        ("/web/slow", {"crawl_timeout_s": 0.5}, "timed out"),
+    ],
+)
 def test_bad_links_raise_a_readable_error(fixture_server, path, overrides, message):
     with pytest.raises(LinkError, match=message):
         read_link(fixture_server.url(path), settings(**overrides))
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/", "http://localhost:8000/admin", "http://10.1.2.3/", "http://192.168.1.1/", "http://172.16.0.5/",
-    "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://2130706433/",
-    "http://0.0.0.0/", "http://100.100.100.200/", "http://metadata.google.internal/computeMetadata/v1/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://localhost:8000/admin",
+        "http://10.1.2.3/",
+        "http://192.168.1.1/",
+        "http://172.16.0.5/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://2130706433/",
+        "http://0.0.0.0/",
+        "http://100.100.100.200/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+    ],
+)
 def test_private_addresses_are_refused_when_the_guard_is_on(url):
     with pytest.raises(UnsafeURL, match="refused"):
         check_url(url, allow_private=False)
@@ -97,7 +112,9 @@ def test_every_redirect_hop_is_checked(monkeypatch):
     assert asked == ["http://blog.example.com/post"]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://10.0.0.8/", "http://169.254.169.254/latest/meta-data/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/", "http://10.0.0.8/", "http://169.254.169.254/latest/meta-data/"]
+)
 def test_scrapy_guard_middleware_refuses_private_addresses(url):
     guard = PrivateAddressGuardMiddleware(allow_private=False)
     with pytest.raises(RefusedURL, match="refused"):
@@ -159,9 +176,17 @@ def test_a_compressed_body_that_inflates_past_the_limit_is_refused(fixture_serve
     fixture_server.set(f"/web/bomb-{encoding}", body, "text/html", headers={"Content-Encoding": encoding})
     with pytest.raises(LinkError, match="too large .*once decompressed"):
         read_link(fixture_server.url(f"/web/bomb-{encoding}"), settings(crawl_max_bytes=1_000_000))
-    small = b"<html><body><article><h1>Zipped</h1><p>" + b"A compressed page that is fine. " * 40 + b"</p></article></body></html>"
-    fixture_server.set(f"/web/small-{encoding}", gzip.compress(small) if encoding == "gzip" else zlib.compress(small),
-                       "text/html", headers={"Content-Encoding": encoding})
+    small = (
+        b"<html><body><article><h1>Zipped</h1><p>"
+        + b"A compressed page that is fine. " * 40
+        + b"</p></article></body></html>"
+    )
+    fixture_server.set(
+        f"/web/small-{encoding}",
+        gzip.compress(small) if encoding == "gzip" else zlib.compress(small),
+        "text/html",
+        headers={"Content-Encoding": encoding},
+    )
     assert "compressed page that is fine" in read_link(fixture_server.url(f"/web/small-{encoding}"), settings()).content
 
 

@@ -75,6 +75,8 @@ def test_indentation_survives_outside_code_fences_and_html_whitespace_does_not_l
 
     assert normalise_text("def f():\n\treturn  1\n\n\n\nx  =  2   ") == "def f():\n    return 1\n\nx = 2"
     assert normalise_text("```\nif x:\n    y  =  1\n```") == "```\nif x:\n    y  =  1\n```", "fences stay as written"
-    html = ("<div>\n    <p>\n        Intro   text\n    </p>\n    <ul><li>one<ul><li>nested</li></ul></li><li>two</li></ul>"
-            "<pre>for x in xs:\n    print(x)</pre></div>")
+    html = (
+        "<div>\n    <p>\n        Intro   text\n    </p>\n    <ul><li>one<ul><li>nested</li></ul></li><li>two</li></ul>"
+        "<pre>for x in xs:\n    print(x)</pre></div>"
+    )
     assert html_to_text(html) == "Intro text\n\n- one\n  - nested\n- two\n\n```\nfor x in xs:\n    print(x)\n```"

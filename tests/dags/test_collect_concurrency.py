@@ -37,11 +37,23 @@ def airflow(fixture_server, admin_database_url, tmp_path_factory):
     long enough for the slow pages below."""
     name = f"airflow_fault_{uuid.uuid4().hex[:8]}"
     ensure_database(admin_database_url, name)
-    settings = load_settings(home=tmp_path_factory.mktemp("home"), airflow_db_name=name,
-                             airflow_url=f"http://127.0.0.1:{free_port()}", airflow_password="a-fault-test-password")
-    env = {**os.environ, "TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "TWIN_CRAWL_RETRIES": "1",
-           "TWIN_CRAWL_BACKOFF_S": "0.05", "TWIN_CRAWL_TIMEOUT_S": "150", "TWIN_CRAWL_MAX_WAIT_S": "5",
-           "TWIN_GITHUB_API_URL": fixture_server.url("/github"), "TWIN_COLLECT_SCHEDULE": "none"}
+    settings = load_settings(
+        home=tmp_path_factory.mktemp("home"),
+        airflow_db_name=name,
+        airflow_url=f"http://127.0.0.1:{free_port()}",
+        airflow_password="a-fault-test-password",
+    )
+    env = {
+        **os.environ,
+        "TWIN_ALLOW_PRIVATE_URLS": "true",
+        "TWIN_CRAWL_POLITE": "false",
+        "TWIN_CRAWL_RETRIES": "1",
+        "TWIN_CRAWL_BACKOFF_S": "0.05",
+        "TWIN_CRAWL_TIMEOUT_S": "150",
+        "TWIN_CRAWL_MAX_WAIT_S": "5",
+        "TWIN_GITHUB_API_URL": fixture_server.url("/github"),
+        "TWIN_COLLECT_SCHEDULE": "none",
+    }
     try:
         with running_airflow(settings, dags_folder=DAGS, base_env=env) as processes:
             with AirflowClient.from_settings(settings) as client:
@@ -57,11 +69,12 @@ def _new_user(database_url: str, who: str) -> int:
     return create_user(f"{who}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple", database_url)[0]
 
 
-
 def _add_sources(engine, user_id: int, urls: list[tuple[str, str]]) -> None:
     with engine.begin() as conn:
-        conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now()),
-                     [{"user_id": user_id, "platform": platform, "url": url, "is_active": True} for platform, url in urls])
+        conn.execute(
+            sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now()),
+            [{"user_id": user_id, "platform": platform, "url": url, "is_active": True} for platform, url in urls],
+        )
 
 
 def test_a_stuck_users_run_does_not_hold_another_users_run(airflow, engine, database_url, fixture_server):
@@ -69,8 +82,11 @@ def test_a_stuck_users_run_does_not_hold_another_users_run(airflow, engine, data
     stuck_user, quick_user = _new_user(database_url, "stuck"), _new_user(database_url, "quick")
     fixture_server.set("/web/never-answers", "<p>late</p>", delay=120.0)
     _add_sources(engine, stuck_user, [("web", fixture_server.url("/web/never-answers"))])
-    _add_sources(engine, quick_user, [("medium", fixture_server.url("/medium/feed/@ada")),
-                                      ("web", fixture_server.url("/web/article.html"))])
+    _add_sources(
+        engine,
+        quick_user,
+        [("medium", fixture_server.url("/medium/feed/@ada")), ("web", fixture_server.url("/web/article.html"))],
+    )
     stuck = client.trigger("twin_collect", {"user_id": stuck_user}, dag_run_id=f"stuck-{stuck_user}")
     time.sleep(3)
     quick = client.trigger("twin_collect", {"user_id": quick_user}, dag_run_id=f"quick-{quick_user}")
@@ -83,26 +99,36 @@ def test_a_stuck_users_run_does_not_hold_another_users_run(airflow, engine, data
     assert other.state == "running", "the quick run finished while the stuck one was still in progress"
     client.set_run_state("twin_collect", stuck.dag_run_id, "failed")
     with engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(documents)
-                             .where(documents.c.user_id == quick_user)).scalar()
-        chunks = conn.execute(sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": quick_user}).scalar()
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == quick_user)
+        ).scalar()
+        chunks = conn.execute(
+            sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": quick_user}
+        ).scalar()
     assert count == 4 and chunks >= 3
 
 
 def _crawl_runs(engine, user_id: int) -> list:
     with engine.connect() as conn:
-        return conn.execute(sa.select(crawl_runs.c.platform, crawl_runs.c.status, crawl_runs.c.error)
-                            .where(crawl_runs.c.user_id == user_id).order_by(crawl_runs.c.started_at)).all()
+        return conn.execute(
+            sa.select(crawl_runs.c.platform, crawl_runs.c.status, crawl_runs.c.error)
+            .where(crawl_runs.c.user_id == user_id)
+            .order_by(crawl_runs.c.started_at)
+        ).all()
 
 
 def test_a_scheduler_killed_mid_run_leaves_nothing_running_and_the_next_one_finishes_the_run(
-        airflow, engine, database_url, fixture_server):
+    airflow, engine, database_url, fixture_server
+):
     processes, client = airflow
     user_id = _new_user(database_url, "crash")
     article = (FIXTURES / "web" / "article.html").read_bytes()
     fixture_server.set("/web/slow-article.html", article, delay=60.0)  # the crawl in progress when the scheduler dies
-    _add_sources(engine, user_id, [("medium", fixture_server.url("/medium/feed/@ada")),
-                                   ("web", fixture_server.url("/web/slow-article.html"))])
+    _add_sources(
+        engine,
+        user_id,
+        [("medium", fixture_server.url("/medium/feed/@ada")), ("web", fixture_server.url("/web/slow-article.html"))],
+    )
     run = client.trigger("twin_collect", {"user_id": user_id}, dag_run_id=f"crash-{user_id}")
 
     deadline = time.monotonic() + 120
@@ -124,7 +150,8 @@ def test_a_scheduler_killed_mid_run_leaves_nothing_running_and_the_next_one_fini
     assert "running" not in {status for _, status, _ in runs}
     with engine.connect() as conn:
         urls = conn.execute(sa.select(documents.c.source_url).where(documents.c.user_id == user_id)).scalars().all()
-        chunked = conn.execute(sa.text("select count(distinct document_id) from marts.chunks where user_id = :u"),
-                               {"u": user_id}).scalar()
+        chunked = conn.execute(
+            sa.text("select count(distinct document_id) from marts.chunks where user_id = :u"), {"u": user_id}
+        ).scalar()
     assert len(urls) == len(set(urls)) == 4, urls  # 3 Medium posts and the article, each once
     assert chunked == 4

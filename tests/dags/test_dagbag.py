@@ -8,7 +8,18 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS.glob("*.py"))
-HEAVY = ("twin", "crawlers", "training", "serving", "scrapy", "torch", "dbt", "ray", "transformers", "sentence_transformers")
+HEAVY = (
+    "twin",
+    "crawlers",
+    "training",
+    "serving",
+    "scrapy",
+    "torch",
+    "dbt",
+    "ray",
+    "transformers",
+    "sentence_transformers",
+)
 
 IMPORT_WITHOUT_IO = """
 import runpy, socket, sys
@@ -44,8 +55,9 @@ def test_every_task_has_an_owner_retries_and_every_dag_tags(dagbag):
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=[path.name for path in DAG_FILES])
 def test_importing_a_dag_file_does_no_io_and_no_heavy_imports(dag_file):
-    result = subprocess.run([sys.executable, "-c", IMPORT_WITHOUT_IO, str(dag_file)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_WITHOUT_IO, str(dag_file)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     imported = set(result.stdout.split())
     assert not imported & set(HEAVY), f"{dag_file.name} imports {sorted(imported & set(HEAVY))} at parse time"
@@ -53,7 +65,13 @@ def test_importing_a_dag_file_does_no_io_and_no_heavy_imports(dag_file):
 
 def test_collect_dag_shape(dagbag):
     dag = dagbag.dags["twin_collect"]
-    assert set(dag.task_ids) == {"list_sources", "crawl_source", "build_marts", "embed_new_chunks", "remove_expired_uploads"}
+    assert set(dag.task_ids) == {
+        "list_sources",
+        "crawl_source",
+        "build_marts",
+        "embed_new_chunks",
+        "remove_expired_uploads",
+    }
     assert dag.get_task("build_marts").pool == dag.get_task("embed_new_chunks").pool == "twin_marts"
     assert dag.get_task("build_marts").trigger_rule == "all_done"
     assert {outlet.name for outlet in dag.get_task("embed_new_chunks").outlets} == {"twin_chunks", "twin_sft_samples"}

@@ -19,10 +19,15 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 def _counts(engine, user_id: int) -> dict:
     with engine.connect() as conn:
         return {
-            "documents": conn.execute(sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)).scalar(),
-            "chunks": conn.execute(sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": user_id}).scalar(),
-            "vectors": conn.execute(sa.select(sa.func.count()).select_from(chunk_embeddings)
-                                    .where(chunk_embeddings.c.user_id == user_id)).scalar(),
+            "documents": conn.execute(
+                sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)
+            ).scalar(),
+            "chunks": conn.execute(
+                sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": user_id}
+            ).scalar(),
+            "vectors": conn.execute(
+                sa.select(sa.func.count()).select_from(chunk_embeddings).where(chunk_embeddings.c.user_id == user_id)
+            ).scalar(),
         }
 
 
@@ -44,23 +49,52 @@ def user_with_sources(engine, database_url, fixture_server, crawl_env, monkeypat
     for name, value in crawl_env.items():
         monkeypatch.setenv(name, value)
     email = f"collect-{uuid.uuid4().hex[:8]}@example.com"
-    created = subprocess.run([sys.executable, "-m", "twin", "user", "create", email, "--password", "correct horse battery"],
-                             capture_output=True, text=True, timeout=120)
+    created = subprocess.run(
+        [sys.executable, "-m", "twin", "user", "create", email, "--password", "correct horse battery"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert created.returncode == 0, created.stderr
     from twin.users import user_id_for_email
 
     with engine.begin() as conn:
         user_id = user_id_for_email(conn, email)
-        conn.execute(sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now()), [
-            {"user_id": user_id, "platform": "medium", "url": fixture_server.url("/medium/feed/@ada"), "is_active": True},
-            {"user_id": user_id, "platform": "substack", "url": fixture_server.url("/substack/broken"), "is_active": True},
-            {"user_id": user_id, "platform": "web", "url": fixture_server.url("/web/article.html"), "is_active": True},
-            {"user_id": user_id, "platform": "web", "url": fixture_server.url("/web/paper.pdf"), "is_active": False},
-        ])
+        conn.execute(
+            sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now()),
+            [
+                {
+                    "user_id": user_id,
+                    "platform": "medium",
+                    "url": fixture_server.url("/medium/feed/@ada"),
+                    "is_active": True,
+                },
+                {
+                    "user_id": user_id,
+                    "platform": "substack",
+                    "url": fixture_server.url("/substack/broken"),
+                    "is_active": True,
+                },
+                {
+                    "user_id": user_id,
+                    "platform": "web",
+                    "url": fixture_server.url("/web/article.html"),
+                    "is_active": True,
+                },
+                {
+                    "user_id": user_id,
+                    "platform": "web",
+                    "url": fixture_server.url("/web/paper.pdf"),
+                    "is_active": False,
+                },
+            ],
+        )
     return user_id
 
 
-def test_collect_fills_raw_marts_and_vectors_and_a_rerun_adds_nothing(engine, collect_dag, user_with_sources, fixture_server):
+def test_collect_fills_raw_marts_and_vectors_and_a_rerun_adds_nothing(
+    engine, collect_dag, user_with_sources, fixture_server
+):
     user_id = user_with_sources
     first = collect_dag.test(run_conf={"user_id": user_id})
 
@@ -75,24 +109,30 @@ def test_collect_fills_raw_marts_and_vectors_and_a_rerun_adds_nothing(engine, co
     assert after_first["vectors"] == after_first["chunks"]
 
     with engine.connect() as conn:
-        runs = conn.execute(sa.select(crawl_runs.c.source, crawl_runs.c.status, crawl_runs.c.error)
-                            .where(crawl_runs.c.user_id == user_id)).all()
+        runs = conn.execute(
+            sa.select(crawl_runs.c.source, crawl_runs.c.status, crawl_runs.c.error).where(
+                crawl_runs.c.user_id == user_id
+            )
+        ).all()
     broken = [run for run in runs if run.source == fixture_server.url("/substack/broken")]
     assert len(broken) == 1 and broken[0].status == "failed" and broken[0].error
     assert sorted(run.status for run in runs) == ["failed", "succeeded", "succeeded"]
 
     from twin.retrieval import search_documents
 
-    hits = search_documents(engine, user_id, "Small PRs, big trust: reviewers approve what they can hold in their head", k=5)
+    hits = search_documents(
+        engine, user_id, "Small PRs, big trust: reviewers approve what they can hold in their head", k=5
+    )
     assert hits[0].url == "https://medium.com/@ada/small-prs-big-trust-1c2d3e4f5a6b", "crawled text is searchable"
 
     collect_dag.test(run_conf={"user_id": user_id})
     assert _counts(engine, user_id) == after_first, "a second run duplicates nothing"
     with engine.connect() as conn:
-        succeeded = conn.execute(sa.select(crawl_runs.c.documents_new, crawl_runs.c.documents_changed,
-                                           crawl_runs.c.documents_unchanged)
-                                 .where(crawl_runs.c.user_id == user_id, crawl_runs.c.status == "succeeded")
-                                 .order_by(crawl_runs.c.started_at)).all()
+        succeeded = conn.execute(
+            sa.select(crawl_runs.c.documents_new, crawl_runs.c.documents_changed, crawl_runs.c.documents_unchanged)
+            .where(crawl_runs.c.user_id == user_id, crawl_runs.c.status == "succeeded")
+            .order_by(crawl_runs.c.started_at)
+        ).all()
     assert len(succeeded) == 4
     assert [(run.documents_new, run.documents_changed) for run in succeeded[2:]] == [(0, 0), (0, 0)]
     assert sum(run.documents_unchanged for run in succeeded[2:]) == 4

@@ -42,12 +42,16 @@ def test_an_upload_is_imported_built_and_embedded_and_its_archive_deleted(engine
     assert _states(run) == {"import_upload": "success", "build_marts": "success", "embed_new_chunks": "success"}
     assert not archive.exists()
     with engine.connect() as conn:
-        stored = conn.execute(sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)).scalar()
+        stored = conn.execute(
+            sa.select(sa.func.count()).select_from(documents).where(documents.c.user_id == user_id)
+        ).scalar()
         chunks = conn.execute(sa.text("select count(*) from marts.chunks where user_id = :u"), {"u": user_id}).scalar()
-        vectors = conn.execute(sa.select(sa.func.count()).select_from(chunk_embeddings)
-                               .where(chunk_embeddings.c.user_id == user_id)).scalar()
-        source = conn.execute(sa.select(crawl_runs.c.source, crawl_runs.c.status)
-                              .where(crawl_runs.c.user_id == user_id)).one()
+        vectors = conn.execute(
+            sa.select(sa.func.count()).select_from(chunk_embeddings).where(chunk_embeddings.c.user_id == user_id)
+        ).scalar()
+        source = conn.execute(
+            sa.select(crawl_runs.c.source, crawl_runs.c.status).where(crawl_runs.c.user_id == user_id)
+        ).one()
     assert stored >= 2 and chunks >= stored and vectors == chunks
     assert tuple(source) == ("medium-export:upload-41", "succeeded")
 
@@ -62,8 +66,9 @@ def test_a_damaged_archive_fails_without_retries_and_is_kept(engine, import_dag)
     assert ti.try_number == 1, "an archive that cannot be imported is not retried"
     assert archive.exists()
     with engine.connect() as conn:
-        row = conn.execute(sa.select(crawl_runs.c.status, crawl_runs.c.errors)
-                           .where(crawl_runs.c.user_id == user_id)).one()
+        row = conn.execute(
+            sa.select(crawl_runs.c.status, crawl_runs.c.errors).where(crawl_runs.c.user_id == user_id)
+        ).one()
     assert row.status == "failed" and "download the export again" in str(row.errors).lower()
     shutil.rmtree(archive.parent)
 

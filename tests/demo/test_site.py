@@ -9,7 +9,7 @@ import tarfile
 import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +20,14 @@ from demo.site import PERSONA, SampleSite, build_linkedin_export, build_reposito
 from twin.tables import documents
 
 REPOSITORY_FILES = [
-    "README.md", "docs/rules.md", "examples/label-printer-queue.md", "runbook_lint/__init__.py", "runbook_lint/cli.py",
-    "runbook_lint/parser.py", "runbook_lint/rules.py", "tests/test_rules.py",
+    "README.md",
+    "docs/rules.md",
+    "examples/label-printer-queue.md",
+    "runbook_lint/__init__.py",
+    "runbook_lint/cli.py",
+    "runbook_lint/parser.py",
+    "runbook_lint/rules.py",
+    "tests/test_rules.py",
 ]
 
 
@@ -33,8 +39,11 @@ def site():
 
 def stored(engine, user_id: int, platform: str) -> list:
     with engine.connect() as conn:
-        return conn.execute(sa.select(documents).where(documents.c.user_id == user_id, documents.c.platform == platform)
-                            .order_by(documents.c.source_url)).all()
+        return conn.execute(
+            sa.select(documents)
+            .where(documents.c.user_id == user_id, documents.c.platform == platform)
+            .order_by(documents.c.source_url)
+        ).all()
 
 
 def get(site: SampleSite, path: str):
@@ -61,7 +70,10 @@ def test_site_serves_the_platform_shapes(site):
     assert 'rel="next"' not in second.headers["Link"]
     names = [repo["name"] for repo in json.load(first) + json.load(second)]
     assert names == ["runbook-lint", "dbt-utils", "advent-of-code-2023"]
-    pages = [json.load(get(site, f"/substack/elenavarga/api/v1/archive?sort=new&offset={offset}&limit=50")) for offset in (0, 3, 6)]
+    pages = [
+        json.load(get(site, f"/substack/elenavarga/api/v1/archive?sort=new&offset={offset}&limit=50"))
+        for offset in (0, 3, 6)
+    ]
     assert [len(page) for page in pages] == [3, 1, 0]  # the server caps the page size, like Substack
     tarball = get(site, "/github/repos/elenavarga/runbook-lint/tarball/main")  # follows the 302 to codeload
     assert tarball.url.endswith("/codeload/elenavarga/runbook-lint/legacy.tar.gz/refs/heads/main")
@@ -75,7 +87,11 @@ def test_site_serves_the_platform_shapes(site):
 def test_real_collectors_collect_the_whole_persona(engine, site):
     user = random.randint(10**9, 2 * 10**9)
     env = site.crawl_env(polite=False)
-    assert env == {"TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_GITHUB_API_URL": site.github_api_url, "TWIN_CRAWL_POLITE": "false"}
+    assert env == {
+        "TWIN_ALLOW_PRIVATE_URLS": "true",
+        "TWIN_GITHUB_API_URL": site.github_api_url,
+        "TWIN_CRAWL_POLITE": "false",
+    }
     with ThreadPoolExecutor(3) as pool:
         crawls = list(pool.map(lambda source: crawl(user, source[1], source[0], env=env, timeout=120), site.sources()))
         linkedin = import_export("linkedin", site.linkedin_export_zip(), user, engine)
@@ -94,17 +110,22 @@ def test_real_collectors_collect_the_whole_persona(engine, site):
     assert sorted(row.kind for row in posts).count("post") == 28 and [row.kind for row in posts].count("article") == 2
     assert all(row.metadata["author"] == "Elena Varga" and row.is_own_writing for row in posts)
     pager = next(row for row in posts if row.content.startswith("Our pager went off 3 times"))
-    assert pager.published_at == datetime(2026, 11, 18, 7, 52, 14, tzinfo=timezone.utc)
+    assert pager.published_at == datetime(2026, 11, 18, 7, 52, 14, tzinfo=UTC)
     assert pager.source_url.startswith("https://www.linkedin.com/feed/update/urn%3Ali%3Ashare%3A7")
     assert '→ every page gets marked "actionable" or "not" in the handover' in pager.content
     assert pager.content.endswith("Ship small. Sleep well. 🚢\n\n#oncall #sre")
-    resolutions = next(row for row in posts if row.content.startswith("My 2026 engineering resolutions"))  # double-quoted form
-    assert "\n\n1. Delete more code than I write.\n2. Never merge" in resolutions.content and '""' not in resolutions.content
+    resolutions = next(
+        row for row in posts if row.content.startswith("My 2026 engineering resolutions")
+    )  # double-quoted form
+    assert (
+        "\n\n1. Delete more code than I write.\n2. Never merge" in resolutions.content
+        and '""' not in resolutions.content
+    )
     shared = next(row for row in posts if row.content.startswith('"Can we just rerun it?"'))
     assert shared.metadata["shared_url"] == "https://elenavarga.substack.com/p/idempotency-is-a-kindness"
     article = next(row for row in posts if row.kind == "article" and row.title == "Ship on Fridays (if you can)")
     assert article.source_url == "https://www.linkedin.com/pulse/ship-on-fridays-if-you-can-elena-varga-7f3k2"
-    assert article.published_at == datetime(2026, 4, 3, 8, 5, tzinfo=timezone.utc)
+    assert article.published_at == datetime(2026, 4, 3, 8, 5, tzinfo=UTC)
     assert "When we still don't" in article.content and "Created on" not in article.content
 
     # Medium: the feed's links without tracking parameters, tags, author, full text
@@ -113,8 +134,11 @@ def test_real_collectors_collect_the_whole_persona(engine, site):
     backfills = next(row for row in articles if row.title == "Backfills are deploys")
     assert backfills.source_url == "https://medium.com/@elenavarga/backfills-are-deploys-e59d2a7f0c13"
     assert backfills.metadata["tags"] == ["data-engineering", "data-pipelines", "reliability"]
-    assert backfills.published_at == datetime(2026, 6, 9, 8, 3, 51, tzinfo=timezone.utc)
-    assert "Make every partition replaceable" in backfills.content and "def write_partition(conn, table, day, rows):" in backfills.content
+    assert backfills.published_at == datetime(2026, 6, 9, 8, 3, 51, tzinfo=UTC)
+    assert (
+        "Make every partition replaceable" in backfills.content
+        and "def write_partition(conn, table, day, rows):" in backfills.content
+    )
     assert 400 <= len(backfills.content.split()) <= 900
 
     # Substack: canonical URLs, body from the post JSON, the subscribe widget dropped
@@ -130,7 +154,9 @@ def test_real_collectors_collect_the_whole_persona(engine, site):
 
     # GitHub: the one own repository's README, docs and source (fork and archived repository skipped)
     files = stored(engine, user, "github")
-    assert [row.source_url for row in files] == [f"https://github.com/elenavarga/runbook-lint/blob/main/{path}" for path in REPOSITORY_FILES]
+    assert [row.source_url for row in files] == [
+        f"https://github.com/elenavarga/runbook-lint/blob/main/{path}" for path in REPOSITORY_FILES
+    ]
     rules = next(row for row in files if row.source_url.endswith("/rules.py"))
     assert rules.kind == "repository_file" and rules.metadata["language"] == "Python"
     assert (PERSONA / "github/repos/runbook-lint/runbook_lint/rules.py").read_text() == rules.content

@@ -13,20 +13,45 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 SERVICES = {
-    "postgres", "migrate", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-    "ray-head", "ray-worker-gpu", "serving", "web",
+    "postgres",
+    "migrate",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "ray-head",
+    "ray-worker-gpu",
+    "serving",
+    "web",
 }
 PUBLISHED = {8000: "web"}  # the public door; everything else stays on the compose network
 OPERATOR_PORTS = {8100: "serving", 8080: "airflow-api-server", 8265: "ray-head"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 # Names every component reads (../shared/DESIGN.md "Settings"), plus what the deployment itself needs.
 REQUIRED_ENV = {
-    "DATABASE_URL", "TWIN_HOME", "TWIN_SERVING_URL", "TWIN_SERVING_TOKEN", "TWIN_AIRFLOW_URL", "TWIN_AIRFLOW_USER",
-    "TWIN_AIRFLOW_PASSWORD", "TWIN_ALLOW_PRIVATE_URLS", "TWIN_EMBEDDING_MODEL", "TWIN_BASE_MODEL", "RAY_ADDRESS",
-    "TWIN_SECRET_KEY", "TWIN_ALLOWED_HOSTS", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
-    "AIRFLOW__CORE__EXECUTOR", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "AIRFLOW__API_AUTH__JWT_SECRET",
-    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW__CORE__DAGS_FOLDER",
+    "DATABASE_URL",
+    "TWIN_HOME",
+    "TWIN_SERVING_URL",
+    "TWIN_SERVING_TOKEN",
+    "TWIN_AIRFLOW_URL",
+    "TWIN_AIRFLOW_USER",
+    "TWIN_AIRFLOW_PASSWORD",
+    "TWIN_ALLOW_PRIVATE_URLS",
+    "TWIN_EMBEDDING_MODEL",
+    "TWIN_BASE_MODEL",
+    "RAY_ADDRESS",
+    "TWIN_SECRET_KEY",
+    "TWIN_ALLOWED_HOSTS",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__CORE__DAGS_FOLDER",
 }
 
 
@@ -67,8 +92,12 @@ def test_services_images_and_builds(compose):
         assert services[name]["image"].startswith("llm-twin"), name
     gpu_build = services["ray-worker-gpu"]["build"]
     assert re.fullmatch(r"https://download\.pytorch\.org/whl/cu\d+", gpu_build["args"]["TORCH_INDEX_URL"])
-    assert services["ray-worker-gpu"]["image"] != services["ray-head"]["image"]  # CPU and CUDA builds are different images
-    assert "TORCH_INDEX_URL" not in (services["ray-head"]["build"].get("args") or {})  # the Dockerfile's default: CPU torch
+    assert (
+        services["ray-worker-gpu"]["image"] != services["ray-head"]["image"]
+    )  # CPU and CUDA builds are different images
+    assert "TORCH_INDEX_URL" not in (
+        services["ray-head"]["build"].get("args") or {}
+    )  # the Dockerfile's default: CPU torch
 
 
 def test_every_service_reads_the_one_env_file(compose):
@@ -162,8 +191,11 @@ def test_twin_subcommands_used_by_compose_exist(compose):
     from twin.cli import app
 
     known = set(typer.main.get_command(app).commands)
-    used = {subcommand for service in compose["services"].values()
-            for subcommand in re.findall(r"(?:^|[\s;&])twin ([a-z][a-z-]*)", " ".join(service.get("command") or []))}
+    used = {
+        subcommand
+        for service in compose["services"].values()
+        for subcommand in re.findall(r"(?:^|[\s;&])twin ([a-z][a-z-]*)", " ".join(service.get("command") or []))
+    }
     assert used == {"migrate", "airflow", "serve"}
     assert {"migrate", "airflow"} <= known
     if "serve" not in known:
@@ -186,7 +218,9 @@ def test_env_file_names_are_real_settings(env):
 
     settings_names = set()
     for name, field in Settings.model_fields.items():
-        settings_names.add(field.validation_alias if isinstance(field.validation_alias, str) else f"TWIN_{name.upper()}")
+        settings_names.add(
+            field.validation_alias if isinstance(field.validation_alias, str) else f"TWIN_{name.upper()}"
+        )
     repo_example = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     unknown = {key for key in env if key.startswith("TWIN_") and key not in settings_names | repo_example}
     assert not unknown, f"not settings of the project: {sorted(unknown)}"
@@ -194,11 +228,18 @@ def test_env_file_names_are_real_settings(env):
 
 def test_env_file_values_fit_together(env):
     database = urlsplit(env["DATABASE_URL"])
-    assert (database.scheme, database.hostname, database.port, database.path) == ("postgresql", "postgres", 5432, f"/{env['POSTGRES_DB']}")
+    assert (database.scheme, database.hostname, database.port, database.path) == (
+        "postgresql",
+        "postgres",
+        5432,
+        f"/{env['POSTGRES_DB']}",
+    )
     assert (database.username, database.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
     metadata = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert metadata.scheme == "postgresql+psycopg" and metadata.hostname == "postgres"  # the same server...
-    assert metadata.path == f"/{env['TWIN_AIRFLOW_DB_NAME']}" and metadata.password == env["POSTGRES_PASSWORD"]  # ...its own database
+    assert (
+        metadata.path == f"/{env['TWIN_AIRFLOW_DB_NAME']}" and metadata.password == env["POSTGRES_PASSWORD"]
+    )  # ...its own database
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(":")[0] == env["TWIN_AIRFLOW_USER"]
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == f"{env['TWIN_HOME']}/airflow/passwords.json"
@@ -230,18 +271,33 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored():
     dockerfile = DOCKER / "Dockerfile"
     instructions = dockerfile_instructions(dockerfile)
     assert instructions[0] == ("FROM", "python:3.11-slim")
-    ignored = {line.strip() for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     copied = []
     for instruction, arguments in instructions:
         if instruction in ("COPY", "ADD"):
             words = [word for word in shlex.split(arguments) if not word.startswith("--")]
             assert "--from" not in arguments
             copied += words[:-1]
-    assert {"requirements.lock", "pyproject.toml", "twin", "crawlers", "dbt", "dags", "webapp", "serving", "training"} <= set(copied)
+    assert {
+        "requirements.lock",
+        "pyproject.toml",
+        "twin",
+        "crawlers",
+        "dbt",
+        "dags",
+        "webapp",
+        "serving",
+        "training",
+    } <= set(copied)
     for source in copied:
         assert (ROOT / source).exists(), f"docker/Dockerfile copies {source}, which is not in the repository"
-        assert source not in ignored and source.split("/")[0] not in ignored, f"{source} is excluded by Dockerfile.dockerignore"
+        assert source not in ignored and source.split("/")[0] not in ignored, (
+            f"{source} is excluded by Dockerfile.dockerignore"
+        )
     run = " ".join(arguments for instruction, arguments in instructions if instruction == "RUN")
     assert '--index-url "${TORCH_INDEX_URL}" "torch==2.13.0"' in run and "-r requirements.lock" in run
     assert "torch==2.13.0\n" in (ROOT / "requirements.lock").read_text()  # the pin the Dockerfile repeats

@@ -114,8 +114,9 @@ def _make_adapter(base_dir: str, target: Path, seed: int) -> None:
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_dir)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft_model.save_pretrained(target)
     AutoTokenizer.from_pretrained(base_dir).save_pretrained(target)
 
@@ -137,9 +138,18 @@ def serving_users(engine, database_url, serving_embedding_model, tmp_path_factor
     grace_id, newcomer_id = random.sample(range(10**9, 2 * 10**9), 2)
     index_corpus.load(engine, ada_id, index_corpus.AUTHOR_DOCUMENTS)
     index_corpus.load(engine, grace_id, index_corpus.OTHER_AUTHOR_POSTS)
-    index_corpus.load(engine, newcomer_id, [DocumentRecord(
-        platform="linkedin", kind="post", source_url=f"https://www.linkedin.com/posts/newcomer_{newcomer_id}",
-        content="My first week as a data engineer: I learned that boring pipelines that rerun safely are the best pipelines.")])
+    index_corpus.load(
+        engine,
+        newcomer_id,
+        [
+            DocumentRecord(
+                platform="linkedin",
+                kind="post",
+                source_url=f"https://www.linkedin.com/posts/newcomer_{newcomer_id}",
+                content="My first week as a data engineer: I learned that boring pipelines that rerun safely are the best pipelines.",
+            )
+        ],
+    )
     transform(database_url)
     embed_chunks(engine, "all-MiniLM-L6-v2", model=serving_embedding_model)
 
@@ -174,7 +184,9 @@ def link_server():
     from tests.crawlers.fixture_server import FixtureServer
 
     with FixtureServer() as server:
-        server.set("/web/to-metadata", b"", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+        server.set(
+            "/web/to-metadata", b"", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+        )
         yield server
 
 
@@ -209,17 +221,27 @@ def serve_app(serving_users, db_proxy, database_url):
     from twin.settings import get_settings
 
     parts = connection_parts(database_url)
-    proxied_url = (f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{db_proxy.port}/{parts['dbname']}")
+    proxied_url = f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{db_proxy.port}/{parts['dbname']}"
     overrides = dict(
         port=_free_port(),
-        env_vars={"DATABASE_URL": proxied_url, "TWIN_SERVING_TOKEN": TOKEN, "TWIN_HOME": os.environ["TWIN_HOME"],
-                  "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                  "TWIN_SERVING_MAX_MODELS_PER_REPLICA": "3", "TWIN_BASE_MODEL": "tiny-local"},
+        env_vars={
+            "DATABASE_URL": proxied_url,
+            "TWIN_SERVING_TOKEN": TOKEN,
+            "TWIN_HOME": os.environ["TWIN_HOME"],
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "TWIN_SERVING_MAX_MODELS_PER_REPLICA": "3",
+            "TWIN_BASE_MODEL": "tiny-local",
+        },
         user_configs={"LinkReader": {"allow_private_urls": True, "timeout_s": 5}},
         # plumbing on the tiny random model: its text is rejected by the quality check (as
         # test_pipeline's test of the check shows), so the check is off here
-        args={"limits": {"default_max_new_tokens": 48}, "generation": {"torch_threads": 1},
-              "quality": {"enabled": False}},
+        args={
+            "limits": {"default_max_new_tokens": 48},
+            "generation": {"torch_threads": 1},
+            "quality": {"enabled": False},
+        },
     )
     started = ensure_ray(get_settings(), num_cpus=2, dashboard=False)
     try:

@@ -20,12 +20,22 @@ def post(app, body: dict, secret: str | None = None, timeout: float = 120) -> ht
 
 def user_urls(engine, user_id: int) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(sa.text("select source_url from marts.documents where user_id = :u"), {"u": user_id}).scalars())
+        return set(
+            conn.execute(sa.text("select source_url from marts.documents where user_id = :u"), {"u": user_id}).scalars()
+        )
 
 
 def test_post_is_written_with_the_users_adapter_from_their_own_sources(serve_app, serving_users, engine):
-    response = post(serve_app, {"user": serving_users.ada_email.upper(), "prompt": "Why hybrid search beats pure vector search",
-                                "k": 4, "max_new_tokens": 40, "temperature": 0.8})
+    response = post(
+        serve_app,
+        {
+            "user": serving_users.ada_email.upper(),
+            "prompt": "Why hybrid search beats pure vector search",
+            "k": 4,
+            "max_new_tokens": 40,
+            "temperature": 0.8,
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert isinstance(body["post"], str) and 0 < len(body["post"]) <= 3000
@@ -47,7 +57,12 @@ def test_post_is_written_with_the_users_adapter_from_their_own_sources(serve_app
 
 def test_each_user_gets_their_own_adapter_or_the_base_model(serve_app, serving_users):
     seen = {}
-    for user in (serving_users.grace_id, str(serving_users.newcomer_id), serving_users.ada_email, serving_users.grace_id):
+    for user in (
+        serving_users.grace_id,
+        str(serving_users.newcomer_id),
+        serving_users.ada_email,
+        serving_users.grace_id,
+    ):
         response = post(serve_app, {"user": user, "prompt": "What shipping early taught me", "max_new_tokens": 16})
         assert response.status_code == 200, response.text
         seen[str(user)] = response.json()
@@ -63,17 +78,30 @@ def test_each_user_gets_their_own_adapter_or_the_base_model(serve_app, serving_u
     health = httpx.get(f"{serve_app.url}/healthz", timeout=30).json()
     assert health["status"] == "ok" and health["database"] == "ok"
     loaded = set(health["model"]["loaded_models"])
-    assert {serving_users.adapters[serving_users.ada_id][0], serving_users.adapters[serving_users.grace_id][0], "base"} <= loaded
+    assert {
+        serving_users.adapters[serving_users.ada_id][0],
+        serving_users.adapters[serving_users.grace_id][0],
+        "base",
+    } <= loaded
 
 
 def test_new_links_are_read_used_and_stored_as_knowledge(serve_app, serving_users, link_server, engine):
     links = [link_server.url("/web/moved"), link_server.url("/web/paper.pdf"), link_server.url("/web/missing")]
-    response = post(serve_app, {"user": serving_users.grace_id, "prompt": "What this article says about retrieval",
-                                "links": links, "max_new_tokens": 24})
+    response = post(
+        serve_app,
+        {
+            "user": serving_users.grace_id,
+            "prompt": "What this article says about retrieval",
+            "links": links,
+            "max_new_tokens": 24,
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     article, paper, missing = body["links"]
-    assert article["status"] == "ok" and article["source_url"] == ARTICLE_URL and article["stored"] in ("new", "unchanged")
+    assert (
+        article["status"] == "ok" and article["source_url"] == ARTICLE_URL and article["stored"] in ("new", "unchanged")
+    )
     assert paper["status"] == "ok" and paper["kind"] == "paper"
     assert missing["status"] == "error" and "404" in missing["error"]
     by_url = {source["url"]: source for source in body["sources"]}
@@ -82,17 +110,24 @@ def test_new_links_are_read_used_and_stored_as_knowledge(serve_app, serving_user
     own = user_urls(engine, serving_users.grace_id)
     assert all(s["url"] in own for s in body["sources"] if s["origin"] == "retrieval")
     with engine.connect() as conn:
-        stored = conn.execute(sa.text("select kind, platform, is_own_writing from raw.documents "
-                                      "where user_id = :u and source_url = :url"),
-                              {"u": serving_users.grace_id, "url": ARTICLE_URL}).one()
+        stored = conn.execute(
+            sa.text(
+                "select kind, platform, is_own_writing from raw.documents where user_id = :u and source_url = :url"
+            ),
+            {"u": serving_users.grace_id, "url": ARTICLE_URL},
+        ).one()
     assert tuple(stored) == ("link", "web", False)
 
 
 def test_streaming_sends_tokens_then_the_full_response(serve_app, serving_users):
     events = []
-    with httpx.stream("POST", f"{serve_app.url}/v1/posts", headers=serve_app.headers(serving_users.ada_email), timeout=120,
-                      json={"user": serving_users.ada_email, "prompt": "A post about chunking", "stream": True,
-                            "max_new_tokens": 32}) as response:
+    with httpx.stream(
+        "POST",
+        f"{serve_app.url}/v1/posts",
+        headers=serve_app.headers(serving_users.ada_email),
+        timeout=120,
+        json={"user": serving_users.ada_email, "prompt": "A post about chunking", "stream": True, "max_new_tokens": 32},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -118,8 +153,9 @@ def test_auth_is_enforced(serve_app, serving_users):
     from twin.user_tokens import sign_user_token
 
     expired = sign_user_token(serve_app.token, serving_users.ada_email, issuer="tests", now=time.time() - 600)
-    response = httpx.post(f"{serve_app.url}/v1/posts", json=body, headers={"Authorization": f"Bearer {expired}"},
-                          timeout=30)
+    response = httpx.post(
+        f"{serve_app.url}/v1/posts", json=body, headers={"Authorization": f"Bearer {expired}"}, timeout=30
+    )
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 
 
@@ -127,8 +163,9 @@ def test_the_service_secret_alone_names_no_user(serve_app, serving_users):
     """The shared secret sent as a bearer (the old contract) is refused: only a signed user token names a user."""
     bare = {"Authorization": f"Bearer {serve_app.token}"}
     for user in (serving_users.ada_email, serving_users.grace_id):
-        response = httpx.post(f"{serve_app.url}/v1/posts", json={"user": user, "prompt": "hello"}, headers=bare,
-                              timeout=30)
+        response = httpx.post(
+            f"{serve_app.url}/v1/posts", json={"user": user, "prompt": "hello"}, headers=bare, timeout=30
+        )
         assert response.status_code == 401, response.text
         assert "signed user token is required" in response.json()["detail"]
 
@@ -136,13 +173,21 @@ def test_the_service_secret_alone_names_no_user(serve_app, serving_users):
 def test_a_token_for_one_user_never_reads_another_users_chunks(serve_app, serving_users, engine):
     ada_token = serve_app.headers(serving_users.ada_email)
     for grace in (serving_users.grace_id, str(serving_users.grace_id)):
-        response = httpx.post(f"{serve_app.url}/v1/posts", headers=ada_token, timeout=60,
-                              json={"user": grace, "prompt": "What shipping early taught me", "max_new_tokens": 8})
+        response = httpx.post(
+            f"{serve_app.url}/v1/posts",
+            headers=ada_token,
+            timeout=60,
+            json={"user": grace, "prompt": "What shipping early taught me", "max_new_tokens": 8},
+        )
         assert response.status_code == 403, response.text
         assert "another user" in response.json()["detail"]
     # without a user in the body the token's user is served: Ada's chunks, never Grace's
-    response = httpx.post(f"{serve_app.url}/v1/posts", headers=ada_token, timeout=120,
-                          json={"prompt": "What shipping early taught me", "max_new_tokens": 8, "k": 8})
+    response = httpx.post(
+        f"{serve_app.url}/v1/posts",
+        headers=ada_token,
+        timeout=120,
+        json={"prompt": "What shipping early taught me", "max_new_tokens": 8, "k": 8},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     ada_urls, grace_urls = user_urls(engine, serving_users.ada_id), user_urls(engine, serving_users.grace_id)
@@ -154,15 +199,18 @@ def test_a_token_for_one_user_never_reads_another_users_chunks(serve_app, servin
     assert "/v1/posts" in schema["paths"] and "/healthz" in schema["paths"]
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"prompt": "   "}, "prompt"),
-    ({"prompt": "x" * 2001}, "prompt"),
-    ({"links": [f"https://example.com/{n}" for n in range(6)]}, "links"),
-    ({"k": 0}, "k"),
-    ({"k": 21}, "k"),
-    ({"temperature": 3}, "temperature"),
-    ({"prompt": None}, "prompt"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"links": [f"https://example.com/{n}" for n in range(6)]}, "links"),
+        ({"k": 0}, "k"),
+        ({"k": 21}, "k"),
+        ({"temperature": 3}, "temperature"),
+        ({"prompt": None}, "prompt"),
+    ],
+)
 def test_invalid_requests_are_422_naming_the_field(serve_app, serving_users, changes, field):
     body = {"user": serving_users.ada_email, "prompt": "hello", **changes}
     response = post(serve_app, {key: value for key, value in body.items() if value is not None})
@@ -179,10 +227,16 @@ def test_unknown_user_is_404(serve_app, user):
 def test_private_addresses_are_refused_and_generation_proceeds(serve_app, serving_users, link_server):
     serve_app.set_links_policy(allow_private_urls=False)
     try:
-        links = [link_server.url("/web/article.html"), "http://10.0.0.1/admin", "http://169.254.169.254/latest/meta-data/",
-                 link_server.url("/web/to-metadata")]
-        response = post(serve_app, {"user": serving_users.ada_email, "prompt": "Summarise these", "links": links,
-                                    "max_new_tokens": 16})
+        links = [
+            link_server.url("/web/article.html"),
+            "http://10.0.0.1/admin",
+            "http://169.254.169.254/latest/meta-data/",
+            link_server.url("/web/to-metadata"),
+        ]
+        response = post(
+            serve_app,
+            {"user": serving_users.ada_email, "prompt": "Summarise these", "links": links, "max_new_tokens": 16},
+        )
     finally:
         serve_app.set_links_policy(allow_private_urls=True)
     assert response.status_code == 200, response.text
@@ -192,7 +246,9 @@ def test_private_addresses_are_refused_and_generation_proceeds(serve_app, servin
     assert "127.0.0.1 resolves to a loopback address" in results[0]["error"]
     assert "10.0.0.1 resolves to a private" in results[1]["error"]
     assert "169.254.169.254 resolves to a cloud metadata address" in results[2]["error"]
-    assert "127.0.0.1 resolves to a loopback" in results[3]["error"]  # refused at the first hop (redirect hops: test_pipeline)
+    assert (
+        "127.0.0.1 resolves to a loopback" in results[3]["error"]
+    )  # refused at the first hop (redirect hops: test_pipeline)
     assert body["post"] and all(source["origin"] == "retrieval" for source in body["sources"])
 
 

@@ -12,9 +12,17 @@ import pytest
 from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, QualityConfig, ServingConfig
 from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
 from serving.pipeline import InProcessTwin, PostRequest, read_links, request_errors
-from twin.prompting import (LINKS_HEADING, OWN_HEADING, ContextItem, assemble_prompt, clean_text, enforce_length, postprocess,
-                               stream_safe_prefix)
 from twin.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
+from twin.prompting import (
+    LINKS_HEADING,
+    OWN_HEADING,
+    ContextItem,
+    assemble_prompt,
+    clean_text,
+    enforce_length,
+    postprocess,
+    stream_safe_prefix,
+)
 
 
 def words(text: str) -> int:
@@ -22,19 +30,29 @@ def words(text: str) -> int:
 
 
 def item(origin: str, key: str, text: str, url: str | None = None, score: float | None = None) -> ContextItem:
-    return ContextItem(origin=origin, key=key, text=text, url=url or f"https://example.com/{key}", title=key.upper(),
-                       platform="web" if origin == "link" else "linkedin", kind="link" if origin == "link" else "post",
-                       score=score)
+    return ContextItem(
+        origin=origin,
+        key=key,
+        text=text,
+        url=url or f"https://example.com/{key}",
+        title=key.upper(),
+        platform="web" if origin == "link" else "linkedin",
+        kind="link" if origin == "link" else "post",
+        score=score,
+    )
 
 
 def test_links_come_first_then_chunks_deduplicated_within_the_budget():
     links = [item("link", "L1", "fresh " * 200, url="https://news.example.com/a")]
-    hits = [item("retrieval", "c1", "my own words about search " * 5, score=0.03),
-            item("retrieval", "c2", "My own  words about SEARCH " * 5, score=0.02),  # same text: dropped
-            item("retrieval", "c3", "an old copy of the link", url="https://news.example.com/a/", score=0.01),  # same page
-            item("retrieval", "c4", "more of my writing " * 40, score=0.01)]
-    assembled = assemble_prompt("Write about search", links, hits, count_tokens=words, prompt_budget=400,
-                                context_tokens=150, link_share=0.5)
+    hits = [
+        item("retrieval", "c1", "my own words about search " * 5, score=0.03),
+        item("retrieval", "c2", "My own  words about SEARCH " * 5, score=0.02),  # same text: dropped
+        item("retrieval", "c3", "an old copy of the link", url="https://news.example.com/a/", score=0.01),  # same page
+        item("retrieval", "c4", "more of my writing " * 40, score=0.01),
+    ]
+    assembled = assemble_prompt(
+        "Write about search", links, hits, count_tokens=words, prompt_budget=400, context_tokens=150, link_share=0.5
+    )
     keys = [entry.item.key for entry in assembled.used]
     assert keys[0] == "L1" and "c1" in keys and "c2" not in keys and "c3" not in keys
     assert {"c2", "c3"} <= set(assembled.dropped)
@@ -50,16 +68,29 @@ def test_a_long_link_never_pushes_out_all_of_the_authors_own_writing():
     links = [item("link", "L1", "fresh " * 3000, url="https://news.example.com/a")]
     hits = [item("retrieval", "c1", "my own words about search " * 40, score=0.03)]
     for link_share in (0.6, 0.95, 1.0):
-        assembled = assemble_prompt("Write about search", links, hits, count_tokens=words, prompt_budget=4000,
-                                    context_tokens=400, link_share=link_share)
+        assembled = assemble_prompt(
+            "Write about search",
+            links,
+            hits,
+            count_tokens=words,
+            prompt_budget=4000,
+            context_tokens=400,
+            link_share=link_share,
+        )
         origins = [entry.item.origin for entry in assembled.used]
         assert origins == ["link", "retrieval"], link_share
         assert "(written by others, not by me)" in assembled.text
 
 
 def test_a_prompt_longer_than_the_window_is_cut_to_fit():
-    assembled = assemble_prompt("word " * 500, [], [item("retrieval", "c1", "text " * 50)], count_tokens=words,
-                                prompt_budget=200, context_tokens=100)
+    assembled = assemble_prompt(
+        "word " * 500,
+        [],
+        [item("retrieval", "c1", "text " * 50)],
+        count_tokens=words,
+        prompt_budget=200,
+        context_tokens=100,
+    )
     assert assembled.prompt_truncated and words(assembled.text) <= 200 and not assembled.used
 
 
@@ -75,12 +106,18 @@ def test_postprocessing_strips_template_leakage_and_enforces_the_length():
 
 
 def test_a_post_cut_by_the_token_limit_ends_at_its_last_complete_sentence():
-    assert postprocess("We deleted 40 alerts. Pages fell to 3. It might run on the other branch that doesn") == \
-        "We deleted 40 alerts. Pages fell to 3."
+    assert (
+        postprocess("We deleted 40 alerts. Pages fell to 3. It might run on the other branch that doesn")
+        == "We deleted 40 alerts. Pages fell to 3."
+    )
     assert postprocess('She said "ship it." And then we') == 'She said "ship it."'
-    for finished in ("Ship small. Sleep well. 🚢", "Ship small.\n\n#oncall #sre", "Ship small. #oncall",
-                     "More: https://example.org/a",
-                     "a line with no sentence end at all"):
+    for finished in (
+        "Ship small. Sleep well. 🚢",
+        "Ship small.\n\n#oncall #sre",
+        "Ship small. #oncall",
+        "More: https://example.org/a",
+        "a line with no sentence end at all",
+    ):
         assert postprocess(finished) == finished
 
 
@@ -93,8 +130,9 @@ def test_streaming_holds_back_what_could_become_a_marker():
 
 def test_request_limits_name_the_field():
     limits = LimitsConfig(max_prompt_chars=10, max_links=1, max_k=3, max_new_tokens=50)
-    errors = request_errors(PostRequest(user="a@b.c", prompt="x" * 11, links=["http://a", "http://b"], k=4,
-                                        max_new_tokens=51), limits)
+    errors = request_errors(
+        PostRequest(user="a@b.c", prompt="x" * 11, links=["http://a", "http://b"], k=4, max_new_tokens=51), limits
+    )
     assert [error["loc"][-1] for error in errors] == ["prompt", "links", "k", "max_new_tokens"]
     assert request_errors(PostRequest(user=" ", prompt="  "), limits)[0]["loc"] == ("body", "prompt")
 
@@ -103,8 +141,16 @@ def test_private_and_metadata_addresses_are_refused_without_fetching():
     from twin.settings import load_settings
 
     settings = load_settings(_env_file=None, allow_private_urls=False, crawl_timeout_s=2)
-    results = read_links(["http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8100/v1/posts",
-                          "file:///etc/passwd"], settings, store=False)
+    results = read_links(
+        [
+            "http://10.0.0.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:8100/v1/posts",
+            "file:///etc/passwd",
+        ],
+        settings,
+        store=False,
+    )
     assert [result["status"] for result in results] == ["refused"] * 4
     assert "cloud metadata" in results[1]["error"] and "only http and https" in results[3]["error"]
 
@@ -112,8 +158,9 @@ def test_private_and_metadata_addresses_are_refused_without_fetching():
 @pytest.fixture(scope="module")
 def in_process(serving_users):
     """Plumbing on the tiny random model, quality check off (its text fails it: see below)."""
-    return InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 24},
-                                                      "quality": {"enabled": False}}))
+    return InProcessTwin(
+        ServingConfig.model_validate({"limits": {"default_max_new_tokens": 24}, "quality": {"enabled": False}})
+    )
 
 
 @pytest.mark.slow
@@ -122,8 +169,9 @@ def test_the_quality_check_rejects_the_tiny_random_models_text_and_says_so(servi
     response carries no post, the problems and the attempts, in JSON and in the stream."""
     import asyncio
 
-    service = InProcessTwin(ServingConfig.model_validate({"limits": {"default_max_new_tokens": 40},
-                                                         "quality": {"max_attempts": 2}}))
+    service = InProcessTwin(
+        ServingConfig.model_validate({"limits": {"default_max_new_tokens": 40}, "quality": {"max_attempts": 2}})
+    )
     request = PostRequest(user=serving_users.ada_email, prompt="What I learned deleting pipelines")
     response = asyncio.run(service.write(request))
     quality = response["quality"]
@@ -144,7 +192,8 @@ def test_the_quality_check_rejects_the_tiny_random_models_text_and_says_so(servi
 
 @pytest.mark.slow
 def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_proceeds(
-        in_process, serving_users, link_server, monkeypatch):
+    in_process, serving_users, link_server, monkeypatch
+):
     """The guard is on; the fixture server stands in for a public site (its own address is let
     through for the first hop only), and redirects to the cloud metadata address."""
     import crawlers.links
@@ -174,8 +223,9 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
     monkeypatch.setattr(crawlers.links, "check_peer", peer_guard)
     monkeypatch.setattr(crawlers.transport, "pinned_address", pin)
     in_process.settings = in_process.settings.model_copy(update={"allow_private_urls": False})
-    response = __import__("asyncio").run(in_process.write(PostRequest(
-        user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop])))
+    response = __import__("asyncio").run(
+        in_process.write(PostRequest(user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop]))
+    )
     link = response["links"][0]
     assert link["status"] == "refused" and "169.254.169.254 resolves to a cloud metadata address" in link["error"]
     assert checked == [first_hop, "http://169.254.169.254/latest/meta-data/"]
@@ -198,8 +248,9 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
                 self.wfile.write(f"data: {json.dumps({'choices': [{'delta': {'content': piece}}]})}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
             return
-        payload = json.dumps({"choices": [{"message": {"content": text}}],
-                              "usage": {"prompt_tokens": 120, "completion_tokens": 14}}).encode()
+        payload = json.dumps(
+            {"choices": [{"message": {"content": text}}], "usage": {"prompt_tokens": 120, "completion_tokens": 14}}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -214,13 +265,28 @@ def test_openai_compatible_backend_uses_the_adapter_model_name_and_post_processe
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        config = GenerationConfig(backend="openai", openai=OpenAIBackend(
-            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", model="qwen-base", adapter_model="user-{model_id}"))
+        config = GenerationConfig(
+            backend="openai",
+            openai=OpenAIBackend(
+                base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
+                model="qwen-base",
+                adapter_model="user-{model_id}",
+            ),
+        )
         model = OpenAIModel(ModelSpec("m-1", "qwen-base", "/adapters/1"), config, api_key="sk-test")
-        request = GenerationRequest("Write about search", [], [item("retrieval", "c1", "my words")], 64, 0.5,
-                                    ModelSpec("m-1", "qwen-base", "/adapters/1"))
+        request = GenerationRequest(
+            "Write about search",
+            [],
+            [item("retrieval", "c1", "my words")],
+            64,
+            0.5,
+            ModelSpec("m-1", "qwen-base", "/adapters/1"),
+        )
         result = generate(model, request, PromptConfig(), QualityConfig(enabled=False))
-        assert result.post == "Hook line.\n\nA short paragraph. #search\n\nMore in my earlier piece: C1 https://example.com/c1"
+        assert (
+            result.post
+            == "Hook line.\n\nA short paragraph. #search\n\nMore in my earlier piece: C1 https://example.com/c1"
+        )
         assert result.prompt_tokens == 120 and result.generated_tokens == 14
         assert result.model["served_model"] == "user-m-1" and result.model["fallback"] is False
         sent = _FakeOpenAI.requests[-1]

@@ -468,14 +468,16 @@ def sft_rows(user_id: int, posts: list[str] = POSTS) -> list[dict]:
         doc_id = document_id(user_id, index)
         hook = post.strip().splitlines()[0]
         bucket = int(hashlib.md5(doc_id.encode()).hexdigest()[:4], 16) % 100
-        rows.append({
-            "sample_id": hashlib.md5(f"{doc_id}|0".encode()).hexdigest(),
-            "document_id": doc_id,
-            "user_id": user_id,
-            "instruction": f"Write a LinkedIn post about {hook}",
-            "response": post,
-            "split": "validation" if bucket < 20 else "train",
-        })
+        rows.append(
+            {
+                "sample_id": hashlib.md5(f"{doc_id}|0".encode()).hexdigest(),
+                "document_id": doc_id,
+                "user_id": user_id,
+                "instruction": f"Write a LinkedIn post about {hook}",
+                "response": post,
+                "split": "validation" if bucket < 20 else "train",
+            }
+        )
     # the split is by hash, so make sure a small corpus still has a held-out part
     if not any(row["split"] == "validation" for row in rows):
         for row in rows[:4]:

@@ -18,8 +18,9 @@ from training.config import TINY_CONFIG
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "twin", *args], env=os.environ.copy(), capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "twin", *args], env=os.environ.copy(), capture_output=True, text=True, timeout=300
+    )
 
 
 def _new_user(database_url) -> tuple[int, str]:
@@ -32,6 +33,7 @@ def _new_user(database_url) -> tuple[int, str]:
 def _post_urls(user_id: int) -> list[str]:
     """One URL per post, chosen so that at least 3 land in the held-out split the way dbt's
     sft_samples splits (md5 of the document id, which is md5 of user id and URL; 10% held out)."""
+
     def held_out(url: str) -> bool:
         document_id = hashlib.md5(f"{user_id}|{url}".encode()).hexdigest()
         return int(hashlib.md5(document_id.encode()).hexdigest()[:4], 16) % 100 < 10
@@ -76,8 +78,12 @@ def test_train_from_collected_posts(engine, database_url, training_settings, loc
             run.store(DocumentRecord(platform="linkedin", kind="post", source_url=url, content=post))
     transform(database_url)
     with engine.connect() as conn:
-        splits = dict(conn.execute(sa.text("select split, count(*) from marts.sft_samples where user_id = :u "
-                                           "group by split"), {"u": user_id}).all())
+        splits = dict(
+            conn.execute(
+                sa.text("select split, count(*) from marts.sft_samples where user_id = :u group by split"),
+                {"u": user_id},
+            ).all()
+        )
     assert splits["validation"] >= 3 and splits["train"] + splits["validation"] == len(POSTS)
 
     monkeypatch.setenv("TWIN_HOME", str(training_settings.home))

@@ -20,19 +20,24 @@ def test_shipped_configs_are_valid():
         assert "q_proj" in config.lora.target_modules
 
 
-@pytest.mark.parametrize("yaml_text, expected", [
-    ("name: x\nbase_model: tiny-local\nlora: {r: 0}\n", "lora.r: Input should be greater than or equal to 1"),
-    ("name: x\nbase_model: tiny-local\nlerning_rate: 0.1\n", "lerning_rate: unknown field"),
-    ("name: x\nlearning_rate: fast\n", "base_model: Field required"),
-    ("name: x\nbase_model: tiny-local\nlearning_rate: fast\n", "learning_rate: Input should be a valid number"),
-    ("name: x\nbase_model: m\nbf16: true\n", "bf16: true needs scaling.use_gpu: true"),
-    ("name: x\nbase_model: tiny-local\ntiny_model: {hidden_size: 30, num_attention_heads: 4}\n",
-     "tiny_model: Value error, hidden_size (30) must be a multiple of num_attention_heads (4)"),
-    ("name: x\nbase_model: m\nscaling: {num_workers: 0}\n", "scaling.num_workers: Input should be greater"),
-    ("name: x\nbase_model: m\ndpo: {enabled: true}\n", "dpo: unknown field"),
-    ("- just\n- a list\n", "expected a mapping of fields, got list"),
-    ("name: [unclosed\n", "is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, expected",
+    [
+        ("name: x\nbase_model: tiny-local\nlora: {r: 0}\n", "lora.r: Input should be greater than or equal to 1"),
+        ("name: x\nbase_model: tiny-local\nlerning_rate: 0.1\n", "lerning_rate: unknown field"),
+        ("name: x\nlearning_rate: fast\n", "base_model: Field required"),
+        ("name: x\nbase_model: tiny-local\nlearning_rate: fast\n", "learning_rate: Input should be a valid number"),
+        ("name: x\nbase_model: m\nbf16: true\n", "bf16: true needs scaling.use_gpu: true"),
+        (
+            "name: x\nbase_model: tiny-local\ntiny_model: {hidden_size: 30, num_attention_heads: 4}\n",
+            "tiny_model: Value error, hidden_size (30) must be a multiple of num_attention_heads (4)",
+        ),
+        ("name: x\nbase_model: m\nscaling: {num_workers: 0}\n", "scaling.num_workers: Input should be greater"),
+        ("name: x\nbase_model: m\ndpo: {enabled: true}\n", "dpo: unknown field"),
+        ("- just\n- a list\n", "expected a mapping of fields, got list"),
+        ("name: [unclosed\n", "is not valid YAML"),
+    ],
+)
 def test_invalid_configs_name_the_field(tmp_path, yaml_text, expected):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml_text)

@@ -32,8 +32,13 @@ def test_snapshot_is_content_addressed_and_complete(tmp_path, user_id, corpus_ro
 
 
 def test_no_document_straddles_the_split(tmp_path, user_id, corpus_rows):
-    leaked = corpus_rows + [{**corpus_rows[0], "sample_id": "extra", "split": "validation" if
-                            corpus_rows[0]["split"] == "train" else "train"}]
+    leaked = corpus_rows + [
+        {
+            **corpus_rows[0],
+            "sample_id": "extra",
+            "split": "validation" if corpus_rows[0]["split"] == "train" else "train",
+        }
+    ]
     snapshot = prepare_dataset(user_id, tmp_path, rows=leaked)
     assert not {s.document_id for s in snapshot.train} & {s.document_id for s in snapshot.validation}
 
@@ -42,8 +47,13 @@ def test_a_cross_posted_article_is_one_document_for_the_split(tmp_path, user_id,
     article = corpus_rows[0]
     other_split = "validation" if article["split"] == "train" else "train"
     # the same text on another platform, lightly edited, with its own document id and the other split
-    repost = {**article, "sample_id": "repost", "document_id": "repost-doc", "split": other_split,
-              "response": article["response"].replace(".", "!", 1) + "\n\nFirst published on my blog."}
+    repost = {
+        **article,
+        "sample_id": "repost",
+        "document_id": "repost-doc",
+        "split": other_split,
+        "response": article["response"].replace(".", "!", 1) + "\n\nFirst published on my blog.",
+    }
     snapshot = prepare_dataset(user_id, tmp_path, rows=corpus_rows + [repost])
     split_of = {s.document_id: s.split for s in snapshot.train + snapshot.validation}
     assert split_of["repost-doc"] == split_of[article["document_id"]]
@@ -58,10 +68,20 @@ def test_training_samples_are_bounded_and_spread_over_documents(tmp_path, user_i
 def test_context_comes_from_other_documents_only(tmp_path, user_id, corpus_rows):
     from twin.prompting import OWN_HEADING, ContextItem
 
-    passages = [ContextItem(origin="retrieval", key=f"c{row['document_id']}", text=row["response"], url=f"https://x/{i}",
-                            title=f"Post {i}", document_id=row["document_id"]) for i, row in enumerate(corpus_rows)]
-    snapshot = prepare_dataset(user_id, tmp_path, rows=corpus_rows, retrieve=lambda query, k: passages[:k],
-                               context_tokens=120)
+    passages = [
+        ContextItem(
+            origin="retrieval",
+            key=f"c{row['document_id']}",
+            text=row["response"],
+            url=f"https://x/{i}",
+            title=f"Post {i}",
+            document_id=row["document_id"],
+        )
+        for i, row in enumerate(corpus_rows)
+    ]
+    snapshot = prepare_dataset(
+        user_id, tmp_path, rows=corpus_rows, retrieve=lambda query, k: passages[:k], context_tokens=120
+    )
     for sample in snapshot.train + snapshot.validation:
         assert OWN_HEADING in sample.prompt
         own = next(p for p in passages if p.document_id == sample.document_id)
@@ -85,10 +105,18 @@ def test_reads_marts_sft_samples_for_one_user_only(db_conn, user_id, corpus_rows
         with pytest.raises(DatasetError, match="does not exist yet: run `twin transform`"):
             fetch_sft_rows(db_conn, user_id)
         db_conn.execute(sa.text("create schema if not exists marts"))
-        db_conn.execute(sa.text("create table marts.sft_samples (sample_id text, document_id text, user_id bigint, "
-                                "instruction text, response text, split text)"))  # rolled back with the test
-    db_conn.execute(sa.text("insert into marts.sft_samples (sample_id, document_id, user_id, instruction, response, "
-                            "split) values (:sample_id, :document_id, :user_id, :instruction, :response, :split)"),
-                    corpus_rows + sft_rows(user_id + 1)[:3])
+        db_conn.execute(
+            sa.text(
+                "create table marts.sft_samples (sample_id text, document_id text, user_id bigint, "
+                "instruction text, response text, split text)"
+            )
+        )  # rolled back with the test
+    db_conn.execute(
+        sa.text(
+            "insert into marts.sft_samples (sample_id, document_id, user_id, instruction, response, "
+            "split) values (:sample_id, :document_id, :user_id, :instruction, :response, :split)"
+        ),
+        corpus_rows + sft_rows(user_id + 1)[:3],
+    )
     rows = fetch_sft_rows(db_conn, user_id)
     assert sorted(row["sample_id"] for row in rows) == sorted(row["sample_id"] for row in corpus_rows)

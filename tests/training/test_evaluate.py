@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.training.corpus import POSTS
+from tests.training.corpus import POSTS, sft_rows
 from training.config import TinyModelSpec
 from training.dataset import build_samples
 from training.evaluate import perplexity, profile_similarity, style_score, stylometric_profile, vocabulary_overlap
 from training.loading import load_for_inference
 from training.tiny_model import build_tiny_model
-from tests.training.corpus import sft_rows
 
 
 def test_profile_captures_the_authors_habits():
     profile = stylometric_profile(POSTS)
     assert profile["emoji_per_100_words"] > 1 and profile["hashtags_per_100_words"] > 3
     assert profile["line_breaks_per_100_words"] > 15 and profile["chars_per_line"] < 50
-    corporate = stylometric_profile(["We are pleased to announce our quarterly results, which exceeded the "
-                                     "expectations of our stakeholders across all regions and segments."])
+    corporate = stylometric_profile(
+        [
+            "We are pleased to announce our quarterly results, which exceeded the "
+            "expectations of our stakeholders across all regions and segments."
+        ]
+    )
     assert corporate["emoji_per_100_words"] == 0 and corporate["words_per_sentence"] > 15
     assert profile_similarity(profile, profile) == 1.0
     assert profile_similarity(corporate, profile) < 0.5
@@ -27,8 +30,9 @@ def test_profile_captures_the_authors_habits():
 def test_style_score_prefers_the_authors_voice():
     references = POSTS[:4]
     own = style_score(POSTS[4:8], references, "all-MiniLM-L6-v2")
-    other = style_score(["Quarterly revenue grew by four percent, driven by strong demand in EMEA."] * 4,
-                        references, "all-MiniLM-L6-v2")
+    other = style_score(
+        ["Quarterly revenue grew by four percent, driven by strong demand in EMEA."] * 4, references, "all-MiniLM-L6-v2"
+    )
     assert own["score"] > other["score"]
     assert style_score(references, references, "all-MiniLM-L6-v2")["score"] == pytest.approx(1.0, abs=1e-4)
     assert vocabulary_overlap(["→ a"], ["a long post"]) < 0.5

@@ -22,8 +22,14 @@ def _failed_run(engine, settings, user_id, config, rows, match):
 
 
 def test_too_few_samples(engine, training_settings, user_id, corpus_rows):
-    record = _failed_run(engine, training_settings, user_id, TINY_CONFIG, corpus_rows[:5],
-                         r"too few samples .* at least 16 train and 2 validation are needed")
+    record = _failed_run(
+        engine,
+        training_settings,
+        user_id,
+        TINY_CONFIG,
+        corpus_rows[:5],
+        r"too few samples .* at least 16 train and 2 validation are needed",
+    )
     assert record.dataset_snapshot is None and record.config["training"]["name"] == "tiny"
 
 
@@ -45,8 +51,9 @@ def test_missing_base_model(engine, training_settings, user_id, corpus_rows):
 
 def test_out_of_disk(engine, training_settings, user_id, corpus_rows):
     config = load_config(TINY_CONFIG, min_free_disk_gb=10**9)
-    record = _failed_run(engine, training_settings, user_id, config, corpus_rows,
-                         r"out of disk space: .* GB free under .*needs at least")
+    record = _failed_run(
+        engine, training_settings, user_id, config, corpus_rows, r"out of disk space: .* GB free under .*needs at least"
+    )
     assert record.dataset_snapshot  # the failure came after the export
 
 

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from training import registry
-from twin.chat_template import render_prompt
 from training.config import TINY_CONFIG, load_config
 from training.loading import load_for_inference
 from training.pipeline import TrainingFailed, fine_tune
+from twin.chat_template import render_prompt
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,14 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
     assert config.scaling.num_workers == 2
 
     with pytest.raises(TrainingFailed, match="interrupted after step") as interrupted:
-        fine_tune(user_id, TINY_CONFIG, rows=corpus_rows, settings=training_settings, engine=engine,
-                  interrupt_after_step=config.save_steps)
+        fine_tune(
+            user_id,
+            TINY_CONFIG,
+            rows=corpus_rows,
+            settings=training_settings,
+            engine=engine,
+            interrupt_after_step=config.save_steps,
+        )
     model_id = interrupted.value.model_id
     with engine.connect() as conn:
         failed = registry.get_model(conn, model_id)
@@ -30,8 +36,13 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
     assert failed.adapter_uri is None and failed.dataset_snapshot
 
     steps_seen = []
-    outcome = fine_tune(user_id, resume_model_id=model_id, settings=training_settings, engine=engine,
-                        progress=lambda message, done, total: steps_seen.append(done))
+    outcome = fine_tune(
+        user_id,
+        resume_model_id=model_id,
+        settings=training_settings,
+        engine=engine,
+        progress=lambda message, done, total: steps_seen.append(done),
+    )
     assert outcome.model_id == model_id
     training = outcome.metrics["training"]
     assert training["resumed_from_step"] == config.save_steps
@@ -43,8 +54,12 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
     evaluation = outcome.metrics["evaluation"]
     assert evaluation["tuned"]["perplexity"] < evaluation["base"]["perplexity"]
     assert 0 <= evaluation["tuned"]["style"]["score"] <= 1
-    assert set(evaluation["tuned"]["style"]) == {"score", "profile_similarity", "vocabulary_overlap",
-                                                 "embedding_cosine"}
+    assert set(evaluation["tuned"]["style"]) == {
+        "score",
+        "profile_similarity",
+        "vocabulary_overlap",
+        "embedding_cosine",
+    }
 
     with engine.connect() as conn:
         active = registry.active_model(conn, user_id)
@@ -58,8 +73,14 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
     # the path serving takes: registry row -> base + adapter -> prompt from the shared template
     model, tokenizer = load_for_inference(active.adapter_uri, active.base_model)
     prompt = render_prompt("Write a LinkedIn post about shipping on Fridays")
-    assert tokenizer.apply_chat_template([{"role": "user", "content": "Write a LinkedIn post about shipping on "
-                                           "Fridays"}], tokenize=False, add_generation_prompt=True) == prompt
+    assert (
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Write a LinkedIn post about shipping on Fridays"}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        == prompt
+    )
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     generated = model.generate(**inputs, max_new_tokens=8, do_sample=False)
     assert generated.shape[1] > inputs["input_ids"].shape[1]

@@ -10,9 +10,14 @@ from training import registry
 
 def _ready(db_conn, user_id, perplexity, baseline):
     model_id = registry.start_run(db_conn, user_id, "tiny", {"name": "tiny"})
-    status = registry.finish_run(db_conn, model_id, adapter_uri=f"/adapters/{model_id}",
-                                 metrics={"perplexity": perplexity}, perplexity=perplexity,
-                                 baseline_perplexity=baseline)
+    status = registry.finish_run(
+        db_conn,
+        model_id,
+        adapter_uri=f"/adapters/{model_id}",
+        metrics={"perplexity": perplexity},
+        perplexity=perplexity,
+        baseline_perplexity=baseline,
+    )
     return model_id, status
 
 
@@ -30,8 +35,13 @@ def test_worse_adapter_stays_ready(db_conn, user_id):
     second, status = _ready(db_conn, user_id, perplexity=60.0, baseline=50.0)
     assert status == "ready"
     promotion = registry.get_model(db_conn, second).metrics["promotion"]
-    assert promotion == {"promoted": False, "perplexity": 60.0, "baseline": "base", "baseline_model_id": None,
-                         "baseline_perplexity": 50.0}, "both figures are recorded in the row"
+    assert promotion == {
+        "promoted": False,
+        "perplexity": 60.0,
+        "baseline": "base",
+        "baseline_model_id": None,
+        "baseline_perplexity": 50.0,
+    }, "both figures are recorded in the row"
     assert registry.active_model(db_conn, user_id).model_id == first
     assert [record.status for record in registry.list_models(db_conn, user_id)].count("active") == 1
 
@@ -60,10 +70,16 @@ def test_database_allows_one_active_per_user(db_conn, user_id):
 def test_non_finite_metrics_are_stored_as_null(db_conn, user_id):
     """A random model's infinite perplexity must not fail the run at the last step (JSON has no Infinity)."""
     model_id, status = _ready(db_conn, user_id, perplexity=50.0, baseline=200.0)
-    registry.update_run(db_conn, model_id, metrics={"control": {"perplexity": float("inf")}, "style": float("nan"),
-                                                    "curve": [1.0, float("-inf")]})
-    assert registry.get_model(db_conn, model_id).metrics == {"control": {"perplexity": None}, "style": None,
-                                                            "curve": [1.0, None]}
+    registry.update_run(
+        db_conn,
+        model_id,
+        metrics={"control": {"perplexity": float("inf")}, "style": float("nan"), "curve": [1.0, float("-inf")]},
+    )
+    assert registry.get_model(db_conn, model_id).metrics == {
+        "control": {"perplexity": None},
+        "style": None,
+        "curve": [1.0, None],
+    }
 
 
 def test_a_run_left_training_by_a_crash_is_failed_at_the_next_start(db_conn, user_id):

@@ -3,7 +3,7 @@ repository files and a supplied link, loaded into ``raw.*`` through ``twin.raw``
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from twin.raw import CrawlRun, DocumentRecord
 
@@ -15,7 +15,7 @@ SHARED_POST = (
 
 
 def _at(day: int, month: int = 3) -> datetime:
-    return datetime(2025, month, day, 9, 30, tzinfo=timezone.utc)
+    return datetime(2025, month, day, 9, 30, tzinfo=UTC)
 
 
 ARTICLES = [
@@ -87,41 +87,53 @@ My advice if you try this yourself: curate ruthlessly, keep your validation spli
 
 POSTS = [
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(3),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(3),
         source_url="https://www.linkedin.com/posts/ada-lovelace_rag-evaluation-activity-7101",
         content="Hot take: if you cannot say how many of your chunks get truncated by the embedding model, "
-                "you are not doing retrieval, you are doing hope. Count the tokens. Log the number. Make it zero.",
+        "you are not doing retrieval, you are doing hope. Count the tokens. Log the number. Make it zero.",
     ),
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(11),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(11),
         source_url="https://www.linkedin.com/posts/ada-lovelace_postgres-pgvector-activity-7102",
         content="We replaced a dedicated vector database with Postgres and pgvector last month.\n\n"
-                "Latency went down, the bill went down, and the on-call rotation got one system shorter. "
-                "HNSW indexes in Postgres are good enough for the vast majority of teams. Boring technology wins again.",
+        "Latency went down, the bill went down, and the on-call rotation got one system shorter. "
+        "HNSW indexes in Postgres are good enough for the vast majority of teams. Boring technology wins again.",
     ),
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(14),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(14),
         source_url="https://www.linkedin.com/posts/ada-lovelace_mentoring-activity-7103",
         content="Three things I tell every junior engineer I mentor:\n\n"
-                "1. Write down what you expected before you run the experiment.\n"
-                "2. Read the error message twice before searching for it.\n"
-                "3. Ask for help after thirty minutes of being stuck, not three days.\n\n"
-                "None of these are technical. All of them made me a better engineer.",
+        "1. Write down what you expected before you run the experiment.\n"
+        "2. Read the error message twice before searching for it.\n"
+        "3. Ask for help after thirty minutes of being stuck, not three days.\n\n"
+        "None of these are technical. All of them made me a better engineer.",
     ),
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(17),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(17),
         source_url="https://www.linkedin.com/posts/ada-lovelace_shipping-activity-7104",
         content=SHARED_POST,
     ),
     # A cross-post of the same text under another URL: deduplicated to one document.
     DocumentRecord(
-        platform="substack", kind="post", published_at=_at(18),
+        platform="substack",
+        kind="post",
+        published_at=_at(18),
         source_url="https://ada.substack.com/notes/shipping-beats-polishing",
         content=SHARED_POST,
     ),
     # Near-empty: dropped by the cleaning layer.
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(19),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(19),
         source_url="https://www.linkedin.com/posts/ada-lovelace_thanks-activity-7105",
         content="Thanks!! 🙏 🎉",
     ),
@@ -129,7 +141,8 @@ POSTS = [
 
 REPOSITORY_FILES = [
     DocumentRecord(
-        platform="github", kind="repository_file",
+        platform="github",
+        kind="repository_file",
         source_url="https://github.com/ada/tiny-rag/blob/main/README.md",
         title="tiny-rag: README.md",
         published_at=_at(5),
@@ -159,7 +172,8 @@ column with an HNSW index. Questions are answered from the five best chunks.
 """,
     ),
     DocumentRecord(
-        platform="github", kind="repository_file",
+        platform="github",
+        kind="repository_file",
         source_url="https://github.com/ada/tiny-rag/blob/main/tiny_rag/fusion.py",
         title="tiny-rag: tiny_rag/fusion.py",
         published_at=_at(5),
@@ -191,29 +205,36 @@ def test_limit_is_respected():
 
 LINKS = [
     DocumentRecord(
-        platform="web", kind="link", is_own_writing=False, published_at=_at(1),
+        platform="web",
+        kind="link",
+        is_own_writing=False,
+        published_at=_at(1),
         source_url="https://arxiv.org/abs/1603.09320",
         title="Efficient and robust approximate nearest neighbor search using Hierarchical Navigable Small World graphs",
         content="We present a new approach for the approximate K-nearest neighbor search based on navigable small "
-                "world graphs with controllable hierarchy (Hierarchical NSW, HNSW). The proposed solution is fully "
-                "graph-based, without any need for additional search structures. Hierarchical NSW incrementally "
-                "builds a multi-layer structure consisting of a hierarchical set of proximity graphs for nested "
-                "subsets of the stored elements. The maximum layer in which an element is present is selected "
-                "randomly with an exponentially decaying probability distribution.",
+        "world graphs with controllable hierarchy (Hierarchical NSW, HNSW). The proposed solution is fully "
+        "graph-based, without any need for additional search structures. Hierarchical NSW incrementally "
+        "builds a multi-layer structure consisting of a hierarchical set of proximity graphs for nested "
+        "subsets of the stored elements. The maximum layer in which an element is present is selected "
+        "randomly with an exponentially decaying probability distribution.",
     ),
 ]
 
 OTHER_AUTHOR_POSTS = [
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(4),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(4),
         source_url="https://www.linkedin.com/posts/grace-hopper_shipping-activity-9001",
         content=SHARED_POST,  # identical text to Ada's post: must never show up in Ada's results, or hers in these
     ),
     DocumentRecord(
-        platform="linkedin", kind="post", published_at=_at(8),
+        platform="linkedin",
+        kind="post",
+        published_at=_at(8),
         source_url="https://www.linkedin.com/posts/grace-hopper_compilers-activity-9002",
         content="Compilers taught me that the best way to make a tool popular is to let people write in words "
-                "they already know. The same is true for every internal platform you will ever build.",
+        "they already know. The same is true for every internal platform you will ever build.",
     ),
 ]
 

@@ -13,8 +13,13 @@ from twin.users import user_id_for_email
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "twin", *args], env={**os.environ, "COLUMNS": "200"},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "twin", *args],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -50,11 +55,16 @@ def test_import_errors_are_readable(engine, unique_email, tmp_path):
     assert f"no user with email {unique_email}: create one with `twin user create {unique_email}`" in unknown.stderr
 
     assert _twin("user", "create", unique_email, "--password", "long enough pw").returncode == 0
-    one_bad = zip_export(EXPORTS / "medium", tmp_path / "one-bad.zip", replace={"posts/2024-01-01_x.html": b"<p>not a story</p>"})
+    one_bad = zip_export(
+        EXPORTS / "medium", tmp_path / "one-bad.zip", replace={"posts/2024-01-01_x.html": b"<p>not a story</p>"}
+    )
     partial = _twin("import", "medium", str(one_bad), "--user", unique_email)
     assert partial.returncode == 0
     assert "medium export: partial (3 new, 0 changed, 0 unchanged, 2 skipped, 1 failed)" in partial.stderr
-    assert "error: posts/2024-01-01_x.html: no story body (section[data-field=body]); not a Medium post file" in partial.stderr
+    assert (
+        "error: posts/2024-01-01_x.html: no story body (section[data-field=body]); not a Medium post file"
+        in partial.stderr
+    )
 
     truncated = tmp_path / "medium-export.zip"
     truncated.write_bytes(zip_export(EXPORTS / "medium", tmp_path / "full.zip").read_bytes()[:-100])

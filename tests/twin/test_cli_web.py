@@ -28,8 +28,14 @@ def test_the_cli_does_not_import_django():
 @pytest.mark.slow
 def test_twin_web_serves_the_login_page():
     port = _free_port()
-    process = subprocess.Popen([TWIN, "web", "--port", str(port), "--no-reload"], cwd=ROOT, env=os.environ.copy(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [TWIN, "web", "--port", str(port), "--no-reload"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -38,6 +38,7 @@ def invoke(*args: str):
 
 # --- through the serving app -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def standin(twin_env):
     with StandInServing() as server:
@@ -50,13 +51,20 @@ def test_writes_through_the_serving_app_with_sources_and_the_model(standin):
     assert result.exit_code == 0, result.stderr
     sent = standin.requests[-1]
     assert sent["token_user"] == "ada@example.com" and TOKEN not in sent["headers"]["Authorization"]
-    assert sent["body"] == {"user": "ada@example.com", "prompt": "Postgres for RAG", "links": ["https://example.com/a"],
-                            "k": 5, "max_new_tokens": None}
+    assert sent["body"] == {
+        "user": "ada@example.com",
+        "prompt": "Postgres for RAG",
+        "links": ["https://example.com/a"],
+        "k": 5,
+        "max_new_tokens": None,
+    }
     out = result.stdout
     assert out.startswith("Three things I learned about postgres for rag.\n")
-    assert ("Sources from your earlier writing:\n"
-            "  Postgres is enough for RAG <https://www.linkedin.com/pulse/postgres-is-enough> (linkedin)\n"
-            "  Why boring technology wins <https://ada.substack.com/p/boring> (substack)\n") in out
+    assert (
+        "Sources from your earlier writing:\n"
+        "  Postgres is enough for RAG <https://www.linkedin.com/pulse/postgres-is-enough> (linkedin)\n"
+        "  Why boring technology wins <https://ada.substack.com/p/boring> (substack)\n"
+    ) in out
     assert "Sources from new links you shared:\n  Read from https://example.com/a <https://example.com/a> (web)" in out
     assert f"Model: tiny-local, without your adapter ({NO_ADAPTER})" in out
     assert f"Warning: {TEST_MODEL_NOTICE}" in out and "No earlier writing" not in out
@@ -64,8 +72,21 @@ def test_writes_through_the_serving_app_with_sources_and_the_model(standin):
 
 def test_options_travel_and_the_adapter_line(standin):
     standin.set_mode("adapter")
-    result = invoke("-u", "ada@example.com", "--k", "3", "--max-new-tokens", "120", "--temperature", "0",
-                    "-l", "https://example.com/a", "-l", "https://bad.example/b", "Postgres for RAG")
+    result = invoke(
+        "-u",
+        "ada@example.com",
+        "--k",
+        "3",
+        "--max-new-tokens",
+        "120",
+        "--temperature",
+        "0",
+        "-l",
+        "https://example.com/a",
+        "-l",
+        "https://bad.example/b",
+        "Postgres for RAG",
+    )
     assert result.exit_code == 0, result.stderr
     body = standin.requests[-1]["body"]
     assert body["k"] == 3 and body["max_new_tokens"] == 120 and body["temperature"] == 0
@@ -104,10 +125,17 @@ def test_an_older_response_without_the_new_fields_still_prints(standin):
     assert "Sources from your earlier writing:" in result.stdout and "Warning" not in result.stdout
 
 
-@pytest.mark.parametrize("mode, args, message", [
-    ("ok", ["--user", "unknown@example.com"], "unknown user unknown@example.com (create it with `twin user create"),
-    ("down", ["--user", "ada@example.com"], "the serving app is unavailable: database unavailable: connection refused"),
-])
+@pytest.mark.parametrize(
+    "mode, args, message",
+    [
+        ("ok", ["--user", "unknown@example.com"], "unknown user unknown@example.com (create it with `twin user create"),
+        (
+            "down",
+            ["--user", "ada@example.com"],
+            "the serving app is unavailable: database unavailable: connection refused",
+        ),
+    ],
+)
 def test_serving_errors_are_one_line_and_exit_1(standin, mode, args, message):
     standin.set_mode(mode)
     result = invoke(*args, "Postgres for RAG")
@@ -122,13 +150,19 @@ def test_a_wrong_token_is_named(standin, twin_env):
     assert result.exit_code == 1 and "refused the user token" in result.stderr and "TWIN_SERVING_TOKEN" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--user", "ada@example.com", "  "], "PROMPT: the prompt is empty"),
-    (["--user", "ada@example.com", *[f"--link=https://e.com/{i}" for i in range(6)], "x"], "--link: 6 links; at most 5"),
-    (["--user", "ada@example.com", "--k", "21", "x"], "--k: at most 20"),
-    (["--user", "ada@example.com", "--k", "0", "x"], "greater than or equal to 1"),  # typer's own range check
-    (["x"], "--user"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--user", "ada@example.com", "  "], "PROMPT: the prompt is empty"),
+        (
+            ["--user", "ada@example.com", *[f"--link=https://e.com/{i}" for i in range(6)], "x"],
+            "--link: 6 links; at most 5",
+        ),
+        (["--user", "ada@example.com", "--k", "21", "x"], "--k: at most 20"),
+        (["--user", "ada@example.com", "--k", "0", "x"], "greater than or equal to 1"),  # typer's own range check
+        (["x"], "--user"),
+    ],
+)
 def test_bad_arguments_exit_2_before_asking_anyone(standin, args, message):
     result = invoke(*args)
     assert result.exit_code == 2 and message in result.stderr, result.stderr
@@ -137,11 +171,26 @@ def test_bad_arguments_exit_2_before_asking_anyone(standin, args, message):
 
 # --- in this process ---------------------------------------------------------------------------------
 
-HIT = {"chunk_id": "c1", "document_id": "d1", "text": "Hybrid search: vectors and keywords together.",
-       "url": "https://medium.com/@ada/hybrid", "title": "Hybrid search", "platform": "medium", "kind": "article",
-       "score": 0.0331, "vector_rank": 1, "keyword_rank": 2}
-BASE_MODEL = {"backend": "transformers", "base": "tiny-local", "adapter": None, "model_id": None, "fallback": True,
-              "fallback_reason": NO_ADAPTER}
+HIT = {
+    "chunk_id": "c1",
+    "document_id": "d1",
+    "text": "Hybrid search: vectors and keywords together.",
+    "url": "https://medium.com/@ada/hybrid",
+    "title": "Hybrid search",
+    "platform": "medium",
+    "kind": "article",
+    "score": 0.0331,
+    "vector_rank": 1,
+    "keyword_rank": 2,
+}
+BASE_MODEL = {
+    "backend": "transformers",
+    "base": "tiny-local",
+    "adapter": None,
+    "model_id": None,
+    "fallback": True,
+    "fallback_reason": NO_ADAPTER,
+}
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +222,15 @@ def no_models(monkeypatch, twin_env):
     async def generate(self, request):
         calls["generate"].append(request)
         used = [{**item.to_dict(), "tokens": 12, "truncated": False} for item in [*request.links, *request.hits]]
-        return GenerationResult(post=f"A post about {request.prompt}.", model=BASE_MODEL, used=used,
-                                prompt_tokens=100, context_tokens=12, generated_tokens=8, raw_chars=30).to_dict()
+        return GenerationResult(
+            post=f"A post about {request.prompt}.",
+            model=BASE_MODEL,
+            used=used,
+            prompt_tokens=100,
+            context_tokens=12,
+            generated_tokens=8,
+            raw_chars=30,
+        ).to_dict()
 
     monkeypatch.setattr("twin.embedding.load_embedding_model", load_embedding_model)
     monkeypatch.setattr(InProcessTwin, "retrieve", retrieve)
@@ -190,7 +246,9 @@ def test_writes_in_process_when_serving_does_not_answer(no_models, cli_user):
     assert "does not answer" in result.stderr and "writing in this process" in result.stderr
     assert no_models["retrieve"] == [(user_id, "Hybrid search", 4)]
     assert result.stdout.startswith("A post about Hybrid search.\n")
-    assert "Sources from your earlier writing:\n  Hybrid search <https://medium.com/@ada/hybrid> (medium)" in result.stdout
+    assert (
+        "Sources from your earlier writing:\n  Hybrid search <https://medium.com/@ada/hybrid> (medium)" in result.stdout
+    )
     assert f"Model: tiny-local, without your adapter ({NO_ADAPTER})" in result.stdout
 
 
@@ -200,8 +258,17 @@ def test_local_json_has_the_response_shape(no_models, cli_user):
     response = json.loads(result.stdout)
     assert {"post", "sources", "links", "model", "timings", "trace"} <= set(response)
     assert response["post"] == "A post about Hybrid search."
-    assert response["sources"] == [{"title": "Hybrid search", "url": "https://medium.com/@ada/hybrid", "platform": "medium",
-                                    "kind": "article", "snippet": HIT["text"], "score": 0.0331, "origin": "retrieval"}]
+    assert response["sources"] == [
+        {
+            "title": "Hybrid search",
+            "url": "https://medium.com/@ada/hybrid",
+            "platform": "medium",
+            "kind": "article",
+            "snippet": HIT["text"],
+            "score": 0.0331,
+            "origin": "retrieval",
+        }
+    ]
     assert response["model"]["base"] == "tiny-local" and response["trace"]["user_id"] == cli_user[0]
     assert "does not answer" not in result.stderr  # --local: serving was not asked
 
@@ -217,7 +284,10 @@ def test_local_forces_in_process_even_when_serving_answers(no_models, cli_user, 
 def test_in_process_unknown_user_fails_before_loading_models(no_models):
     result = invoke("--user", "nobody-here@example.com", "Hybrid search")
     assert result.exit_code == 1 and result.stdout == ""
-    assert "unknown user nobody-here@example.com (create it with `twin user create nobody-here@example.com`)" in result.stderr
+    assert (
+        "unknown user nobody-here@example.com (create it with `twin user create nobody-here@example.com`)"
+        in result.stderr
+    )
     assert no_models["embedding"] == 0 and not no_models["generate"]
 
 

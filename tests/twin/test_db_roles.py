@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from psycopg.errors import InsufficientPrivilege
 
-from twin.db import PASSWORD_ENV, SERVICE_ROLES, database_url as twin_database_url, grant_service_roles, sqlalchemy_url
-from twin.db import with_login
+from twin.db import PASSWORD_ENV, SERVICE_ROLES, grant_service_roles, sqlalchemy_url, with_login
+from twin.db import database_url as twin_database_url
 from twin.embedded_pg import EmbeddedPostgres, ServerState
 from twin.raw import CrawlRun, DocumentRecord
 from twin.settings import load_settings
@@ -28,6 +28,7 @@ MIGRATION = Path(__file__).resolve().parents[2] / "twin" / "migrations" / "versi
 
 
 # --- logins ------------------------------------------------------------------------------------------
+
 
 def _test_server(url: str) -> EmbeddedPostgres | None:
     """The embedded server behind the session's database, if that is what the suite runs on."""
@@ -108,21 +109,34 @@ def _store_as(url: str, user_id: int, name: str) -> str | None:
         engine.dispose()
 
 
-DATA_PLANE_READS = ["select * from raw.documents limit 1", "select * from raw.crawl_runs limit 1",
-                    "select * from vectors.chunk_embeddings limit 1", "select * from registry.models limit 1"]
-VECTOR_WRITES = ["insert into vectors.chunk_embeddings (chunk_id, model, user_id, embedding) values ('c', 'm', 1, '[1,2,3]')",
-                 "update vectors.chunk_embeddings set user_id = 2 where false",
-                 "delete from vectors.chunk_embeddings where false"]
-REGISTRY_WRITES = ["insert into registry.models (model_id, user_id, base_model) values (gen_random_uuid(), 1, 'b')",
-                   "update registry.models set status = 'failed' where false",
-                   "delete from registry.models where false"]
+DATA_PLANE_READS = [
+    "select * from raw.documents limit 1",
+    "select * from raw.crawl_runs limit 1",
+    "select * from vectors.chunk_embeddings limit 1",
+    "select * from registry.models limit 1",
+]
+VECTOR_WRITES = [
+    "insert into vectors.chunk_embeddings (chunk_id, model, user_id, embedding) values ('c', 'm', 1, '[1,2,3]')",
+    "update vectors.chunk_embeddings set user_id = 2 where false",
+    "delete from vectors.chunk_embeddings where false",
+]
+REGISTRY_WRITES = [
+    "insert into registry.models (model_id, user_id, base_model) values (gen_random_uuid(), 1, 'b')",
+    "update registry.models set status = 'failed' where false",
+    "delete from registry.models where false",
+]
 # what neither reader may do to raw.* (serving only appends the links it read: twin_raw_append)
-RAW_CHANGES = ["update raw.documents set content = 'x' where false", "delete from raw.documents where false",
-               "update raw.crawl_runs set user_id = 1 where false", "delete from raw.crawl_runs where false",
-               "truncate raw.documents"]
+RAW_CHANGES = [
+    "update raw.documents set content = 'x' where false",
+    "delete from raw.documents where false",
+    "update raw.crawl_runs set user_id = 1 where false",
+    "delete from raw.crawl_runs where false",
+    "truncate raw.documents",
+]
 
 
 # --- the web app --------------------------------------------------------------------------------------
+
 
 def test_web_reads_the_data_plane_but_changes_nothing_in_it(web):
     assert web.execute("select current_user").fetchone()[0] == "twin_web"
@@ -145,14 +159,21 @@ def test_web_owns_its_django_tables_but_not_the_bookkeeping(web):
 
 def test_web_cannot_append_to_raw_either(web):
     """Uploaded exports are imported by the twin_import DAG (the pipeline role), not the web app."""
-    refused(web, "insert into raw.crawl_runs (crawl_run_id, user_id, source, platform) "
-                 "values (gen_random_uuid(), 1, 'x', 'web')")
-    refused(web, "insert into raw.documents (document_version_id, user_id, platform, kind, source_url, content, "
-                 "content_hash, crawl_run_id) values ('v', 1, 'web', 'post', 'https://example.org', 'c', 'h', "
-                 "gen_random_uuid())")
+    refused(
+        web,
+        "insert into raw.crawl_runs (crawl_run_id, user_id, source, platform) "
+        "values (gen_random_uuid(), 1, 'x', 'web')",
+    )
+    refused(
+        web,
+        "insert into raw.documents (document_version_id, user_id, platform, kind, source_url, content, "
+        "content_hash, crawl_run_id) values ('v', 1, 'web', 'post', 'https://example.org', 'c', 'h', "
+        "gen_random_uuid())",
+    )
 
 
 # --- serving ------------------------------------------------------------------------------------------
+
 
 def test_serving_reads_what_it_serves_and_writes_nothing_else(serving):
     assert serving.execute("select current_user").fetchone()[0] == "twin_serving"
@@ -160,14 +181,20 @@ def test_serving_reads_what_it_serves_and_writes_nothing_else(serving):
         allowed(serving, statement)
     allowed(serving, "select id, email, is_active from auth_user limit 1")  # resolve_user
     refused(serving, "select password from auth_user limit 1")
-    for statement in ("select * from sources_source limit 1", "select * from django_session limit 1",
-                      "select * from compose_generation limit 1"):
+    for statement in (
+        "select * from sources_source limit 1",
+        "select * from django_session limit 1",
+        "select * from compose_generation limit 1",
+    ):
         refused(serving, statement)
     for statement in VECTOR_WRITES + REGISTRY_WRITES + RAW_CHANGES:
         refused(serving, statement)
-    for statement in ("insert into auth_user (password, is_superuser, username, first_name, last_name, email, "
-                      "is_staff, is_active, date_joined) values ('x', true, 'u', '', '', 'e', true, true, now())",
-                      "update auth_user set is_superuser = true where false", "delete from auth_user where false"):
+    for statement in (
+        "insert into auth_user (password, is_superuser, username, first_name, last_name, email, "
+        "is_staff, is_active, date_joined) values ('x', true, 'u', '', '', 'e', true, true, now())",
+        "update auth_user set is_superuser = true where false",
+        "delete from auth_user where false",
+    ):
         refused(serving, statement)
 
 
@@ -176,10 +203,13 @@ def test_serving_resolves_users_and_stores_the_links_it_read(engine, role_urls, 
 
     email = f"role-test-{uuid.uuid4().hex[:8]}@example.org"
     with engine.begin() as conn:
-        created = conn.execute(sa.text(
-            "insert into auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined) values ('!', false, :e, '', '', :e, false, true, now()) returning id"),
-            {"e": email}).scalar()
+        created = conn.execute(
+            sa.text(
+                "insert into auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+                "is_active, date_joined) values ('!', false, :e, '', '', :e, false, true, now()) returning id"
+            ),
+            {"e": email},
+        ).scalar()
     serving_engine = sa.create_engine(sqlalchemy_url(role_urls["serving"]))
     try:
         with serving_engine.connect() as conn:
@@ -193,6 +223,7 @@ def test_serving_resolves_users_and_stores_the_links_it_read(engine, role_urls, 
 
 # --- the pipeline (Airflow tasks: crawlers, dbt, embedding, training) ---------------------------------
 
+
 def test_pipeline_writes_the_data_plane(pipeline, role_urls, user_id):
     assert pipeline.execute("select current_user").fetchone()[0] == "twin_pipeline"
     assert _store_as(role_urls["pipeline"], user_id, "pipeline") == "new"
@@ -204,10 +235,16 @@ def test_pipeline_writes_the_data_plane(pipeline, role_urls, user_id):
 
 
 def test_pipeline_cannot_touch_the_web_apps_tables(pipeline):
-    for statement in ("select id from auth_user limit 1", "update auth_user set is_active = false where false",
-                      "select * from django_session limit 1", "select * from compose_generation limit 1",
-                      "select * from sources_upload limit 1", "insert into sources_source (user_id) values (1)",
-                      "update sources_source set is_active = false where false", "create table public.role_probe (x int)"):
+    for statement in (
+        "select id from auth_user limit 1",
+        "update auth_user set is_active = false where false",
+        "select * from django_session limit 1",
+        "select * from compose_generation limit 1",
+        "select * from sources_upload limit 1",
+        "insert into sources_source (user_id) values (1)",
+        "update sources_source set is_active = false where false",
+        "create table public.role_probe (x int)",
+    ):
         refused(pipeline, statement)
 
 
@@ -219,8 +256,9 @@ def test_dbt_relations_belong_to_the_pipeline_and_the_readers_read_them(engine, 
     outcome = run_dbt(["run", "--select", "stg_raw__crawl_runs"], url=database_url)
     assert outcome.success, outcome.exception
     with engine.connect() as conn:
-        owner = conn.execute(sa.text("select viewowner from pg_views where schemaname = 'staging' "
-                                     "and viewname = 'stg_raw__crawl_runs'")).scalar()
+        owner = conn.execute(
+            sa.text("select viewowner from pg_views where schemaname = 'staging' and viewname = 'stg_raw__crawl_runs'")
+        ).scalar()
     assert owner == "twin_pipeline"
     table = f"marts.role_probe_{uuid.uuid4().hex[:8]}"
     pipeline.execute(f"create table {table} (x int)")
@@ -235,6 +273,7 @@ def test_dbt_relations_belong_to_the_pipeline_and_the_readers_read_them(engine, 
 
 
 # --- choosing the role ------------------------------------------------------------------------------
+
 
 def test_embedded_role_urls_log_in_as_the_role(database_url, role_urls):
     server = _test_server(database_url)
@@ -301,7 +340,9 @@ def test_the_stack_starts_each_service_as_its_role(monkeypatch, tmp_path):
 
     monkeypatch.setattr(stack, "_spawn", spawn)
     monkeypatch.setattr(stack, "_wait_http", lambda *args, **kwargs: None)
-    monkeypatch.setattr(stack_module, "prepare", lambda settings, base_env: prepared.update(role=settings.db_role) or {})
+    monkeypatch.setattr(
+        stack_module, "prepare", lambda settings, base_env: prepared.update(role=settings.db_role) or {}
+    )
     monkeypatch.setattr(stack_module, "AirflowProcesses", FakeAirflow)
     stack.start_web()
     stack.start_serving()
@@ -316,8 +357,9 @@ def test_airflow_tasks_connect_as_the_pipeline_and_its_metadata_as_the_owner(mon
     from twin.airflow import airflow_env
 
     monkeypatch.setenv("TWIN_DB_PASSWORD_PIPELINE", "pipeline-secret")
-    settings = load_settings(home=tmp_path, database_url="postgresql://twin:owner-secret@db.example.org:5432/twin",
-                             db_role="pipeline")
+    settings = load_settings(
+        home=tmp_path, database_url="postgresql://twin:owner-secret@db.example.org:5432/twin", db_role="pipeline"
+    )
     env = airflow_env(settings, base_env={})
     assert urlsplit(env["DATABASE_URL"]).username == "twin_pipeline"
     metadata = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
@@ -326,12 +368,14 @@ def test_airflow_tasks_connect_as_the_pipeline_and_its_metadata_as_the_owner(mon
 
 # --- the migration ----------------------------------------------------------------------------------
 
+
 def _privileges(url: str) -> set[tuple]:
     """Every grant to the twin_* roles, the owners of what they own, and the default privileges."""
     engine = sa.create_engine(sqlalchemy_url(url))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("""
+            rows = conn.execute(
+                sa.text("""
                 select 'relation', c.oid::regclass::text, pg_get_userbyid(c.relowner), acl::text
                 from pg_class c join pg_namespace n on n.oid = c.relnamespace
                 left join lateral unnest(c.relacl) acl on true
@@ -350,7 +394,8 @@ def _privileges(url: str) -> set[tuple]:
                 union all
                 select 'database', datname::text, '', acl::text
                 from pg_database, unnest(datacl) acl where datname = current_database()
-            """))
+            """)
+            )
             return {tuple(row) for row in rows}
     finally:
         engine.dispose()
@@ -413,8 +458,13 @@ def test_compose_runs_each_service_as_its_role():
 
     docker = Path(__file__).resolve().parents[2] / "docker"
     services = yaml.safe_load((docker / "compose.yaml").read_text())["services"]
-    expected = {"web": "web", "serving": "serving", "ray-head": "serving", "ray-worker-gpu": "serving",
-                **{f"airflow-{name}": "pipeline" for name in ("api-server", "scheduler", "dag-processor", "triggerer")}}
+    expected = {
+        "web": "web",
+        "serving": "serving",
+        "ray-head": "serving",
+        "ray-worker-gpu": "serving",
+        **{f"airflow-{name}": "pipeline" for name in ("api-server", "scheduler", "dag-processor", "triggerer")},
+    }
     for name, service in services.items():
         paths = [entry["path"] if isinstance(entry, dict) else entry for entry in service["env_file"]]
         role_files = [path for path in paths if path.startswith("roles/")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-
 import shutil
 
 import pytest
@@ -21,14 +20,21 @@ MODEL = "all-MiniLM-L6-v2"
 
 def _embedded_chunk_ids(engine, model: str = MODEL) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(sa.text("select chunk_id from vectors.chunk_embeddings where model = :m"), {"m": model}).scalars())
+        return set(
+            conn.execute(
+                sa.text("select chunk_id from vectors.chunk_embeddings where model = :m"), {"m": model}
+            ).scalars()
+        )
 
 
 def _chunk_ids(engine, user_id: int, url_like: str = "%") -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(sa.text(
-            "select chunk_id from marts.chunks where user_id = :u and source_url like :url"
-        ), {"u": user_id, "url": url_like}).scalars())
+        return set(
+            conn.execute(
+                sa.text("select chunk_id from marts.chunks where user_id = :u and source_url like :url"),
+                {"u": user_id, "url": url_like},
+            ).scalars()
+        )
 
 
 def test_every_chunk_gets_one_unit_vector(engine, indexed_corpus):
@@ -36,10 +42,14 @@ def test_every_chunk_gets_one_unit_vector(engine, indexed_corpus):
     assert indexed_corpus.embed_report.embedded >= 25
     assert indexed_corpus.embed_report.truncated == 0
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "select e.user_id = c.user_id, vector_dims(e.embedding), round(vector_norm(e.embedding)::numeric, 3) "
-            "from marts.chunks c join vectors.chunk_embeddings e on e.chunk_id = c.chunk_id and e.model = :m "
-            "where c.user_id = :u"), {"m": MODEL, "u": author}).all()
+        rows = conn.execute(
+            sa.text(
+                "select e.user_id = c.user_id, vector_dims(e.embedding), round(vector_norm(e.embedding)::numeric, 3) "
+                "from marts.chunks c join vectors.chunk_embeddings e on e.chunk_id = c.chunk_id and e.model = :m "
+                "where c.user_id = :u"
+            ),
+            {"m": MODEL, "u": author},
+        ).all()
     assert len(rows) == len(_chunk_ids(engine, author))
     assert set(rows) == {(True, 384, 1)}
 
@@ -61,11 +71,20 @@ def test_new_and_changed_documents_embed_only_their_new_chunks(engine, database_
     others_before = _chunk_ids(engine, author) - lessons_before
 
     lessons = next(record for record in index_corpus.ARTICLES if record.source_url == lessons_url)
-    changed_lessons = DocumentRecord(**{**lessons.__dict__, "content": lessons.content + (
-        "\n\nA postscript, since several readers asked: the adapters are a few megabytes each, so keeping "
-        "every version of every person's adapter is cheap, and rolling back a bad training run takes seconds.")})
+    changed_lessons = DocumentRecord(
+        **{
+            **lessons.__dict__,
+            "content": lessons.content
+            + (
+                "\n\nA postscript, since several readers asked: the adapters are a few megabytes each, so keeping "
+                "every version of every person's adapter is cheap, and rolling back a bad training run takes seconds."
+            ),
+        }
+    )
     new_post = DocumentRecord(
-        platform="linkedin", kind="post", source_url="https://www.linkedin.com/posts/ada-lovelace_evals-activity-7199",
+        platform="linkedin",
+        kind="post",
+        source_url="https://www.linkedin.com/posts/ada-lovelace_evals-activity-7199",
         content="Your evaluation set is a product. Version it, review changes to it, and never let it leak into training.",
     )
     index_corpus.load(engine, author, [changed_lessons, new_post])
@@ -80,8 +99,9 @@ def test_new_and_changed_documents_embed_only_their_new_chunks(engine, database_
 
     report = embed_chunks(engine, MODEL, model=embedding_model)
     newly_embedded = _embedded_chunk_ids(engine) - embedded_before
-    assert {chunk for chunk in newly_embedded if chunk in _chunk_ids(engine, author)} == \
-        (lessons_after - lessons_before) | new_post_chunks
+    assert {chunk for chunk in newly_embedded if chunk in _chunk_ids(engine, author)} == (
+        lessons_after - lessons_before
+    ) | new_post_chunks
     assert report.embedded == len(newly_embedded)
     assert report.pruned >= len(lessons_before - lessons_after)  # vectors of the replaced chunks
     assert not (lessons_before - lessons_after) & _embedded_chunk_ids(engine)
@@ -96,8 +116,14 @@ def tiny_model_path(tmp_path_factory, embedding_model):
     from twin.embedding import model_location
 
     transformer_dir = tmp_path_factory.mktemp("tiny-bert")
-    config = BertConfig(vocab_size=embedding_model.tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=embedding_model.tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertModel(config).save_pretrained(transformer_dir)
     source = model_location(MODEL)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -132,15 +158,17 @@ def test_model_switch_is_resumable_and_keeps_the_old_vectors(engine, indexed_cor
     assert _embedded_chunk_ids(engine) == old_vectors  # the first model's vectors are untouched
 
     with engine.begin() as conn:
-        indexdef = conn.execute(sa.text("select indexdef from pg_indexes where indexname = :n"),
-                                {"n": hnsw_index_name(tiny_model_path)}).scalar()
+        indexdef = conn.execute(
+            sa.text("select indexdef from pg_indexes where indexname = :n"), {"n": hnsw_index_name(tiny_model_path)}
+        ).scalar()
         assert "vector(32)" in indexdef and "hnsw" in indexdef
         conn.execute(sa.text("delete from vectors.chunk_embeddings where model = :m"), {"m": tiny_model_path})
         conn.execute(sa.text(f'drop index vectors."{hnsw_index_name(tiny_model_path)}"'))
 
 
 def test_the_database_dying_mid_embed_fails_with_the_reason_and_a_rerun_loses_and_duplicates_nothing(
-        engine, database_url, indexed_corpus, embedding_model):
+    engine, database_url, indexed_corpus, embedding_model
+):
     from tests.serving.conftest import TcpProxy
     from twin.db import connection_parts, sqlalchemy_url
 
@@ -148,12 +176,19 @@ def test_the_database_dying_mid_embed_fails_with_the_reason_and_a_rerun_loses_an
     parts = connection_parts(database_url)
     proxy = TcpProxy((parts["host"], int(parts["port"])))
     proxy.start()
-    proxied = sa.create_engine(sqlalchemy_url(
-        f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{proxy.port}/{parts['dbname']}"))
+    proxied = sa.create_engine(
+        sqlalchemy_url(f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{proxy.port}/{parts['dbname']}")
+    )
     try:
         with pytest.raises(sa.exc.OperationalError) as excinfo:  # the DAG task fails with this, and is retried
-            embed_chunks(proxied, key, model=embedding_model, batch_size=1, prune=False,  # pages of 16 chunks
-                         on_progress=lambda done, pending: proxy.stop())  # the server "dies" after the first page
+            embed_chunks(
+                proxied,
+                key,
+                model=embedding_model,
+                batch_size=1,
+                prune=False,  # pages of 16 chunks
+                on_progress=lambda done, pending: proxy.stop(),
+            )  # the server "dies" after the first page
         assert "connection" in str(excinfo.value).lower() or "server" in str(excinfo.value).lower()
     finally:
         proxy.stop()
@@ -165,8 +200,10 @@ def test_the_database_dying_mid_embed_fails_with_the_reason_and_a_rerun_loses_an
     report = embed_chunks(engine, key, model=embedding_model, batch_size=2, prune=False)
     assert report.embedded == total - len(first_page), "the re-run embeds only what is missing"
     with engine.connect() as conn:
-        rows, distinct = conn.execute(sa.text("select count(*), count(distinct chunk_id) from vectors.chunk_embeddings "
-                                              "where model = :m"), {"m": key}).one()
+        rows, distinct = conn.execute(
+            sa.text("select count(*), count(distinct chunk_id) from vectors.chunk_embeddings where model = :m"),
+            {"m": key},
+        ).one()
     assert rows == distinct == total, "every chunk once: none lost, none duplicated"
     with engine.begin() as conn:
         conn.execute(sa.text("delete from vectors.chunk_embeddings where model = :m"), {"m": key})

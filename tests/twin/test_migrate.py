@@ -14,10 +14,12 @@ def _tables(url: str) -> set[str]:
     engine = sa.create_engine(sqlalchemy_url(url))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "select table_schema || '.' || table_name from information_schema.tables "
-                "where table_schema not in ('pg_catalog', 'information_schema')"
-            ))
+            rows = conn.execute(
+                sa.text(
+                    "select table_schema || '.' || table_name from information_schema.tables "
+                    "where table_schema not in ('pg_catalog', 'information_schema')"
+                )
+            )
             return {row[0] for row in rows}
     finally:
         engine.dispose()
@@ -32,8 +34,13 @@ def test_migrate_from_empty_then_rerun_is_a_noop(scratch_database):
     assert first.airflow_database_created
     tables = _tables(scratch_database)
     assert {"raw.documents", "raw.crawl_runs", "vectors.chunk_embeddings", "registry.models"} <= tables
-    assert {"public.auth_user", "public.sources_source", "public.collection_collectionrequest",
-            "public.compose_prompt", "public.compose_generation"} <= tables
+    assert {
+        "public.auth_user",
+        "public.sources_source",
+        "public.collection_collectionrequest",
+        "public.compose_prompt",
+        "public.compose_generation",
+    } <= tables
 
     second = migrate(scratch_database, settings)
     assert not second.changed
@@ -53,7 +60,8 @@ def test_session_database_matches_the_table_definitions(engine):
             },
         )
         diff = [
-            change for change in compare_metadata(context, metadata)
+            change
+            for change in compare_metadata(context, metadata)
             # The HNSW expression index is created by SQL and has no Table-level twin.
             if not (change[0] == "remove_index" and change[1].name.startswith("chunk_embeddings_hnsw_"))
         ]
@@ -62,9 +70,11 @@ def test_session_database_matches_the_table_definitions(engine):
 
 def test_extension_and_hnsw_index_exist(db_conn):
     assert db_conn.execute(sa.text("select count(*) from pg_extension where extname = 'vector'")).scalar() == 1
-    indexdef = db_conn.execute(sa.text(
-        "select indexdef from pg_indexes where schemaname = 'vectors' and indexname = 'chunk_embeddings_hnsw_all_minilm_l6_v2'"
-    )).scalar()
+    indexdef = db_conn.execute(
+        sa.text(
+            "select indexdef from pg_indexes where schemaname = 'vectors' and indexname = 'chunk_embeddings_hnsw_all_minilm_l6_v2'"
+        )
+    ).scalar()
     assert "USING hnsw" in indexdef and "vector_cosine_ops" in indexdef and "all-MiniLM-L6-v2" in indexdef
 
 
@@ -79,7 +89,16 @@ def test_raw_documents_refuse_unknown_platforms(db_conn):
     db_conn.execute(crawl_runs.insert().values(crawl_run_id=run_id, user_id=1, source="x", platform="web"))
     with pytest.raises(sa.exc.IntegrityError, match="documents_platform_valid"):
         with db_conn.begin_nested():
-            db_conn.execute(documents.insert().values(
-                document_version_id="v1", user_id=1, platform="myspace", kind="post", source_url="https://x",
-                content="hello", content_hash="0" * 64, is_own_writing=True, crawl_run_id=run_id,
-            ))
+            db_conn.execute(
+                documents.insert().values(
+                    document_version_id="v1",
+                    user_id=1,
+                    platform="myspace",
+                    kind="post",
+                    source_url="https://x",
+                    content="hello",
+                    content_hash="0" * 64,
+                    is_own_writing=True,
+                    crawl_run_id=run_id,
+                )
+            )

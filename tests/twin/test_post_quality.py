@@ -14,18 +14,24 @@ from twin.post_quality import FLUENCY_THRESHOLD, add_citations, check_post, cite
 
 ROOT = Path(__file__).resolve().parents[2]
 
-POST = ("Our pager went off 3 times last month. A year ago it was 40.\n\n"
-        "We didn't hire an SRE team and we didn't buy a tool. We did three boring things: every alert needs a "
-        "runbook before it merges, every page gets marked actionable or not, and every alert that is not gets "
-        "deleted that week.\n\nShip small. Sleep well.")
+POST = (
+    "Our pager went off 3 times last month. A year ago it was 40.\n\n"
+    "We didn't hire an SRE team and we didn't buy a tool. We did three boring things: every alert needs a "
+    "runbook before it merges, every page gets marked actionable or not, and every alert that is not gets "
+    "deleted that week.\n\nShip small. Sleep well."
+)
 # what the tiny random model wrote before issue 13 (quoted there)
-ISSUE_SALAD = ("Ship small. What upstream team finished work, and the most thing to resolve, %(o. the pipeline "
-               "rerun what team the most upstream thing finished, work resolve and the small team to what.")
+ISSUE_SALAD = (
+    "Ship small. What upstream team finished work, and the most thing to resolve, %(o. the pipeline "
+    "rerun what team the most upstream thing finished, work resolve and the small team to what."
+)
 # what the shipped base model wrote for a new user under `twin up` (no adapter yet): a form letter
-FORM_LETTER = ("Dear [Client].\n\n*It's great to meet you at [location]! *I hope this message finds you well.*\n\n"
-               "To start off, I'm thrilled to share some incredible insights about [mentor_name]'s on-call rotations "
-               "during a recent [month]. There's a lot of amazing work going on here, including "
-               "[member_name's_work].\n\nWhat would you like to discuss?")
+FORM_LETTER = (
+    "Dear [Client].\n\n*It's great to meet you at [location]! *I hope this message finds you well.*\n\n"
+    "To start off, I'm thrilled to share some incredible insights about [mentor_name]'s on-call rotations "
+    "during a recent [month]. There's a lot of amazing work going on here, including "
+    "[member_name's_work].\n\nWhat would you like to discuss?"
+)
 # more of what it wrote there, each passing the rules before they knew chat replies and invented links
 CHAT_REPLIES = [
     "Your story is perfect. It brings together two stories that you've both written about things they didn't "
@@ -41,9 +47,11 @@ CHAT_REPLIES = [
     "Your posting touches the highlights of this incredible article. Please make sure to give me some space to "
     "think. Let's talk. Here's a sample text for you to get started.",
 ]
-INVENTED_LINKS = ("To create a new piece for this month's campaign, I'll start with: "
-                  "[post_id](https://www.facebook.com/nicebyjay87)\nToday marks the end of our month of 9 days! "
-                  "#Innovate #NetworkDevelopment #Networking")
+INVENTED_LINKS = (
+    "To create a new piece for this month's campaign, I'll start with: "
+    "[post_id](https://www.facebook.com/nicebyjay87)\nToday marks the end of our month of 9 days! "
+    "#Innovate #NetworkDevelopment #Networking"
+)
 SOURCE = {"url": "https://elenavarga.substack.com/p/idempotency-is-a-kindness", "title": "Idempotency is a kindness"}
 
 
@@ -65,22 +73,25 @@ def test_a_real_post_passes_the_rules():
     assert check_post(POST, perplexity=40.0).passed
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Ship small.", "too short"),
-    (POST + " " + "x" * 3000, "too long"),
-    (POST + "\n### Response:", "leaked template marker"),
-    (POST + "<|im_end|>", "leaked template marker"),
-    ("Passages from my earlier writing\n" + POST, "leaked template marker"),
-    (POST.replace("boring", "bor\x00ing"), "control characters"),
-    (POST.replace("Ship", "Sh\ufffdp"), "control characters"),
-    (POST + " ship small and sleep well" * 5, "repetition loop"),
-    (POST + ("\nEvery alert needs a runbook." * 3), "repetition loop"),
-    (" ".join(["data pipeline on call"] * 20), "repetition loop"),
-    (FORM_LETTER, "unfilled template placeholder '[Client]'"),
-    (POST + "\n\nBest,\n[Your Name]", "unfilled template placeholder"),
-    (POST.replace("last month", "in [month]"), "unfilled template placeholder"),
-    (POST.replace("an SRE team", "a [team_name]"), "unfilled template placeholder"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ship small.", "too short"),
+        (POST + " " + "x" * 3000, "too long"),
+        (POST + "\n### Response:", "leaked template marker"),
+        (POST + "<|im_end|>", "leaked template marker"),
+        ("Passages from my earlier writing\n" + POST, "leaked template marker"),
+        (POST.replace("boring", "bor\x00ing"), "control characters"),
+        (POST.replace("Ship", "Sh\ufffdp"), "control characters"),
+        (POST + " ship small and sleep well" * 5, "repetition loop"),
+        (POST + ("\nEvery alert needs a runbook." * 3), "repetition loop"),
+        (" ".join(["data pipeline on call"] * 20), "repetition loop"),
+        (FORM_LETTER, "unfilled template placeholder '[Client]'"),
+        (POST + "\n\nBest,\n[Your Name]", "unfilled template placeholder"),
+        (POST.replace("last month", "in [month]"), "unfilled template placeholder"),
+        (POST.replace("an SRE team", "a [team_name]"), "unfilled template placeholder"),
+    ],
+)
 def test_each_rule_fails_on_its_garbage(text, expected):
     report = check_post(text)
     assert not report.passed
@@ -105,19 +116,26 @@ def test_a_link_to_a_site_the_context_did_not_name_is_invented():
 
 def test_every_real_post_of_the_persona_and_the_control_author_passes_the_rules():
     """The rules are for machine failures: none of them may reject what people really wrote."""
-    texts = persona_posts(count=100) + [json.loads(line)["text"] for line in
-                                          (ROOT / "training/control/passages.jsonl").read_text().splitlines() if line]
+    texts = persona_posts(count=100) + [
+        json.loads(line)["text"] for line in (ROOT / "training/control/passages.jsonl").read_text().splitlines() if line
+    ]
     assert len(texts) >= 10
-    rejected = {text[:60]: check_post(text, max_chars=100_000).problems for text in texts
-                if not check_post(text, max_chars=100_000).passed}
+    rejected = {
+        text[:60]: check_post(text, max_chars=100_000).problems
+        for text in texts
+        if not check_post(text, max_chars=100_000).passed
+    }
     assert rejected == {}
 
 
-@pytest.mark.parametrize("text", [
-    POST + "\n\nMore in [my notes on alerting](https://example.com/alerts).",  # a Markdown link
-    POST + "\n\n[1] The SRE book, chapter 6.",  # a numbered reference
-    POST.replace("Ship small.", "Ship small [and often]."),  # an aside
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        POST + "\n\nMore in [my notes on alerting](https://example.com/alerts).",  # a Markdown link
+        POST + "\n\n[1] The SRE book, chapter 6.",  # a numbered reference
+        POST.replace("Ship small.", "Ship small [and often]."),  # an aside
+    ],
+)
 def test_brackets_that_are_not_template_slots_pass(text):
     report = check_post(text)
     assert report.passed, report.problems
@@ -135,7 +153,9 @@ def test_a_post_must_cite_one_of_its_sources_and_citations_are_added_when_missin
     assert cites(POST + " https://elenavarga.substack.com/p/idempotency-is-a-kindness/", [SOURCE])
     assert cites(POST + " As I wrote in Idempotency is a kindness, ...", [SOURCE])
     cited = add_citations(POST, [{**SOURCE, "origin": "link"}])
-    assert cited.endswith("Source: Idempotency is a kindness https://elenavarga.substack.com/p/idempotency-is-a-kindness")
+    assert cited.endswith(
+        "Source: Idempotency is a kindness https://elenavarga.substack.com/p/idempotency-is-a-kindness"
+    )
     assert check_post(cited, sources=[SOURCE]).passed
     own = add_citations(POST, [{**SOURCE, "origin": "retrieval"}])
     assert "More in my earlier piece: Idempotency is a kindness" in own
@@ -176,10 +196,10 @@ def test_the_threshold_separates_real_posts_from_word_salad_under_the_shipped_mo
 def test_the_tiny_random_models_text_fails_the_check(reference, tmp_path):
     """tiny-local (the plumbing fixture) writes word salad; the gate must never let it through."""
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training.config import TINY_CONFIG, parse_config, read_config_file
     from training.tiny_model import build_tiny_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     spec = parse_config(read_config_file(TINY_CONFIG), str(TINY_CONFIG)).tiny_model
     base_dir = build_tiny_model(persona_posts(8), spec, tmp_path, seed=1)
@@ -188,8 +208,9 @@ def test_the_tiny_random_models_text_fails_the_check(reference, tmp_path):
     for seed in range(3):
         torch.manual_seed(seed)
         ids = tiny_tokenizer("Write a LinkedIn post about on-call.", return_tensors="pt")["input_ids"]
-        output = tiny.generate(ids, max_new_tokens=80, do_sample=True, temperature=0.7, top_p=0.9,
-                               pad_token_id=tiny_tokenizer.eos_token_id)
-        draft = tiny_tokenizer.decode(output[0][ids.shape[1]:], skip_special_tokens=True)
+        output = tiny.generate(
+            ids, max_new_tokens=80, do_sample=True, temperature=0.7, top_p=0.9, pad_token_id=tiny_tokenizer.eos_token_id
+        )
+        draft = tiny_tokenizer.decode(output[0][ids.shape[1] :], skip_special_tokens=True)
         report = check_post(draft, perplexity=text_perplexity(model, tokenizer, draft))
         assert not report.passed, draft

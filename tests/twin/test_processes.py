@@ -46,9 +46,16 @@ def test_stop_tree_ends_descendants_that_left_the_session():
 
 
 def test_run_in_foreground_stops_the_command_and_its_tree_on_sigterm():
-    runner = subprocess.Popen([sys.executable, "-c", (
-        "import sys; from twin.processes import run_in_foreground; "
-        f"sys.exit(run_in_foreground([sys.executable, '-c', {TREE!r}], grace=1.0))")])
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from twin.processes import run_in_foreground; "
+                f"sys.exit(run_in_foreground([sys.executable, '-c', {TREE!r}], grace=1.0))"
+            ),
+        ]
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(descendants(runner.pid)) < 3:
         time.sleep(0.1)
@@ -67,18 +74,30 @@ def test_run_in_foreground_returns_the_commands_status():
 def test_a_service_stops_when_whoever_started_it_is_killed():
     """`twin up` killed with SIGKILL (or by a test's timeout) cannot stop its services itself: the
     kernel tells each one (PR_SET_PDEATHSIG) to stop."""
-    starter = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\n"
-        "from twin.processes import start_service\n"
-        "service = start_service([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-        "print(service.pid, flush=True)\n"
-        "time.sleep(300)\n")], stdout=subprocess.PIPE, text=True)
+    starter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from twin.processes import start_service\n"
+                "service = start_service([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+                "print(service.pid, flush=True)\n"
+                "time.sleep(300)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     service_pid = int(starter.stdout.readline())
     assert psutil.pid_exists(service_pid) and os.getsid(service_pid) == service_pid, "in a session of its own"
     starter.kill()
     starter.wait(10)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and psutil.pid_exists(service_pid) and \
-            psutil.Process(service_pid).status() != psutil.STATUS_ZOMBIE:
+    while (
+        time.monotonic() < deadline
+        and psutil.pid_exists(service_pid)
+        and psutil.Process(service_pid).status() != psutil.STATUS_ZOMBIE
+    ):
         time.sleep(0.1)
     assert not psutil.pid_exists(service_pid) or psutil.Process(service_pid).status() == psutil.STATUS_ZOMBIE

@@ -1,7 +1,7 @@
 """Append-only document versions and crawl-run bookkeeping in raw.*."""
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -16,8 +16,14 @@ def user_id():
 
 
 def _post(text: str, url: str = "https://www.linkedin.com/feed/update/urn:li:activity:1/") -> DocumentRecord:
-    return DocumentRecord(platform="linkedin", kind="post", source_url=url, content=text,
-                          published_at=datetime(2026, 1, 5, tzinfo=timezone.utc), metadata={"likes": 3})
+    return DocumentRecord(
+        platform="linkedin",
+        kind="post",
+        source_url=url,
+        content=text,
+        published_at=datetime(2026, 1, 5, tzinfo=UTC),
+        metadata={"likes": 3},
+    )
 
 
 def _versions(engine, user_id, url=None):
@@ -124,6 +130,10 @@ def test_a_canonical_url_naming_a_stored_document_of_another_source_does_not_rep
     with CrawlRun(engine, user_id, "links", "web") as run:
         run.store(DocumentRecord(platform="web", kind="link", source_url=link_url, content="A page I shared."))
     with CrawlRun(engine, user_id, "substack", "substack") as run:
-        assert run.store(DocumentRecord(platform="substack", kind="article", source_url=link_url,
-                                        content="Claimed as mine.")) is None
+        assert (
+            run.store(
+                DocumentRecord(platform="substack", kind="article", source_url=link_url, content="Claimed as mine.")
+            )
+            is None
+        )
     assert [row.is_own_writing for row in _versions(engine, user_id, link_url)] == [False]

@@ -20,8 +20,9 @@ from twin.ray_cluster import LocalCluster
 def settings(tmp_path):
     from twin.settings import get_settings
 
-    return get_settings().model_copy(update={"home": tmp_path, "ray_address": None, "ray_num_cpus": None,
-                                             "ray_dashboard": True})
+    return get_settings().model_copy(
+        update={"home": tmp_path, "ray_address": None, "ray_num_cpus": None, "ray_dashboard": True}
+    )
 
 
 @pytest.fixture
@@ -35,8 +36,9 @@ def listener():
 
 
 def _record(settings, address: str, pid: int) -> LocalCluster:
-    cluster = LocalCluster(address=address, pid=pid, dashboard_url=None, num_cpus=8, project_root="/x",
-                           started_at=time.time())
+    cluster = LocalCluster(
+        address=address, pid=pid, dashboard_url=None, num_cpus=8, project_root="/x", started_at=time.time()
+    )
     ray_cluster.write_state(settings, cluster)
     return cluster
 
@@ -47,12 +49,21 @@ def _dead_pid() -> int:
     return process.pid
 
 
-@pytest.mark.parametrize(("address", "kind"), [
-    (None, "none"), ("", "none"), ("  ", "none"),
-    ("127.0.0.1:6379", "local"), ("10.0.0.5:6379", "local"), ("ray-head:6379", "local"),
-    ("ray://head:10001", "remote"), ("RAY://head:10001", "remote"), ("http://head:8265", "remote"),
-    ("https://ray.example.com", "remote"),
-])
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        (None, "none"),
+        ("", "none"),
+        ("  ", "none"),
+        ("127.0.0.1:6379", "local"),
+        ("10.0.0.5:6379", "local"),
+        ("ray-head:6379", "local"),
+        ("ray://head:10001", "remote"),
+        ("RAY://head:10001", "remote"),
+        ("http://head:8265", "remote"),
+        ("https://ray.example.com", "remote"),
+    ],
+)
 def test_address_kind(address, kind):
     assert ray_cluster.address_kind(address) == kind
 
@@ -152,8 +163,9 @@ def test_the_head_node_command_and_environment(settings):
     assert f"--num-cpus={max(8, os.cpu_count())}" in command
     assert "--include-dashboard=true" in command
     assert f"--dashboard-port={ray_cluster.dashboard_port(settings)}" in command
-    assert "--num-cpus=3" in ray_cluster.head_command(settings.model_copy(update={"ray_num_cpus": 3}),
-                                                      gcs_port=1, client_port=2, agent_port=3)
+    assert "--num-cpus=3" in ray_cluster.head_command(
+        settings.model_copy(update={"ray_num_cpus": 3}), gcs_port=1, client_port=2, agent_port=3
+    )
 
     env = ray_cluster.head_env({"RAY_ADDRESS": "127.0.0.1:1", "PYTHONPATH": "/extra", "TWIN_HOME": "/h"})
     assert "RAY_ADDRESS" not in env and env["TWIN_HOME"] == "/h"

@@ -29,7 +29,11 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_every_shipped_default_is_named_and_refused(clean_env):
     settings = load_settings(_env_file=None)
-    assert insecure_secrets(settings, ALL, environ={}) == ["TWIN_SECRET_KEY", "TWIN_SERVING_TOKEN", "TWIN_AIRFLOW_PASSWORD"]
+    assert insecure_secrets(settings, ALL, environ={}) == [
+        "TWIN_SECRET_KEY",
+        "TWIN_SERVING_TOKEN",
+        "TWIN_AIRFLOW_PASSWORD",
+    ]
     with pytest.raises(SettingsError) as excinfo:
         require_secrets(settings, *ALL, component="Airflow", environ={})
     message = str(excinfo.value)
@@ -46,16 +50,25 @@ def test_docker_env_example_placeholders_are_refused(clean_env):
     for name in ("TWIN_SECRET_KEY", "TWIN_SERVING_TOKEN", "TWIN_AIRFLOW_PASSWORD", "DATABASE_URL"):
         clean_env.setenv(name, values[name])
     settings = load_settings(_env_file=None)
-    found = insecure_secrets(settings, ALL, environ={"AIRFLOW__API_AUTH__JWT_SECRET": values["AIRFLOW__API_AUTH__JWT_SECRET"]})
-    assert found == ["TWIN_SECRET_KEY", "TWIN_SERVING_TOKEN", "TWIN_AIRFLOW_PASSWORD", "DATABASE_URL (its password)",
-                     "AIRFLOW__API_AUTH__JWT_SECRET"]
+    found = insecure_secrets(
+        settings, ALL, environ={"AIRFLOW__API_AUTH__JWT_SECRET": values["AIRFLOW__API_AUTH__JWT_SECRET"]}
+    )
+    assert found == [
+        "TWIN_SECRET_KEY",
+        "TWIN_SERVING_TOKEN",
+        "TWIN_AIRFLOW_PASSWORD",
+        "DATABASE_URL (its password)",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+    ]
 
 
 def test_random_secrets_pass_and_local_debug_accepts_the_defaults(clean_env):
     for name, value in RANDOM.items():
         clean_env.setenv(name, value)
     clean_env.setenv("DATABASE_URL", "postgresql://twin:Zq8-random-Password@db:5432/twin")
-    require_secrets(load_settings(_env_file=None), *ALL, component="x", environ={"AIRFLOW__API_AUTH__JWT_SECRET": "j" * 40})
+    require_secrets(
+        load_settings(_env_file=None), *ALL, component="x", environ={"AIRFLOW__API_AUTH__JWT_SECRET": "j" * 40}
+    )
     for name in RANDOM:
         clean_env.delenv(name)
     clean_env.setenv("TWIN_DEBUG", "true")
@@ -74,9 +87,18 @@ def test_local_secrets_are_generated_once_private_and_read_by_every_process(clea
     loaded = load_settings()
     assert loaded.serving_token.get_secret_value() == read_local_secret(settings, "TWIN_SERVING_TOKEN")
     assert len(loaded.secret_key.get_secret_value()) >= 40 and not insecure_secrets(loaded, ALL, environ={})
-    child = subprocess.run([sys.executable, "-c", "from twin.settings import get_settings; "
-                            "print(get_settings().serving_token.get_secret_value())"],
-                           env={**os.environ}, capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from twin.settings import get_settings; print(get_settings().serving_token.get_secret_value())",
+        ],
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     assert child.stdout.strip() == loaded.serving_token.get_secret_value()
     clean_env.setenv("TWIN_SERVING_TOKEN", "from-the-environment-" + "x" * 20)
     assert load_settings().serving_token.get_secret_value().startswith("from-the-environment-")
@@ -88,11 +110,14 @@ def test_local_secrets_are_generated_once_private_and_read_by_every_process(clea
 def test_the_web_app_refuses_to_start_on_defaults(clean_env):
     clean_env.setenv("DATABASE_URL", "postgresql://twin:Zq8-random-Password@127.0.0.1:9/twin")
     probe = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'webapp.settings'; django.setup()"
-    result = subprocess.run([sys.executable, "-c", probe], env={**os.environ}, capture_output=True, text=True,
-                            cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ}, capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
     assert result.returncode != 0
-    assert "ImproperlyConfigured: The web app refuses to start with the shipped default value of TWIN_SECRET_KEY, " \
-           "TWIN_SERVING_TOKEN" in result.stderr
+    assert (
+        "ImproperlyConfigured: The web app refuses to start with the shipped default value of TWIN_SECRET_KEY, "
+        "TWIN_SERVING_TOKEN" in result.stderr
+    )
 
 
 def test_serving_refuses_to_build_on_defaults(clean_env):

@@ -43,7 +43,9 @@ CODE_POST = (
 def _shares_csv() -> bytes:
     buffer = io.StringIO()
     buffer.write(SHARES_HEADER)
-    csv.writer(buffer, lineterminator="\n").writerow(["2024-03-05 14:22:10", CODE_POST_URL, CODE_POST, "", "", "MEMBER_NETWORK"])
+    csv.writer(buffer, lineterminator="\n").writerow(
+        ["2024-03-05 14:22:10", CODE_POST_URL, CODE_POST, "", "", "MEMBER_NETWORK"]
+    )
     return buffer.getvalue().encode()
 
 
@@ -54,15 +56,20 @@ def test_code_lists_and_blank_lines_reach_marts_documents(engine, database_url, 
     assert import_export("linkedin", linkedin, user_id, engine).status == "succeeded"
     assert import_export("medium", medium, user_id, engine).status in ("succeeded", "partial")
     with engine.connect() as conn:
-        raw = conn.execute(sa.text("select content from raw.documents where user_id = :u and source_url = :url"),
-                           {"u": user_id, "url": CODE_POST_URL}).scalar()
+        raw = conn.execute(
+            sa.text("select content from raw.documents where user_id = :u and source_url = :url"),
+            {"u": user_id, "url": CODE_POST_URL},
+        ).scalar()
     expected = CODE_POST.replace("\n\n\n\n", "\n\n")  # at most one blank line
     assert raw == expected, "the importer keeps indentation, list nesting and blank lines"
 
     assert transform(database_url).failures == []
     with engine.connect() as conn:
-        texts = dict(conn.execute(sa.text("select source_url, text from marts.documents where user_id = :u"),
-                                  {"u": user_id}).all())
+        texts = dict(
+            conn.execute(
+                sa.text("select source_url, text from marts.documents where user_id = :u"), {"u": user_id}
+            ).all()
+        )
     assert texts[CODE_POST_URL] == expected
     story = next(text for url, text in texts.items() if "why-your-rag-pipeline-needs-boring-postgres" in url)
     assert "create index on chunks\n  using hnsw (embedding vector_cosine_ops);" in story, "code keeps its indent"

@@ -28,15 +28,28 @@ def test_build_produces_clean_documents_chunks_and_samples(engine, indexed_corpu
     assert result.count("test") > 30
 
     author, other = indexed_corpus.author_id, indexed_corpus.other_author_id
-    counts = dict(_rows(engine, "select user_id, count(*) from marts.documents where user_id in (:a, :b) group by 1",
-                        a=author, b=other))
+    counts = dict(
+        _rows(
+            engine,
+            "select user_id, count(*) from marts.documents where user_id in (:a, :b) group by 1",
+            a=author,
+            b=other,
+        )
+    )
     assert counts == {author: index_corpus.AUTHOR_DOCUMENT_COUNT, other: index_corpus.OTHER_AUTHOR_DOCUMENT_COUNT}
-    chunks = dict(_rows(engine, "select user_id, count(*) from marts.chunks where user_id in (:a, :b) group by 1",
-                        a=author, b=other))
+    chunks = dict(
+        _rows(
+            engine, "select user_id, count(*) from marts.chunks where user_id in (:a, :b) group by 1", a=author, b=other
+        )
+    )
     # 3 articles in 6 + 6 + 3 chunks, 2 repository files in 2 + 3, the link and 4 posts whole
     assert chunks == {author: 25, other: 2}
-    samples = _rows(engine, "select kind, count(*), count(distinct document_id) from marts.sft_samples "
-                            "where user_id = :a group by 1 order by 1", a=author)
+    samples = _rows(
+        engine,
+        "select kind, count(*), count(distinct document_id) from marts.sft_samples "
+        "where user_id = :a group by 1 order by 1",
+        a=author,
+    )
     assert samples == [("article", 6, 3), ("post", 4, 4)]
 
 
@@ -59,7 +72,9 @@ def test_cleaning_removes_markup_near_empty_and_duplicate_documents(engine, inde
 def test_chunks_fit_the_embedding_window(engine, indexed_corpus, embedding_model):
     from twin.embedding import word_piece_counts
 
-    rows = _rows(engine, "select kind, text, token_estimate from marts.chunks where user_id = :a", a=indexed_corpus.author_id)
+    rows = _rows(
+        engine, "select kind, text, token_estimate from marts.chunks where user_id = :a", a=indexed_corpus.author_id
+    )
     assert max(estimate for _, _, estimate in rows) <= CHUNK_CAP
     assert all(text.strip() for _, text, _ in rows)
     word_pieces = word_piece_counts(embedding_model, [text for _, text, _ in rows])
@@ -71,22 +86,37 @@ def test_chunks_fit_the_embedding_window(engine, indexed_corpus, embedding_model
 
 def test_long_prose_is_packed_with_overlap_and_short_posts_stay_whole(engine, indexed_corpus):
     author = indexed_corpus.author_id
-    article = [text for (text,) in _rows(
-        engine, "select text from marts.chunks where user_id = :a and source_url like '%keyword-friend' order by position",
-        a=author)]
+    article = [
+        text
+        for (text,) in _rows(
+            engine,
+            "select text from marts.chunks where user_id = :a and source_url like '%keyword-friend' order by position",
+            a=author,
+        )
+    ]
     assert len(article) > 2
-    overlapping = sum(1 for before, after in zip(article, article[1:]) if re.split(r"(?<=[.!?])\s+", after)[0] in before)
+    overlapping = sum(
+        1 for before, after in zip(article, article[1:]) if re.split(r"(?<=[.!?])\s+", after)[0] in before
+    )
     assert overlapping >= 1
-    posts = _rows(engine, "select d.text, c.text from marts.documents d join marts.chunks c using (document_id) "
-                          "where d.user_id = :a and d.kind = 'post'", a=author)
+    posts = _rows(
+        engine,
+        "select d.text, c.text from marts.documents d join marts.chunks c using (document_id) "
+        "where d.user_id = :a and d.kind = 'post'",
+        a=author,
+    )
     assert posts and all(document_text == chunk_text for document_text, chunk_text in posts)
 
 
 def test_training_samples_are_the_authors_own_writing_split_by_document(engine, indexed_corpus):
     author = indexed_corpus.author_id
-    samples = _rows(engine, "select s.document_id, s.instruction, s.response, s.split, d.is_own_writing, d.kind "
-                            "from marts.sft_samples s join marts.documents d using (document_id) "
-                            "where s.user_id = :a", a=author)
+    samples = _rows(
+        engine,
+        "select s.document_id, s.instruction, s.response, s.split, d.is_own_writing, d.kind "
+        "from marts.sft_samples s join marts.documents d using (document_id) "
+        "where s.user_id = :a",
+        a=author,
+    )
     assert all(own and kind in ("post", "article") for *_, own, kind in samples)
     assert not any("Hierarchical NSW" in response for _, _, response, *_ in samples)  # the supplied paper
     assert all(instruction.strip() and response.strip() for _, instruction, response, *_ in samples)
@@ -95,12 +125,14 @@ def test_training_samples_are_the_authors_own_writing_split_by_document(engine, 
     for document_id, _, _, split, *_ in samples:
         splits.setdefault(document_id, set()).add(split)
     assert all(len(split) == 1 for split in splits.values())
-    titled = [instruction for _, instruction, *_ in samples if "Why your vector index needs a keyword friend" in instruction]
+    titled = [
+        instruction for _, instruction, *_ in samples if "Why your vector index needs a keyword friend" in instruction
+    ]
     assert titled
 
 
 def test_rebuild_is_idempotent_and_stable(engine, database_url, indexed_corpus):
-    query = ("select chunk_id, chunked_at from marts.chunks where user_id = :a order by chunk_id")
+    query = "select chunk_id, chunked_at from marts.chunks where user_id = :a order by chunk_id"
     samples_query = "select sample_id, instruction, split from marts.sft_samples where user_id = :a order by sample_id"
     chunks_before = _rows(engine, query, a=indexed_corpus.author_id)
     samples_before = _rows(engine, samples_query, a=indexed_corpus.author_id)

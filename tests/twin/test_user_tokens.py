@@ -7,8 +7,14 @@ import time
 import jwt
 import pytest
 
-from twin.user_tokens import (MAX_TTL_S, InvalidUserToken, _signing_key, authorization_header, sign_user_token,
-                              verify_user_token)
+from twin.user_tokens import (
+    MAX_TTL_S,
+    InvalidUserToken,
+    _signing_key,
+    authorization_header,
+    sign_user_token,
+    verify_user_token,
+)
 
 SECRET = "a-long-random-secret-shared-by-web-and-serving"
 
@@ -25,17 +31,34 @@ def test_the_secret_is_not_on_the_wire():
     assert SECRET not in str(jwt.decode(header.split()[1], options={"verify_signature": False}))
 
 
-@pytest.mark.parametrize("token, reason", [
-    (SECRET, "signed user token is required"),                                  # the bare secret
-    (sign_user_token("another-secret", 7, issuer="t"), "signature does not match"),
-    (jwt.encode({"sub": "7", "aud": "twin-serving", "iss": "t", "iat": int(time.time()), "exp": int(time.time()) + 60},
-                SECRET, algorithm="HS256"), "signature does not match"),       # signed with the raw secret
-    (jwt.encode({"sub": "7", "aud": "twin-serving", "iss": "t", "iat": 1, "exp": 2}, None, algorithm="none"),
-     "alg value is not allowed"),
-    (jwt.encode({"sub": "7", "aud": "airflow", "iss": "t", "iat": int(time.time()), "exp": int(time.time()) + 60},
-                _signing_key(SECRET), algorithm="HS256"), "not for the serving app"),
-    ("", "signed user token is required"),
-])
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (SECRET, "signed user token is required"),  # the bare secret
+        (sign_user_token("another-secret", 7, issuer="t"), "signature does not match"),
+        (
+            jwt.encode(
+                {"sub": "7", "aud": "twin-serving", "iss": "t", "iat": int(time.time()), "exp": int(time.time()) + 60},
+                SECRET,
+                algorithm="HS256",
+            ),
+            "signature does not match",
+        ),  # signed with the raw secret
+        (
+            jwt.encode({"sub": "7", "aud": "twin-serving", "iss": "t", "iat": 1, "exp": 2}, None, algorithm="none"),
+            "alg value is not allowed",
+        ),
+        (
+            jwt.encode(
+                {"sub": "7", "aud": "airflow", "iss": "t", "iat": int(time.time()), "exp": int(time.time()) + 60},
+                _signing_key(SECRET),
+                algorithm="HS256",
+            ),
+            "not for the serving app",
+        ),
+        ("", "signed user token is required"),
+    ],
+)
 def test_forged_or_foreign_tokens_are_refused(token, reason):
     with pytest.raises(InvalidUserToken, match=reason):
         verify_user_token(SECRET, token)
@@ -47,11 +70,16 @@ def test_expired_future_and_long_lived_tokens_are_refused():
         verify_user_token(SECRET, sign_user_token(SECRET, 7, issuer="t", ttl_s=60, now=now - 120), now=now)
     with pytest.raises(InvalidUserToken, match="in the future"):
         verify_user_token(SECRET, sign_user_token(SECRET, 7, issuer="t", now=now + 600), now=now)
-    assert verify_user_token(SECRET, sign_user_token(SECRET, 7, issuer="t", ttl_s=60, now=now - 55), now=now).user == "7"
+    assert (
+        verify_user_token(SECRET, sign_user_token(SECRET, 7, issuer="t", ttl_s=60, now=now - 55), now=now).user == "7"
+    )
     with pytest.raises(ValueError, match="ttl_s"):
         sign_user_token(SECRET, 7, issuer="t", ttl_s=MAX_TTL_S + 1)
-    forever = jwt.encode({"sub": "7", "aud": "twin-serving", "iss": "t", "iat": int(now), "exp": int(now) + 86400},
-                         _signing_key(SECRET), algorithm="HS256")
+    forever = jwt.encode(
+        {"sub": "7", "aud": "twin-serving", "iss": "t", "iat": int(now), "exp": int(now) + 86400},
+        _signing_key(SECRET),
+        algorithm="HS256",
+    )
     with pytest.raises(InvalidUserToken, match="longer than"):
         verify_user_token(SECRET, forever, now=now)
 

@@ -10,8 +10,9 @@ from twin.users import UserNotFound, user_id_for_email
 
 
 def _twin(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "twin", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "twin", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_user_create_then_duplicate_fails(engine, unique_email):

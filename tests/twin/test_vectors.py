@@ -22,18 +22,22 @@ def test_hnsw_query_returns_the_nearest_rows(db_conn):
     db_conn.execute(sa.text(hnsw_index_ddl(MODEL, 384)))
     rng = np.random.default_rng(7)
     vectors = [_unit(rng.normal(size=384)) for _ in range(300)]
-    db_conn.execute(chunk_embeddings.insert(), [
-        {"chunk_id": f"c{i}", "model": MODEL, "user_id": 1, "embedding": v.tolist()} for i, v in enumerate(vectors)
-    ])
+    db_conn.execute(
+        chunk_embeddings.insert(),
+        [{"chunk_id": f"c{i}", "model": MODEL, "user_id": 1, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+    )
     # Steer the planner to the ordered index scan whatever statistics other tests left behind.
     db_conn.execute(sa.text("set local enable_seqscan = off"))
     db_conn.execute(sa.text("set local enable_sort = off"))
     target = 123
     query = _unit(vectors[target] + rng.normal(scale=0.05, size=384))
 
-    plan = "\n".join(row[0] for row in db_conn.execute(
-        sa.text("explain " + NEAREST.text), {"model": MODEL, "query": str(query.tolist()), "k": 5}
-    ))
+    plan = "\n".join(
+        row[0]
+        for row in db_conn.execute(
+            sa.text("explain " + NEAREST.text), {"model": MODEL, "query": str(query.tolist()), "k": 5}
+        )
+    )
     assert hnsw_index_name(MODEL) in plan
 
     found = [row[0] for row in db_conn.execute(NEAREST, {"model": MODEL, "query": str(query.tolist()), "k": 5})]

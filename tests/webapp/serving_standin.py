@@ -21,12 +21,30 @@ QUALITY_PROBLEMS = ["perplexity 912.4 is above the threshold 250.0", "the draft 
 # Fields merged into a response by set_mode(...): the other shapes serving can answer with.
 VARIANTS = {
     # a user with a trained adapter on a real base model
-    "adapter": {"model": {"backend": "transformers", "base": "HuggingFaceTB/SmolLM2-135M-Instruct",
-                          "adapter": "/data/adapters/7/3f0c", "model_id": "3f0c", "fallback": False,
-                          "adapter_used": True, "fallback_reason": None, "test_model": False, "notice": None}},
+    "adapter": {
+        "model": {
+            "backend": "transformers",
+            "base": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "adapter": "/data/adapters/7/3f0c",
+            "model_id": "3f0c",
+            "fallback": False,
+            "adapter_used": True,
+            "fallback_reason": None,
+            "test_model": False,
+            "notice": None,
+        }
+    },
     # no draft passed serving's quality check: no post
-    "quality_failed": {"post": "", "quality": {"passed": False, "attempts": 3, "problems": QUALITY_PROBLEMS,
-                                               "perplexity": 912.4, "threshold": 250.0}},
+    "quality_failed": {
+        "post": "",
+        "quality": {
+            "passed": False,
+            "attempts": 3,
+            "problems": QUALITY_PROBLEMS,
+            "perplexity": 912.4,
+            "threshold": 250.0,
+        },
+    },
     # an older serving: no quality, adapter_used, notice or origin fields
     "legacy": {"model": {"base": "tiny-local", "adapter": None}},
 }
@@ -34,26 +52,66 @@ VARIANTS = {
 
 def make_response(body: dict, mode: str = "ok") -> dict:
     prompt = body["prompt"].split("\n\n(")[0]
-    post = (f"Three things I learned about {prompt.lower().rstrip('.')}.\n\n"
-            "First, keep it boring: Postgres did the job.\n\nSecond, measure before you tune.\n\n#rag #postgres")
-    links = [{"url": url, "status": "ok" if "bad" not in url else "failed",
-              "error": None if "bad" not in url else "HTTP 404"} for url in body.get("links", [])]
-    link_sources = [{"title": f"Read from {url}", "url": url, "platform": "web", "kind": "link",
-                     "snippet": "A page the user shared.", "score": None, "origin": "link"}
-                    for url in body.get("links", []) if "bad" not in url]
+    post = (
+        f"Three things I learned about {prompt.lower().rstrip('.')}.\n\n"
+        "First, keep it boring: Postgres did the job.\n\nSecond, measure before you tune.\n\n#rag #postgres"
+    )
+    links = [
+        {
+            "url": url,
+            "status": "ok" if "bad" not in url else "failed",
+            "error": None if "bad" not in url else "HTTP 404",
+        }
+        for url in body.get("links", [])
+    ]
+    link_sources = [
+        {
+            "title": f"Read from {url}",
+            "url": url,
+            "platform": "web",
+            "kind": "link",
+            "snippet": "A page the user shared.",
+            "score": None,
+            "origin": "link",
+        }
+        for url in body.get("links", [])
+        if "bad" not in url
+    ]
     retrieved = [
-        {"title": "Postgres is enough for RAG", "url": "https://www.linkedin.com/pulse/postgres-is-enough",
-         "platform": "linkedin", "kind": "article", "snippet": "We kept our vectors next to the data.", "score": 0.0331,
-         "origin": "retrieval"},
-        {"title": "Why boring technology wins", "url": "https://ada.substack.com/p/boring", "platform": "substack",
-         "kind": "article", "snippet": "Boring is a feature.", "score": 0.0164, "origin": "retrieval"},
+        {
+            "title": "Postgres is enough for RAG",
+            "url": "https://www.linkedin.com/pulse/postgres-is-enough",
+            "platform": "linkedin",
+            "kind": "article",
+            "snippet": "We kept our vectors next to the data.",
+            "score": 0.0331,
+            "origin": "retrieval",
+        },
+        {
+            "title": "Why boring technology wins",
+            "url": "https://ada.substack.com/p/boring",
+            "platform": "substack",
+            "kind": "article",
+            "snippet": "Boring is a feature.",
+            "score": 0.0164,
+            "origin": "retrieval",
+        },
     ]
     response = {
         "post": post,
         "sources": link_sources + ([] if mode == "links_only" else retrieved),  # serving: new links first
         "links": links,
-        "model": {"backend": "transformers", "base": "tiny-local", "adapter": None, "model_id": None, "fallback": True,
-                  "adapter_used": False, "fallback_reason": NO_ADAPTER, "test_model": True, "notice": TEST_MODEL_NOTICE},
+        "model": {
+            "backend": "transformers",
+            "base": "tiny-local",
+            "adapter": None,
+            "model_id": None,
+            "fallback": True,
+            "adapter_used": False,
+            "fallback_reason": NO_ADAPTER,
+            "test_model": True,
+            "notice": TEST_MODEL_NOTICE,
+        },
         "quality": {"passed": True, "attempts": 1, "problems": [], "perplexity": 41.7, "threshold": 250.0},
         "timings": {"retrieve_ms": 12.5, "links_ms": 3.0, "generate_ms": 140.2},
         "trace": {"chunks": [{"chunk_id": "c1", "score": 0.0331}], "prompt_tokens": 321, "generated_tokens": 42},
@@ -104,7 +162,9 @@ class StandIn(BaseHTTPRequestHandler):
         if mode == "down":
             return self._json(503, {"detail": "database unavailable: connection refused"})
         if not body.get("prompt", "").strip():
-            return self._json(422, {"detail": [{"loc": ["body", "prompt"], "msg": "String should have at least 1 character"}]})
+            return self._json(
+                422, {"detail": [{"loc": ["body", "prompt"], "msg": "String should have at least 1 character"}]}
+            )
         if body.get("user") == 404 or "unknown" in str(body.get("user")):
             return self._json(404, {"detail": f"unknown user {body.get('user')}"})
         response = make_response(body, mode)
@@ -156,7 +216,7 @@ class StandInServing:
         quality_failed, links_only, legacy; retry (a draft, a reset event, then the post)."""
         self.httpd.mode = mode
 
-    def __enter__(self) -> "StandInServing":
+    def __enter__(self) -> StandInServing:
         self.thread.start()
         return self
 

@@ -24,7 +24,9 @@ def browser_page():
         yield page
 
 
-def test_sign_up_add_source_collect_and_compose(live_server, browser_page, settings, airflow_down, monkeypatch, tmp_path):
+def test_sign_up_add_source_collect_and_compose(
+    live_server, browser_page, settings, airflow_down, monkeypatch, tmp_path
+):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM checks below run beside Playwright's loop
     page, base = browser_page, live_server.url
     with StandInServing(token_delay=0.01) as serving:
@@ -51,8 +53,10 @@ def test_sign_up_add_source_collect_and_compose(live_server, browser_page, setti
         page.screenshot(path=SHOTS / "02-sources.png", full_page=True)
 
         page.select_option("select[name=kind]", "medium")
-        page.set_input_files("input[name=file]", files=[
-            {"name": "medium-export.zip", "mimeType": "application/zip", "buffer": export_zip("medium")}])
+        page.set_input_files(
+            "input[name=file]",
+            files=[{"name": "medium-export.zip", "mimeType": "application/zip", "buffer": export_zip("medium")}],
+        )
         page.click("button:has-text('Upload and import')")
         page.wait_for_url(f"{base}/sources/uploads/*/")
         page.wait_for_selector("#upload-status .badge.pending")  # Airflow is down: the import waits for it
@@ -85,7 +89,10 @@ def test_sign_up_add_source_collect_and_compose(live_server, browser_page, setti
         page.click(".generation button:has-text('Copy')")
         page.wait_for_selector(".generation button:has-text('Copied')")
         page.screenshot(path=SHOTS / "04-compose-post.png", full_page=True)
-        assert serving.requests[-1]["body"]["stream"] is True and "Tone: reflective" in serving.requests[-1]["body"]["prompt"]
+        assert (
+            serving.requests[-1]["body"]["stream"] is True
+            and "Tone: reflective" in serving.requests[-1]["body"]["prompt"]
+        )
 
         page.fill(".generation textarea[name=edited_post]", "My own take: Postgres was enough.")
         page.select_option(".generation select[name=rating]", "5")

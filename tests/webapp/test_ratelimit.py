@@ -22,19 +22,30 @@ def test_login_is_limited_per_account_then_per_ip(client, settings):
     assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
     assert "Too many attempts" in blocked.content.decode()
     # the right password does not get through either while the account is limited
-    assert client.post(url, {"username": "target@example.com", "password": "correct horse battery staple"}).status_code == 429
+    assert (
+        client.post(url, {"username": "target@example.com", "password": "correct horse battery staple"}).status_code
+        == 429
+    )
     # another account from the same address: allowed until the per-IP limit (6 requests in all)
     assert client.post(url, {"username": "other@example.com", "password": "x"}).status_code == 200
     assert client.post(url, {"username": "third@example.com", "password": "x"}).status_code == 429
     # a different client address is not affected
-    assert client.post(url, {"username": "fourth@example.com", "password": "x"}, REMOTE_ADDR="10.9.8.7").status_code == 200
+    assert (
+        client.post(url, {"username": "fourth@example.com", "password": "x"}, REMOTE_ADDR="10.9.8.7").status_code == 200
+    )
 
 
 def test_forged_forwarded_for_does_not_reset_the_count(client, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": {"ip": (2, 3600)}}
     url = reverse("accounts:signup")
-    codes = [client.post(url, {"email": f"new{n}@example.com", "password1": "short", "password2": "short"},
-                         HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)]
+    codes = [
+        client.post(
+            url,
+            {"email": f"new{n}@example.com", "password1": "short", "password2": "short"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(3)
+    ]
     assert codes[-1] == 429, codes
 
 

@@ -29,8 +29,10 @@ class RecordingTemporaryFileUploadHandler(TemporaryFileUploadHandler):
 def upload_temp_dir(settings, tmp_path):
     """Every uploaded file that is parsed is written to a temporary file under tmp_path, and noted."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
-    settings.FILE_UPLOAD_HANDLERS = ["webapp.sources.uploads.LimitedUploadHandler",
-                                     f"{__name__}.RecordingTemporaryFileUploadHandler"]
+    settings.FILE_UPLOAD_HANDLERS = [
+        "webapp.sources.uploads.LimitedUploadHandler",
+        f"{__name__}.RecordingTemporaryFileUploadHandler",
+    ]
     TEMPORARY_FILES.clear()
     return TEMPORARY_FILES
 
@@ -64,8 +66,13 @@ def test_an_oversized_body_is_refused_before_parsing_for_anyone(user_client, set
         response = who.generic("POST", url, body, content_type="application/x-www-form-urlencoded")
         assert response.status_code == 413 and b"too large" in response.content
     # a body that lies about its length is judged by the declared length, before anything is read
-    response = client.generic("POST", reverse("accounts:login"), b"tiny", content_type="application/x-www-form-urlencoded",
-                              CONTENT_LENGTH="999999999")
+    response = client.generic(
+        "POST",
+        reverse("accounts:login"),
+        b"tiny",
+        content_type="application/x-www-form-urlencoded",
+        CONTENT_LENGTH="999999999",
+    )
     assert response.status_code == 413
 
 
@@ -103,8 +110,8 @@ def test_a_signed_in_upload_without_a_valid_csrf_token_writes_no_file(csrf_clien
     client, token = csrf_client
     url = reverse("sources:upload_create")
     forged = [
-        (url, {"kind": "linkedin", "file": _archive()}, {}),                                     # no token at all
-        (url, {"kind": "linkedin", "file": _archive(), "csrfmiddlewaretoken": "x" * 64}, {}),   # a wrong one
+        (url, {"kind": "linkedin", "file": _archive()}, {}),  # no token at all
+        (url, {"kind": "linkedin", "file": _archive(), "csrfmiddlewaretoken": "x" * 64}, {}),  # a wrong one
         (url + "?csrfmiddlewaretoken=" + "y" * 64, {"kind": "linkedin", "file": _archive()}, {}),
         (url, {"kind": "linkedin", "file": _archive()}, {"HTTP_X_CSRFTOKEN": "z" * 32}),
     ]
@@ -117,7 +124,8 @@ def test_a_signed_in_upload_without_a_valid_csrf_token_writes_no_file(csrf_clien
     assert response.status_code == 400 and upload_temp_dir == []
     assert not Upload.objects.exists()
     # the upload form's own request (token in the action and the body) is parsed and stored
-    response = client.post(f"{url}?csrfmiddlewaretoken={token}",
-                           {"kind": "linkedin", "file": _archive(), "csrfmiddlewaretoken": token})
+    response = client.post(
+        f"{url}?csrfmiddlewaretoken={token}", {"kind": "linkedin", "file": _archive(), "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302 and len(upload_temp_dir) == 1
     assert Upload.objects.count() == 1

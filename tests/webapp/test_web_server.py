@@ -16,8 +16,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.webapp.conftest import free_port
 from tests.browser import BACKGROUND, chromium, stylesheet_statuses
+from tests.webapp.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -27,9 +27,14 @@ class WebProcess:
     def __init__(self, *extra: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "twin", "web", "--port", str(self.port), *extra],
-                                        cwd=ROOT, env={**os.environ, "NO_COLOR": "1"}, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "twin", "web", "--port", str(self.port), *extra],
+            cwd=ROOT,
+            env={**os.environ, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -121,7 +126,8 @@ def test_rate_limits_hold_across_gunicorns_workers(web):
         with httpx.Client(base_url=web.url, timeout=10) as client:  # a new connection each time
             page = client.get("/accounts/login/")
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-            response = client.post("/accounts/login/", data={"username": email, "password": "wrong",
-                                                              "csrfmiddlewaretoken": token})
+            response = client.post(
+                "/accounts/login/", data={"username": email, "password": "wrong", "csrfmiddlewaretoken": token}
+            )
             statuses.append(response.status_code)
     assert statuses[:10] == [200] * 10 and statuses[10:] == [429, 429], statuses

@@ -17,8 +17,11 @@ class TwinUserAdmin(UserAdmin):
     ordering = ["-date_joined"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _sources=Count("sources", distinct=True), _prompts=Count("prompts", distinct=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_sources=Count("sources", distinct=True), _prompts=Count("prompts", distinct=True))
+        )
 
     @admin.display(description="sources", ordering="_sources")
     def source_count(self, obj):

@@ -27,9 +27,14 @@ def request_get(*, user, request_id: int, dag_id: str | None = None) -> Collecti
 def crawl_runs_for_request(request: CollectionRequest) -> QuerySet[CrawlRun]:
     """The user's crawls that started after this request and before their next one."""
     runs = CrawlRun.objects.filter(user_id=request.user_id, started_at__gte=request.created_at)
-    following = (CollectionRequest.objects.filter(user_id=request.user_id, dag_id=request.dag_id,
-                                                  created_at__gt=request.created_at)
-                 .order_by("created_at").values_list("created_at", flat=True).first())
+    following = (
+        CollectionRequest.objects.filter(
+            user_id=request.user_id, dag_id=request.dag_id, created_at__gt=request.created_at
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     if following is not None:
         runs = runs.filter(started_at__lt=following)
     return runs.exclude(source__endswith="-export").order_by("platform", "source")

@@ -22,12 +22,21 @@ log = logging.getLogger(__name__)
 Status = CollectionRequest.Status
 ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
 DAG_IDS = ("twin_collect", "twin_finetune")
-AIRFLOW_STATES = {"queued": Status.QUEUED, "running": Status.RUNNING, "success": Status.SUCCESS, "failed": Status.FAILED}
+AIRFLOW_STATES = {
+    "queued": Status.QUEUED,
+    "running": Status.RUNNING,
+    "success": Status.SUCCESS,
+    "failed": Status.FAILED,
+}
 
 
 def airflow_client() -> AirflowClient:
-    return AirflowClient(settings.TWIN_AIRFLOW_URL, settings.TWIN_AIRFLOW_USER, settings.TWIN_AIRFLOW_PASSWORD,
-                         timeout=settings.TWIN_AIRFLOW_TIMEOUT_S)
+    return AirflowClient(
+        settings.TWIN_AIRFLOW_URL,
+        settings.TWIN_AIRFLOW_USER,
+        settings.TWIN_AIRFLOW_PASSWORD,
+        timeout=settings.TWIN_AIRFLOW_TIMEOUT_S,
+    )
 
 
 class AlreadyActive(Exception):
@@ -41,8 +50,12 @@ def request_create(*, user, dag_id: str = "twin_collect") -> CollectionRequest:
     if dag_id not in DAG_IDS:
         raise ValueError(f"unknown DAG {dag_id!r}")
     with transaction.atomic():
-        active = (CollectionRequest.objects.select_for_update()
-                  .filter(user=user, dag_id=dag_id, status__in=ACTIVE).order_by("-created_at").first())
+        active = (
+            CollectionRequest.objects.select_for_update()
+            .filter(user=user, dag_id=dag_id, status__in=ACTIVE)
+            .order_by("-created_at")
+            .first()
+        )
         if active is not None:
             raise AlreadyActive(active)
         request = CollectionRequest.objects.create(user=user, dag_id=dag_id, status=Status.PENDING)
@@ -72,8 +85,12 @@ def request_send(request: CollectionRequest, client: AirflowClient | None = None
     own_client = client is None
     client = client or airflow_client()
     try:
-        run = trigger_once(client, request.dag_id, {"user_id": request.user_id},
-                           f"web__{request.dag_id}__u{request.user_id}__r{request.pk}")
+        run = trigger_once(
+            client,
+            request.dag_id,
+            {"user_id": request.user_id},
+            f"web__{request.dag_id}__u{request.user_id}__r{request.pk}",
+        )
     except AirflowUnavailable as exc:
         request.status, request.reason = Status.PENDING, str(exc)
         log.warning("collection request %s kept pending: %s", request.pk, exc)

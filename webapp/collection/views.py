@@ -55,8 +55,10 @@ def collect_now(request):
         messages.info(request, "A collection is already under way; here is its progress.")
         return redirect("collection:detail", request_id=exc.request.pk)
     if created.status == CollectionRequest.Status.PENDING:
-        messages.warning(request, "Airflow is not reachable right now. Your request is saved and will be sent "
-                                  "automatically when it is back.")
+        messages.warning(
+            request,
+            "Airflow is not reachable right now. Your request is saved and will be sent automatically when it is back.",
+        )
     elif created.status == CollectionRequest.Status.FAILED:
         messages.error(request, created.reason)
     else:

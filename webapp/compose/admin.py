@@ -6,7 +6,19 @@ from webapp.compose.models import Generation, Prompt
 class GenerationInline(admin.StackedInline):
     model = Generation
     extra = 0
-    fields = ["status", "post", "error", "edited_post", "rating", "sources", "links", "model", "quality", "timings", "created_at"]
+    fields = [
+        "status",
+        "post",
+        "error",
+        "edited_post",
+        "rating",
+        "sources",
+        "links",
+        "model",
+        "quality",
+        "timings",
+        "created_at",
+    ]
     readonly_fields = ["status", "post", "error", "sources", "links", "model", "quality", "timings", "created_at"]
     show_change_link = True
 

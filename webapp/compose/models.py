@@ -40,11 +40,17 @@ class Generation(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     trace = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=STATUSES, default=WRITTEN)
-    quality = models.JSONField(default=dict, blank=True, help_text="serving's quality check: passed, attempts, problems")
+    quality = models.JSONField(
+        default=dict, blank=True, help_text="serving's quality check: passed, attempts, problems"
+    )
     error = models.TextField(blank=True, help_text="why no post was written (status failed)")
     edited_at = models.DateTimeField(null=True, blank=True)
     rating = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="1 (poor) to 5 (great)")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (poor) to 5 (great)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

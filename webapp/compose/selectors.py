@@ -9,8 +9,11 @@ from webapp.compose.models import Generation, Prompt
 def prompt_list(*, user) -> QuerySet[Prompt]:
     """The user's prompts, each with its posts (``generations``: written ones only, newest first)."""
     posts = Generation.objects.filter(status=Generation.WRITTEN).order_by("-created_at")
-    return (Prompt.objects.filter(user=user).order_by("-created_at")
-            .prefetch_related(Prefetch("generations", queryset=posts)))
+    return (
+        Prompt.objects.filter(user=user)
+        .order_by("-created_at")
+        .prefetch_related(Prefetch("generations", queryset=posts))
+    )
 
 
 def prompt_get(*, user, prompt_id: int) -> Prompt:

@@ -94,11 +94,16 @@ def generation_save(*, prompt: Prompt, response: dict) -> Generation:
     quality = dict(response.get("quality") or {})
     failed = quality.get("passed") is False
     return Generation.objects.create(
-        prompt=prompt, user_id=prompt.user_id, post="" if failed else str(response.get("post") or ""),
-        status=Generation.FAILED if failed else Generation.WRITTEN, quality=quality,
+        prompt=prompt,
+        user_id=prompt.user_id,
+        post="" if failed else str(response.get("post") or ""),
+        status=Generation.FAILED if failed else Generation.WRITTEN,
+        quality=quality,
         error=quality_failure(quality) if failed else "",
-        sources=list(response.get("sources") or []), links=list(response.get("links") or []),
-        model=dict(response.get("model") or {}), timings=dict(response.get("timings") or {}),
+        sources=list(response.get("sources") or []),
+        links=list(response.get("links") or []),
+        model=dict(response.get("model") or {}),
+        timings=dict(response.get("timings") or {}),
         trace=dict(response.get("trace") or {}),
     )
 
@@ -121,7 +126,9 @@ def generate_stream(*, prompt: Prompt, client: ServingClient | None = None) -> I
 
 
 @transaction.atomic
-def generation_update(*, generation: Generation, edited_post: str | None = None, rating: int | None = None) -> Generation:
+def generation_update(
+    *, generation: Generation, edited_post: str | None = None, rating: int | None = None
+) -> Generation:
     """Store the user's edit (kept beside the original for future preference data) and rating."""
     if generation.failed:
         raise ValidationError({"edited_post": "This attempt did not produce a post: regenerate to get one."})

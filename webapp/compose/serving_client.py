@@ -51,7 +51,7 @@ class ServingClient:
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
 
     @classmethod
-    def from_settings(cls) -> "ServingClient":
+    def from_settings(cls) -> ServingClient:
         return cls(settings.TWIN_SERVING_URL, settings.TWIN_SERVING_TOKEN, timeout=settings.TWIN_SERVING_TIMEOUT_S)
 
     @property
@@ -72,8 +72,12 @@ class ServingClient:
         """Tokens as they are generated, then one ``final`` event with the whole response."""
         try:
             with httpx.Client(timeout=self._timeout) as http:
-                with http.stream("POST", self.posts_url, json={**payload, "stream": True},
-                                 headers={**self._headers(payload), "Accept": "text/event-stream"}) as response:
+                with http.stream(
+                    "POST",
+                    self.posts_url,
+                    json={**payload, "stream": True},
+                    headers={**self._headers(payload), "Accept": "text/event-stream"},
+                ) as response:
                     if response.status_code >= 400:
                         _raise_for_status(response.status_code, response.read())
                     if "text/event-stream" not in response.headers.get("content-type", ""):
@@ -88,14 +92,20 @@ class ServingClient:
         raise ServingError("The twin stopped before finishing the post (the stream ended early). Try again.")
 
     def _headers(self, payload: dict) -> dict[str, str]:
-        return {**authorization_header(self._secret, payload["user"], issuer="twin-webapp"),
-                "User-Agent": "llm-twin-webapp"}
+        return {
+            **authorization_header(self._secret, payload["user"], issuer="twin-webapp"),
+            "User-Agent": "llm-twin-webapp",
+        }
 
     def _unreachable(self, exc: Exception) -> ServingUnavailable:
         if isinstance(exc, httpx.TimeoutException):
-            return ServingUnavailable(f"The twin did not answer in time ({exc.__class__.__name__}). Try again in a moment.")
-        return ServingUnavailable(f"The twin's serving app at {self.base_url} is not reachable "
-                                  f"({exc.__class__.__name__}). Is it running (`twin serve`)?")
+            return ServingUnavailable(
+                f"The twin did not answer in time ({exc.__class__.__name__}). Try again in a moment."
+            )
+        return ServingUnavailable(
+            f"The twin's serving app at {self.base_url} is not reachable "
+            f"({exc.__class__.__name__}). Is it running (`twin serve`)?"
+        )
 
 
 def _as_response(data) -> dict:
@@ -128,8 +138,11 @@ def _raise_for_status(status: int, content: bytes) -> None:
     if status >= 500:
         raise ServingUnavailable(f"The twin's serving app is not ready (HTTP {status}): {message}")
     if status in (401, 403):
-        raise ServingRejected(f"The serving app refused the web app's user token ({message}): check that "
-                              "TWIN_SERVING_TOKEN is the same for both.", status)
+        raise ServingRejected(
+            f"The serving app refused the web app's user token ({message}): check that "
+            "TWIN_SERVING_TOKEN is the same for both.",
+            status,
+        )
     if status == 404:
         raise ServingRejected(f"The serving app does not know this user yet: {message}", status)
     raise ServingRejected(f"The serving app refused the request: {message}", status, field)

@@ -21,7 +21,9 @@ def index(request):
         data = form.cleaned_data
         try:
             prompt = services.prompt_create(
-                user=request.user, text=data["text"], links_text=data["links"],
+                user=request.user,
+                text=data["text"],
+                links_text=data["links"],
                 options={"length": data["length"], "tone": data["tone"], "hashtags": data["hashtags"]},
             )
         except ValidationError as exc:
@@ -33,8 +35,7 @@ def index(request):
             _generate_now(request, prompt)
             return redirect(target)
     history = selectors.prompt_list(user=request.user)[:30]
-    return render(request, "compose/index.html", {"form": form, "history": history},
-                  status=400 if form.errors else 200)
+    return render(request, "compose/index.html", {"form": form, "history": history}, status=400 if form.errors else 200)
 
 
 def _generate_now(request, prompt) -> None:
@@ -51,11 +52,15 @@ def prompt_detail(request, prompt_id: int):
     for generation in generations:
         generation.form = _edit_form(generation)
         generation.is_latest = generation is latest  # the newest post is shown in full, older ones folded
-    return render(request, "compose/prompt.html", {
-        "prompt": prompt,
-        "generations": generations,
-        "autostart": request.GET.get("generate") == "1" and not generations,
-    })
+    return render(
+        request,
+        "compose/prompt.html",
+        {
+            "prompt": prompt,
+            "generations": generations,
+            "autostart": request.GET.get("generate") == "1" and not generations,
+        },
+    )
 
 
 def _sse(event: str, data: dict) -> str:
@@ -74,8 +79,11 @@ def generate(request, prompt_id: int):
         try:
             for item in services.generate_stream(prompt=prompt):
                 if isinstance(item, Generation):  # saved: a post, or a failed attempt (quality check)
-                    html = render_to_string("compose/_generation.html", {"g": _with_form(item), "latest": True, "newest": True},
-                                            request=request)
+                    html = render_to_string(
+                        "compose/_generation.html",
+                        {"g": _with_form(item), "latest": True, "newest": True},
+                        request=request,
+                    )
                     yield _sse("done", {"generation_id": item.pk, "html": html, "failed": item.failed})
                 elif item.kind == "reset":  # that draft failed serving's quality check; the next one starts
                     yield _sse("reset", {"problems": list(item.problems)})
@@ -105,8 +113,9 @@ def generation_update(request, generation_id: int):
     form = GenerationEditForm(request.POST)
     if form.is_valid():
         try:
-            services.generation_update(generation=generation, edited_post=form.cleaned_data["edited_post"],
-                                       rating=form.cleaned_data["rating"])
+            services.generation_update(
+                generation=generation, edited_post=form.cleaned_data["edited_post"], rating=form.cleaned_data["rating"]
+            )
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
         else:

@@ -22,8 +22,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CrawlRun)
 class CrawlRunAdmin(ReadOnlyAdmin):
-    list_display = ["source", "platform", "user_id", "status", "documents_new", "documents_changed",
-                    "documents_failed", "started_at", "finished_at"]
+    list_display = [
+        "source",
+        "platform",
+        "user_id",
+        "status",
+        "documents_new",
+        "documents_changed",
+        "documents_failed",
+        "started_at",
+        "finished_at",
+    ]
     list_filter = ["platform", "status", "started_at"]
     search_fields = ["source", "error", "=user_id"]
     date_hierarchy = "started_at"

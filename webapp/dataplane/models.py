@@ -60,8 +60,9 @@ class RawDocument(ReadOnlyModel):
     metadata = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=64)
     is_own_writing = models.BooleanField()
-    crawl_run = models.ForeignKey(CrawlRun, on_delete=models.DO_NOTHING, db_column="crawl_run_id",
-                                  related_name="documents", db_constraint=False)
+    crawl_run = models.ForeignKey(
+        CrawlRun, on_delete=models.DO_NOTHING, db_column="crawl_run_id", related_name="documents", db_constraint=False
+    )
     fetched_at = models.DateTimeField()
 
     class Meta:

@@ -22,9 +22,14 @@ def document_id(user_id: int, source_url: str) -> str:
 def platform_counts(*, user) -> list[dict]:
     """Per platform: documents (distinct URLs), versions, newest publication and last collection."""
     return list(
-        RawDocument.objects.filter(user_id=user.pk).values("platform")
-        .annotate(documents=Count("source_url", distinct=True), versions=Count("document_version_id"),
-                  newest=Max("published_at"), last_collected=Max("fetched_at"))
+        RawDocument.objects.filter(user_id=user.pk)
+        .values("platform")
+        .annotate(
+            documents=Count("source_url", distinct=True),
+            versions=Count("document_version_id"),
+            newest=Max("published_at"),
+            last_collected=Max("fetched_at"),
+        )
         .order_by("platform")
     )
 
@@ -35,9 +40,11 @@ def document_list(*, user, platform: str | None = None) -> QuerySet[RawDocument]
     if platform:
         latest = latest.filter(platform=platform)
     latest_ids = latest.order_by("source_url", "-fetched_at").distinct("source_url").values("document_version_id")
-    return (RawDocument.objects.filter(user_id=user.pk, document_version_id__in=latest_ids)
-            .defer("content", "metadata")
-            .order_by("-published_at", "-fetched_at"))
+    return (
+        RawDocument.objects.filter(user_id=user.pk, document_version_id__in=latest_ids)
+        .defer("content", "metadata")
+        .order_by("-published_at", "-fetched_at")
+    )
 
 
 @dataclass
@@ -51,7 +58,8 @@ def document_get(*, user, doc_id: str) -> DocumentView:
     versions = list(
         RawDocument.objects.filter(user_id=user.pk)
         .annotate(doc_id=MD5(Concat(Cast("user_id", TextField()), Value("|"), "source_url", output_field=TextField())))
-        .filter(doc_id=doc_id).order_by("-fetched_at")
+        .filter(doc_id=doc_id)
+        .order_by("-fetched_at")
     )
     if not versions:
         raise Http404("No such document")
@@ -64,7 +72,9 @@ class SearchUnavailable(Exception):
 
 def _search_index_exists() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("select to_regclass('marts.chunks') is not null and to_regclass('vectors.chunk_embeddings') is not null")
+        cursor.execute(
+            "select to_regclass('marts.chunks') is not null and to_regclass('vectors.chunk_embeddings') is not null"
+        )
         return bool(cursor.fetchone()[0])
 
 

@@ -16,7 +16,9 @@ def index(request):
             hits = selectors.search(user=request.user, query=query)
         except selectors.SearchUnavailable as exc:
             search_error = str(exc)
-    page = Paginator(selectors.document_list(user=request.user, platform=platform or None), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.document_list(user=request.user, platform=platform or None), 25).get_page(
+        request.GET.get("page")
+    )
     for doc in page.object_list:
         doc.doc_id = selectors.document_id(doc.user_id, doc.source_url)
     counts = selectors.platform_counts(user=request.user)
@@ -35,4 +37,6 @@ def index(request):
 
 def document(request, doc_id: str):
     view = selectors.document_get(user=request.user, doc_id=doc_id)
-    return render(request, "library/document.html", {"doc": view.latest, "versions": view.versions, "doc_id": view.document_id})
+    return render(
+        request, "library/document.html", {"doc": view.latest, "versions": view.versions, "doc_id": view.document_id}
+    )

@@ -30,8 +30,22 @@ class UploadAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "user__email", "error"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
-    readonly_fields = ["stored_path", "size", "crawl_run_id", "dag_run_id", "attempts", "last_attempt_at", "counts",
-                       "errors", "skipped", "notices", "error", "created_at", "started_at", "finished_at"]
+    readonly_fields = [
+        "stored_path",
+        "size",
+        "crawl_run_id",
+        "dag_run_id",
+        "attempts",
+        "last_attempt_at",
+        "counts",
+        "errors",
+        "skipped",
+        "notices",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
     actions = ["import_again"]
 
     @admin.action(description="Send the selected uploads to Airflow again (those still waiting)")
@@ -39,5 +53,8 @@ class UploadAdmin(admin.ModelAdmin):
         waiting = [upload for upload in queryset if upload.status == Upload.Status.PENDING]
         for upload in waiting:
             upload_send(upload)
-        messages.info(request, f"Sent {len(waiting)} waiting upload(s) to Airflow; an archive imported or failed "
-                               "before is re-run from the Airflow UI (twin_import), or uploaded again.")
+        messages.info(
+            request,
+            f"Sent {len(waiting)} waiting upload(s) to Airflow; an archive imported or failed "
+            "before is re-run from the Airflow UI (twin_import), or uploaded again.",
+        )

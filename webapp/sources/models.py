@@ -17,7 +17,10 @@ class Source(models.Model):
     url = models.URLField(max_length=2000)
     is_active = models.BooleanField(default=True)
     confirmed_own = models.BooleanField(  # db_default: rows written outside Django (tests, the pipeline) get it too
-        default=False, db_default=False, help_text="the user confirmed that this publication holds only their own writing")
+        default=False,
+        db_default=False,
+        help_text="the user confirmed that this publication holds only their own writing",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,7 +58,9 @@ class Upload(models.Model):
     original_name = models.CharField(max_length=255)
     stored_path = models.CharField(max_length=1000, editable=False)
     size = models.PositiveBigIntegerField()
-    publication_url = models.URLField(max_length=2000, blank=True, help_text="Substack only: your publication's address")
+    publication_url = models.URLField(
+        max_length=2000, blank=True, help_text="Substack only: your publication's address"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     crawl_run_id = models.UUIDField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True)

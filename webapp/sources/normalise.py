@@ -69,7 +69,9 @@ def _parse_url(raw: str, *, allow_private: bool) -> tuple[str, str, str, str]:
     if parts.username or parts.password:
         raise ValidationError("URLs with a user name or password are not accepted.", code="credentials")
     if not allow_private and _is_private_host(host):
-        raise ValidationError("That address points to a private or local network and cannot be collected.", code="private")
+        raise ValidationError(
+            "That address points to a private or local network and cannot be collected.", code="private"
+        )
     try:
         port = parts.port
     except ValueError as exc:
@@ -136,8 +138,9 @@ def normalise_substack(raw: str, *, allow_private: bool = False) -> str:
     if host in ("substack.com", "www.substack.com"):
         segments = _segments(path)
         if segments and segments[0].startswith("@"):
-            raise ValidationError("Give your publication's address (yourname.substack.com), not your Substack profile.",
-                                  code="profile")
+            raise ValidationError(
+                "Give your publication's address (yourname.substack.com), not your Substack profile.", code="profile"
+            )
         raise ValidationError("Give your publication's address, such as https://yourname.substack.com.", code="invalid")
     prefix = re.split(r"/(?:p|archive|feed|api|about|s|podcast)(?:/|$)", path, maxsplit=1)[0].rstrip("/")
     if host.endswith(".substack.com"):
@@ -154,7 +157,9 @@ def normalise_github(raw: str, *, allow_private: bool = False) -> str:
         _, netloc, path, _ = _parse_url(candidate, allow_private=allow_private)
         host = netloc.split(":")[0]
         if host not in ("github.com", "www.github.com"):
-            raise ValidationError("That is not a github.com address; give your GitHub username or profile URL.", code="host")
+            raise ValidationError(
+                "That is not a github.com address; give your GitHub username or profile URL.", code="host"
+            )
         segments = _segments(path)
         if not segments:
             raise ValidationError("Add your username: https://github.com/yourname.", code="invalid")
@@ -167,7 +172,8 @@ def normalise_github(raw: str, *, allow_private: bool = False) -> str:
 PROFILE_NEEDS_EXPORT = (
     "LinkedIn shows a profile's posts only to signed-in members, so a profile cannot be collected. Upload your "
     "LinkedIn data export instead (LinkedIn: Settings > Data privacy > Get a copy of your data; below, "
-    "'Upload an export'), or add the URLs of single posts and articles.")
+    "'Upload an export'), or add the URLs of single posts and articles."
+)
 
 
 def normalise_linkedin(raw: str, *, allow_private: bool = False) -> str:
@@ -216,8 +222,9 @@ def normalise_source(platform: str, raw: str, *, allow_private: bool = False) ->
 
 PUBLICATION_NEEDS_CONFIRMATION = (
     "This is a publication, which can hold other people's posts: your twin learns your voice only from your "
-    "own writing. Tick \"Only my own writing\" if every post in it is yours, or add your Medium profile "
-    "(@you) instead.")
+    'own writing. Tick "Only my own writing" if every post in it is yours, or add your Medium profile '
+    "(@you) instead."
+)
 
 
 def is_publication(platform: str, url: str) -> bool:

@@ -28,7 +28,10 @@ def upload_get(*, user, upload_id: int) -> Upload:
 def sources_with_last_run(*, user) -> list[tuple[Source, CrawlRun | None]]:
     """Each source of the user with its most recent crawl (``raw.crawl_runs.source`` is the source URL)."""
     sources = list(source_list(user=user))
-    runs = (CrawlRun.objects.filter(user_id=user.pk, source__in=[source.url for source in sources])
-            .order_by("source", "-started_at").distinct("source"))
+    runs = (
+        CrawlRun.objects.filter(user_id=user.pk, source__in=[source.url for source in sources])
+        .order_by("source", "-started_at")
+        .distinct("source")
+    )
     by_url = {run.source: run for run in runs}
     return [(source, by_url.get(source.url)) for source in sources]

@@ -22,8 +22,12 @@ from webapp.sources.normalise import PUBLICATION_NEEDS_CONFIRMATION, is_publicat
 log = logging.getLogger(__name__)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 IMPORT_DAG = "twin_import"
-IMPORT_STATES = {"queued": Upload.Status.QUEUED, "running": Upload.Status.IMPORTING,
-                 "success": Upload.Status.SUCCEEDED, "failed": Upload.Status.FAILED}
+IMPORT_STATES = {
+    "queued": Upload.Status.QUEUED,
+    "running": Upload.Status.IMPORTING,
+    "success": Upload.Status.SUCCEEDED,
+    "failed": Upload.Status.FAILED,
+}
 
 
 def _allow_private() -> bool:
@@ -105,8 +109,9 @@ def upload_create(*, user, kind: str, fileobj, name: str, size: int, publication
     if kind not in Upload.Kind.values:
         raise ValidationError({"kind": "Choose which platform the export is from."})
     if size > limit:
-        raise ValidationError({"file": f"The file is {filesizeformat(size)}; the limit is {filesizeformat(limit)}."},
-                              code="too_large")
+        raise ValidationError(
+            {"file": f"The file is {filesizeformat(size)}; the limit is {filesizeformat(limit)}."}, code="too_large"
+        )
     if size == 0:
         raise ValidationError({"file": "The file is empty."}, code="empty")
     if not name.lower().endswith(".zip"):
@@ -135,8 +140,14 @@ def upload_create(*, user, kind: str, fileobj, name: str, size: int, publication
             out.write(chunk)
     safe_name = Path(name).name[:255] or "export.zip"
     with transaction.atomic():
-        upload = Upload.objects.create(user=user, kind=kind, original_name=safe_name, stored_path=str(path),
-                                       size=written, publication_url=publication_url)
+        upload = Upload.objects.create(
+            user=user,
+            kind=kind,
+            original_name=safe_name,
+            stored_path=str(path),
+            size=written,
+            publication_url=publication_url,
+        )
         transaction.on_commit(lambda: upload_send(upload))
     return upload
 
@@ -149,10 +160,18 @@ def upload_send(upload: Upload, client: AirflowClient | None = None) -> Upload:
     own_client = client is None
     client = client or airflow_client()
     try:
-        run = trigger_once(client, IMPORT_DAG, {
-            "upload_id": upload.pk, "user_id": upload.user_id, "kind": upload.kind,
-            "archive": Path(upload.stored_path).name, "publication_url": upload.publication_url or None,
-        }, f"upload-{upload.pk}")
+        run = trigger_once(
+            client,
+            IMPORT_DAG,
+            {
+                "upload_id": upload.pk,
+                "user_id": upload.user_id,
+                "kind": upload.kind,
+                "archive": Path(upload.stored_path).name,
+                "publication_url": upload.publication_url or None,
+            },
+            f"upload-{upload.pk}",
+        )
     except AirflowUnavailable as exc:
         upload.status, upload.error = Upload.Status.PENDING, f"Waiting for Airflow: {exc}"
         log.warning("upload %s kept pending: %s", upload.pk, exc)
@@ -218,28 +237,40 @@ def _record_outcome(upload: Upload, summary) -> None:
 
 def _record_failure(upload: Upload) -> None:
     """A failed run: the reason from the import's crawl run (the archive is kept), or the run's."""
-    from webapp.dataplane.models import CrawlRun
     from twin.uploads import run_source
+    from webapp.dataplane.models import CrawlRun
 
-    run = (CrawlRun.objects.filter(user_id=upload.user_id, source=run_source(upload.kind, upload.pk))
-           .order_by("-started_at").first())
+    run = (
+        CrawlRun.objects.filter(user_id=upload.user_id, source=run_source(upload.kind, upload.pk))
+        .order_by("-started_at")
+        .first()
+    )
     if run is not None:
         upload.crawl_run_id = run.pk
         upload.errors = list(run.errors or [])[:100]
-        upload.counts = {"seen": run.documents_seen, "new": run.documents_new, "changed": run.documents_changed,
-                         "unchanged": run.documents_unchanged, "failed": run.documents_failed}
+        upload.counts = {
+            "seen": run.documents_seen,
+            "new": run.documents_new,
+            "changed": run.documents_changed,
+            "unchanged": run.documents_unchanged,
+            "failed": run.documents_failed,
+        }
         upload.error = run.error or (upload.errors[0].get("error", "") if upload.errors else "")
     if not upload.error:
-        upload.error = (f"The import run {upload.dag_run_id} failed before importing anything; "
-                        "see it in the Airflow UI (twin_import).")
+        upload.error = (
+            f"The import run {upload.dag_run_id} failed before importing anything; "
+            "see it in the Airflow UI (twin_import)."
+        )
     upload.finished_at = timezone.now()
 
 
 def retry_pending_uploads() -> list[Upload]:
     """Send every upload still waiting for Airflow (the ``retry_pending_collections`` command)."""
     with airflow_client() as client:
-        return [upload_send(upload, client)
-                for upload in Upload.objects.filter(status=Upload.Status.PENDING).order_by("created_at")]
+        return [
+            upload_send(upload, client)
+            for upload in Upload.objects.filter(status=Upload.Status.PENDING).order_by("created_at")
+        ]
 
 
 def upload_delete(*, upload: Upload) -> None:

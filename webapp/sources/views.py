@@ -40,8 +40,14 @@ def index(request):
 def edit(request, source_id: int):
     source = selectors.source_get(user=request.user, source_id=source_id)
     if request.method == "GET":
-        form = SourceForm(initial={"platform": source.platform, "url": source.url, "is_active": source.is_active,
-                                   "confirmed_own": source.confirmed_own})
+        form = SourceForm(
+            initial={
+                "platform": source.platform,
+                "url": source.url,
+                "is_active": source.is_active,
+                "confirmed_own": source.confirmed_own,
+            }
+        )
         return render(request, "sources/edit.html", {"form": form, "source": source})
     form = SourceForm(request.POST)
     if form.is_valid():
@@ -75,8 +81,12 @@ def upload(request):
         data = form.cleaned_data
         try:
             created = services.upload_create(
-                user=request.user, kind=data["kind"], fileobj=data["file"], name=data["file"].name,
-                size=data["file"].size, publication_url=data["publication_url"].strip(),
+                user=request.user,
+                kind=data["kind"],
+                fileobj=data["file"],
+                name=data["file"].name,
+                size=data["file"].size,
+                publication_url=data["publication_url"].strip(),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

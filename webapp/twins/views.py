@@ -15,13 +15,17 @@ def index(request):
     latest = collection_selectors.request_latest(user=request.user, dag_id="twin_finetune")
     if latest is not None:
         collection_services.request_refresh(latest, with_tasks=False)
-    return render(request, "twins/index.html", {
-        "models": models,
-        "active": next((m for m in models if m.status == "active"), None),
-        "training_request": latest,
-        "training_active": latest is not None and latest.status in collection_services.ACTIVE,
-        "requests": collection_selectors.request_list(user=request.user, dag_id="twin_finetune")[:10],
-    })
+    return render(
+        request,
+        "twins/index.html",
+        {
+            "models": models,
+            "active": next((m for m in models if m.status == "active"), None),
+            "training_request": latest,
+            "training_active": latest is not None and latest.status in collection_services.ACTIVE,
+            "requests": collection_selectors.request_list(user=request.user, dag_id="twin_finetune")[:10],
+        },
+    )
 
 
 @require_POST
@@ -32,8 +36,11 @@ def train(request):
         messages.info(request, "Your twin is already training.")
         return redirect("twins:index")
     if created.status == CollectionRequest.Status.PENDING:
-        messages.warning(request, "Airflow is not reachable right now. Your training request is saved and will be "
-                                  "sent automatically when it is back.")
+        messages.warning(
+            request,
+            "Airflow is not reachable right now. Your training request is saved and will be "
+            "sent automatically when it is back.",
+        )
     elif created.status == CollectionRequest.Status.FAILED:
         messages.error(request, created.reason)
     else:

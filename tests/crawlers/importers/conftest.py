@@ -15,8 +15,9 @@ from twin.tables import crawl_runs, documents
 EXPORTS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
 
 
-def zip_export(source: Path, target: Path, *, replace: dict[str, bytes] | None = None,
-               drop: tuple[str, ...] = ()) -> Path:
+def zip_export(
+    source: Path, target: Path, *, replace: dict[str, bytes] | None = None, drop: tuple[str, ...] = ()
+) -> Path:
     """Zip ``source`` the way the platforms do (deflated, relative paths); ``replace`` swaps a member's bytes."""
     replace = dict(replace or {})
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -41,11 +42,18 @@ def user_id() -> int:
 
 def stored_documents(engine, user_id: int) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(
-            sa.select(documents).where(documents.c.user_id == user_id).order_by(documents.c.source_url, documents.c.fetched_at)
-        ).mappings()]
+        return [
+            dict(row)
+            for row in conn.execute(
+                sa.select(documents)
+                .where(documents.c.user_id == user_id)
+                .order_by(documents.c.source_url, documents.c.fetched_at)
+            ).mappings()
+        ]
 
 
 def crawl_run_row(engine, crawl_run_id) -> dict:
     with engine.connect() as conn:
-        return dict(conn.execute(sa.select(crawl_runs).where(crawl_runs.c.crawl_run_id == crawl_run_id)).mappings().one())
+        return dict(
+            conn.execute(sa.select(crawl_runs).where(crawl_runs.c.crawl_run_id == crawl_run_id)).mappings().one()
+        )

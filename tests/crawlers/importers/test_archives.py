@@ -12,7 +12,13 @@ import pytest
 
 from crawlers.importers import import_export
 from crawlers.importers.archives import (
-    ArchiveError, ArchiveLimits, CorruptArchive, EncryptedArchive, UnsafeArchive, check_member_name, open_export,
+    ArchiveError,
+    ArchiveLimits,
+    CorruptArchive,
+    EncryptedArchive,
+    UnsafeArchive,
+    check_member_name,
+    open_export,
 )
 from tests.crawlers.importers.conftest import EXPORTS, crawl_run_row, stored_documents, zip_export
 
@@ -59,7 +65,9 @@ def no_inflation(monkeypatch):
     monkeypatch.setattr(zipfile.ZipFile, "open", open_for_writing_only)
 
 
-@pytest.mark.parametrize("name", ["../evil.sh", "posts/../../evil.sh", "/etc/cron.d/evil", "..\\..\\evil.bat", "C:/Windows/evil.dll"])
+@pytest.mark.parametrize(
+    "name", ["../evil.sh", "posts/../../evil.sh", "/etc/cron.d/evil", "..\\..\\evil.bat", "C:/Windows/evil.dll"]
+)
 def test_paths_that_escape_are_rejected_before_extraction(name, no_inflation):
     data = _zip_bytes({"posts.csv": b"post_id\n", name: b"echo owned"})
     with pytest.raises(UnsafeArchive, match="unsafe path in archive"):
@@ -138,7 +146,7 @@ def test_truncated_or_corrupt_zip_is_a_clear_error(damage, tmp_path):
 def test_a_corrupt_member_fails_only_when_read():
     data = bytearray(_zip_bytes({"posts/good.html": b"<p>good</p>" * 50, "posts/bad.html": os.urandom(3000)}))
     bad_header = data.find(LOCAL_HEADER, data.find(LOCAL_HEADER) + 4)
-    data[bad_header + 100: bad_header + 200] = bytes(100)  # zero out part of bad.html's compressed data
+    data[bad_header + 100 : bad_header + 200] = bytes(100)  # zero out part of bad.html's compressed data
     with open_export(bytes(data)) as archive:
         assert archive.read("posts/good.html") == b"<p>good</p>" * 50
         with pytest.raises(CorruptArchive, match="posts/bad.html cannot be read"):
@@ -164,12 +172,15 @@ def test_folder_with_a_symlink_is_rejected(tmp_path):
         open_export(tmp_path)
 
 
-@pytest.mark.parametrize("hostile, expected", [
-    ("traversal", "points outside the archive"),
-    ("bomb", "decompression bomb"),
-    ("encrypted", "password-protected"),
-    ("truncated", "not a readable zip file"),
-])
+@pytest.mark.parametrize(
+    "hostile, expected",
+    [
+        ("traversal", "points outside the archive"),
+        ("bomb", "decompression bomb"),
+        ("encrypted", "password-protected"),
+        ("truncated", "not a readable zip file"),
+    ],
+)
 def test_a_rejected_archive_fails_the_crawl_run_and_stores_nothing(hostile, expected, engine, user_id, tmp_path):
     good = zip_export(EXPORTS / "medium", tmp_path / "good.zip").read_bytes()
     data = {

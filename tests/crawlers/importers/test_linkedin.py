@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ def test_posts_and_articles_are_stored_field_by_field(engine, user_id, tmp_path)
         'We replaced our vector database with Postgres. 🐘\n\nThe "boring" choice won:\n- one backup\n'
         '- one set of permissions\n- hybrid search in a single query\n\nWhat would you "never" move off Postgres? 👇'
     )
-    assert post["published_at"] == datetime(2024, 3, 5, 14, 22, 10, tzinfo=timezone.utc)
+    assert post["published_at"] == datetime(2024, 3, 5, 14, 22, 10, tzinfo=UTC)
     assert post["metadata"] == {"visibility": "MEMBER_NETWORK", "author": "Jane Doe"}
     assert post["is_own_writing"] is True
     assert post["crawl_run_id"] == summary.crawl_run_id
@@ -60,8 +60,11 @@ def test_posts_and_articles_are_stored_field_by_field(engine, user_id, tmp_path)
     )
 
     shared = stored[SHARE.format("7165512345678901234")]
-    assert shared["metadata"] == {"shared_url": "https://janedoe.substack.com/p/the-fine-tuning-checklist",
-                                  "visibility": "MEMBER_NETWORK", "author": "Jane Doe"}
+    assert shared["metadata"] == {
+        "shared_url": "https://janedoe.substack.com/p/the-fine-tuning-checklist",
+        "visibility": "MEMBER_NETWORK",
+        "author": "Jane Doe",
+    }
     with_media = stored[SHARE.format("7152612345678901234")]
     assert with_media["metadata"]["media_url"].startswith("https://media.licdn.com/dms/image/")
     assert with_media["metadata"]["visibility"] == "CONNECTIONS_ONLY"
@@ -69,7 +72,7 @@ def test_posts_and_articles_are_stored_field_by_field(engine, user_id, tmp_path)
     article = stored[BORING_ARTICLE]
     assert article["kind"] == "article" and article["platform"] == "linkedin"
     assert article["title"] == "Why boring technology wins"
-    assert article["published_at"] == datetime(2024, 1, 10, 9, 12, tzinfo=timezone.utc)
+    assert article["published_at"] == datetime(2024, 1, 10, 9, 12, tzinfo=UTC)
     assert article["metadata"] == {"created_at": "2024-01-08T16:31:00+00:00", "author": "Jane Doe"}
     assert article["content"] == (
         "Every year someone asks me which new database we should adopt. My answer hasn't changed: the one your "
@@ -78,10 +81,17 @@ def test_posts_and_articles_are_stored_field_by_field(engine, user_id, tmp_path)
         "them on the product, not on the plumbing.\n\n> Choose boring technology. \u2014 Dan McKinley\n\n"
         "What did your last \u201cexciting\u201d choice cost you?"
     )
-    assert "```\nselect id from chunks\norder by embedding <=> $1\nlimit 10;\n```" in stored[POSTGRES_ARTICLE]["content"]
+    assert (
+        "```\nselect id from chunks\norder by embedding <=> $1\nlimit 10;\n```" in stored[POSTGRES_ARTICLE]["content"]
+    )
 
     run = crawl_run_row(engine, summary.crawl_run_id)
-    assert (run["user_id"], run["source"], run["platform"], run["status"]) == (user_id, "linkedin-export", "linkedin", "succeeded")
+    assert (run["user_id"], run["source"], run["platform"], run["status"]) == (
+        user_id,
+        "linkedin-export",
+        "linkedin",
+        "succeeded",
+    )
     assert (run["documents_seen"], run["documents_new"], run["documents_failed"], run["errors"]) == (7, 7, 0, [])
 
 
@@ -89,11 +99,18 @@ def test_reimport_adds_nothing_and_an_edited_post_adds_exactly_one_version(engin
     first = import_export("linkedin", EXPORTS / "linkedin", user_id, engine)  # the extracted folder
     again = import_export("linkedin", _linkedin_zip(tmp_path), user_id, engine)  # the same export, zipped
     assert first.counts["new"] == 7
-    assert (again.status, again.counts["new"], again.counts["changed"], again.counts["unchanged"]) == ("succeeded", 0, 0, 7)
+    assert (again.status, again.counts["new"], again.counts["changed"], again.counts["unchanged"]) == (
+        "succeeded",
+        0,
+        0,
+        7,
+    )
 
     newer = copy_export("linkedin", tmp_path / "newer")
     shares = newer / TOP / "Shares.csv"
-    shares.write_bytes(shares.read_bytes().replace(b"That's the whole strategy.", b"That's the whole strategy. Still true."))
+    shares.write_bytes(
+        shares.read_bytes().replace(b"That's the whole strategy.", b"That's the whole strategy. Still true.")
+    )
     edited = import_export("linkedin", newer, user_id, engine)
 
     assert (edited.counts["new"], edited.counts["changed"], edited.counts["unchanged"]) == (0, 1, 6)
@@ -114,12 +131,16 @@ def test_complete_export_names_shares_with_the_member_id_and_has_no_top_folder(e
 
 
 def test_malformed_csv_keeps_earlier_rows_and_the_articles(engine, user_id, tmp_path):
-    broken = (SHARES_HEADER
-              + f'2024-03-05 14:22:10,{FIRST_POST},"A fine post.",,,MEMBER_NETWORK\n'
-              + f'not a date,{SHARE.format("2")},"Bad date, one row only.",,,MEMBER_NETWORK\n'
-              + f'2024-03-06 10:00:00,{SHARE.format("3")},"Too many fields",,,MEMBER_NETWORK,extra\n'
-              + f'2024-03-07 10:00:00,{SHARE.format("4")},"Unterminated \x00 quote,,,\n')
-    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": broken.encode()}), user_id, engine)
+    broken = (
+        SHARES_HEADER
+        + f'2024-03-05 14:22:10,{FIRST_POST},"A fine post.",,,MEMBER_NETWORK\n'
+        + f'not a date,{SHARE.format("2")},"Bad date, one row only.",,,MEMBER_NETWORK\n'
+        + f'2024-03-06 10:00:00,{SHARE.format("3")},"Too many fields",,,MEMBER_NETWORK,extra\n'
+        + f'2024-03-07 10:00:00,{SHARE.format("4")},"Unterminated \x00 quote,,,\n'
+    )
+    summary = import_export(
+        "linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": broken.encode()}), user_id, engine
+    )
 
     assert summary.status == "partial"
     assert sorted(_by_url(stored_documents(engine, user_id))) == sorted([FIRST_POST, BORING_ARTICLE, POSTGRES_ARTICLE])
@@ -133,19 +154,27 @@ def test_malformed_csv_keeps_earlier_rows_and_the_articles(engine, user_id, tmp_
 
 
 def test_cp1252_csv_is_decoded_with_a_notice(engine, user_id, tmp_path):
-    text = SHARES_HEADER + f'2024-03-05 14:22:10,{FIRST_POST},"Caf\u00e9 culture \u2014 \u201cships\u201d fast.",,,MEMBER_NETWORK\n'
-    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": text.encode("cp1252")}),
-                            user_id, engine)
+    text = (
+        SHARES_HEADER
+        + f'2024-03-05 14:22:10,{FIRST_POST},"Caf\u00e9 culture \u2014 \u201cships\u201d fast.",,,MEMBER_NETWORK\n'
+    )
+    summary = import_export(
+        "linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": text.encode("cp1252")}), user_id, engine
+    )
     assert summary.status == "succeeded"
     assert summary.notices == [f"{TOP}/Shares.csv is not UTF-8: read it as cp1252 (re-saved by a spreadsheet?)"]
-    assert _by_url(stored_documents(engine, user_id))[FIRST_POST]["content"] == "Caf\u00e9 culture \u2014 \u201cships\u201d fast."
+    assert (
+        _by_url(stored_documents(engine, user_id))[FIRST_POST]["content"]
+        == "Caf\u00e9 culture \u2014 \u201cships\u201d fast."
+    )
 
 
 def test_a_latin1_csv_with_nul_bytes_is_cleaned_and_stored(engine, user_id, tmp_path):
     """PostgreSQL cannot store NUL: it is removed (and counted), never surfaced as a database error."""
     text = SHARES_HEADER + f'2024-03-05 14:22:10,{FIRST_POST},"Caf\u00e9\x00 cr\u00e8me\x00 ships.",,,MEMBER_NETWORK\n'
-    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": text.encode("latin-1")}),
-                            user_id, engine)
+    summary = import_export(
+        "linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": text.encode("latin-1")}), user_id, engine
+    )
     assert summary.status == "succeeded", summary.errors
     row = _by_url(stored_documents(engine, user_id))[FIRST_POST]
     assert row["content"] == "Caf\u00e9 cr\u00e8me ships."
@@ -153,16 +182,29 @@ def test_a_latin1_csv_with_nul_bytes_is_cleaned_and_stored(engine, user_id, tmp_
 
 def test_undecodable_csv_is_a_clear_error_and_the_articles_still_land(engine, user_id, tmp_path):
     garbage = SHARES_HEADER.encode() + b"2024-03-05 14:22:10,x,\x81\x8d\x8f\x90,,,\n"
-    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": garbage}), user_id, engine)
+    summary = import_export(
+        "linkedin", _linkedin_zip(tmp_path, replace={f"{TOP}/Shares.csv": garbage}), user_id, engine
+    )
     assert summary.status == "partial"
-    assert summary.errors == [{"url": None, "error": f"{TOP}/Shares.csv: neither UTF-8 nor cp1252 text "
-                                                     "(byte 0x81 on line 2); use the file as the platform exported it"}]
+    assert summary.errors == [
+        {
+            "url": None,
+            "error": f"{TOP}/Shares.csv: neither UTF-8 nor cp1252 text "
+            "(byte 0x81 on line 2); use the file as the platform exported it",
+        }
+    ]
     assert sorted(_by_url(stored_documents(engine, user_id))) == sorted([BORING_ARTICLE, POSTGRES_ARTICLE])
 
 
 def test_an_export_without_posts_fails_with_a_clear_error(engine, user_id, tmp_path):
-    empty_profile = _linkedin_zip(tmp_path, drop=(f"{TOP}/Shares.csv",) + tuple(
-        f"{TOP}/Articles/Articles/{path.name}" for path in (EXPORTS / "linkedin" / TOP / "Articles" / "Articles").iterdir()))
+    empty_profile = _linkedin_zip(
+        tmp_path,
+        drop=(f"{TOP}/Shares.csv",)
+        + tuple(
+            f"{TOP}/Articles/Articles/{path.name}"
+            for path in (EXPORTS / "linkedin" / TOP / "Articles" / "Articles").iterdir()
+        ),
+    )
     summary = import_export("linkedin", empty_profile, user_id, engine)
     assert summary.status == "failed"
     assert summary.errors[0]["error"].startswith("no posts found in this linkedin export: expected Shares.csv")
@@ -177,11 +219,18 @@ def test_an_export_without_posts_fails_with_a_clear_error(engine, user_id, tmp_p
 
 def test_a_bad_article_file_among_good_ones(engine, user_id, tmp_path):
     articles = f"{TOP}/Articles/Articles"
-    summary = import_export("linkedin", _linkedin_zip(tmp_path, replace={
-        f"{articles}/2024-01-10 09:12:31.0-Why boring technology wins.html": b"",
-        f"{articles}/2022-01-01 10:00:00.0-No link.html":
-            b"<html><body><h1>No link</h1><p class='published'>Published on 2022-01-01 10:00</p><p>x</p></body></html>",
-    }), user_id, engine)
+    summary = import_export(
+        "linkedin",
+        _linkedin_zip(
+            tmp_path,
+            replace={
+                f"{articles}/2024-01-10 09:12:31.0-Why boring technology wins.html": b"",
+                f"{articles}/2022-01-01 10:00:00.0-No link.html": b"<html><body><h1>No link</h1><p class='published'>Published on 2022-01-01 10:00</p><p>x</p></body></html>",
+            },
+        ),
+        user_id,
+        engine,
+    )
     assert summary.status == "partial"
     assert {error["url"]: error["error"] for error in summary.errors} == {
         f"{articles}/2024-01-10 09:12:31.0-Why boring technology wins.html": "empty file",
@@ -191,12 +240,15 @@ def test_a_bad_article_file_among_good_ones(engine, user_id, tmp_path):
     assert POSTGRES_ARTICLE in _by_url(stored_documents(engine, user_id))
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ('"First line"\n""\n"He said ""ship it"""', 'First line\n\nHe said "ship it"'),
-    ('"Quoted" is how I start, and how I "end"', '"Quoted" is how I start, and how I "end"'),
-    ('"Stay hungry" - and "foolish"', '"Stay hungry" - and "foolish"'),
-    ("plain text", "plain text"),
-    ('""', ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ('"First line"\n""\n"He said ""ship it"""', 'First line\n\nHe said "ship it"'),
+        ('"Quoted" is how I start, and how I "end"', '"Quoted" is how I start, and how I "end"'),
+        ('"Stay hungry" - and "foolish"', '"Stay hungry" - and "foolish"'),
+        ("plain text", "plain text"),
+        ('""', ""),
+    ],
+)
 def test_linkedin_double_quoted_commentary_is_unwrapped(raw, expected):
     assert unwrap_double_quoting(raw) == expected

@@ -1,18 +1,21 @@
 """Shared parsing of export files: encodings, CSV quirks, timestamps."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
 from crawlers.importers.parsing import ExportFormatError, decode_text, parse_timestamp, read_csv
 
 
-@pytest.mark.parametrize("data, encoding", [
-    ("\ufeffcafé — ok".encode("utf-8"), "utf-8"),
-    ("café — ok".encode("utf-8"), "utf-8"),
-    ("café — ok".encode("utf-16"), "utf-16"),  # encode() writes the BOM
-    ("café — ok".encode("cp1252"), "cp1252"),
-])
+@pytest.mark.parametrize(
+    "data, encoding",
+    [
+        ("\ufeffcafé — ok".encode("utf-8"), "utf-8"),
+        ("café — ok".encode(), "utf-8"),
+        ("café — ok".encode("utf-16"), "utf-16"),  # encode() writes the BOM
+        ("café — ok".encode("cp1252"), "cp1252"),
+    ],
+)
 def test_text_is_decoded_from_bom_utf8_or_cp1252(data, encoding):
     decoded = decode_text(data, "Shares.csv")
     assert (decoded.text, decoded.encoding) == ("café — ok", encoding)
@@ -42,7 +45,11 @@ def test_csv_with_broken_quoting_keeps_the_rows_before_it():
 
 def test_csv_row_with_extra_fields_is_an_error_of_that_row_only():
     parsed = read_csv(b"a,b\n1,2\n1,2,3\n4,5\n", "x.csv", ("a", "b"))
-    assert [row.error for row in parsed.rows] == [None, "x.csv: malformed CSV at line 3: 3 fields, the header has 2", None]
+    assert [row.error for row in parsed.rows] == [
+        None,
+        "x.csv: malformed CSV at line 3: 3 fields, the header has 2",
+        None,
+    ]
 
 
 def test_csv_without_the_required_columns_names_what_it_found():
@@ -52,13 +59,16 @@ def test_csv_without_the_required_columns_names_what_it_found():
         read_csv(b"", "posts.csv", ("post_id",))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2024-03-05 14:22:10", datetime(2024, 3, 5, 14, 22, 10, tzinfo=timezone.utc)),
-    ("2019-03-12T10:01:02.123Z", datetime(2019, 3, 12, 10, 1, 2, 123000, tzinfo=timezone.utc)),
-    ("Published on 2024-01-10 09:12", datetime(2024, 1, 10, 9, 12, tzinfo=timezone.utc)),
-    ("2024-01-10T11:00:00+02:00", datetime(2024, 1, 10, 9, 0, tzinfo=timezone.utc)),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-03-05 14:22:10", datetime(2024, 3, 5, 14, 22, 10, tzinfo=UTC)),
+        ("2019-03-12T10:01:02.123Z", datetime(2019, 3, 12, 10, 1, 2, 123000, tzinfo=UTC)),
+        ("Published on 2024-01-10 09:12", datetime(2024, 1, 10, 9, 12, tzinfo=UTC)),
+        ("2024-01-10T11:00:00+02:00", datetime(2024, 1, 10, 9, 0, tzinfo=UTC)),
+        ("", None),
+    ],
+)
 def test_timestamps_in_export_formats(text, expected):
     assert parse_timestamp(text, "Date") == expected
 
@@ -71,7 +81,7 @@ def test_a_bad_timestamp_names_the_field():
 def test_a_field_longer_than_the_limit_stops_the_file_with_the_limit_named():
     from crawlers.importers.parsing import MAX_CSV_FIELD_CHARS
 
-    data = ("Date,ShareCommentary\n2024-03-05,fine\n2024-03-06,\"" + "x" * (MAX_CSV_FIELD_CHARS + 10) + "\"\n").encode()
+    data = ('Date,ShareCommentary\n2024-03-05,fine\n2024-03-06,"' + "x" * (MAX_CSV_FIELD_CHARS + 10) + '"\n').encode()
     parsed = read_csv(data, "Shares.csv", ("Date", "ShareCommentary"))
     assert [row.values["ShareCommentary"] for row in parsed.rows] == ["fine"]
     assert parsed.error.startswith("Shares.csv: malformed CSV from line 3") and str(MAX_CSV_FIELD_CHARS) in parsed.error

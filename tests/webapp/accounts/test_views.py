@@ -7,8 +7,9 @@ from tests.webapp.conftest import PASSWORD, make_user
 
 
 def test_sign_up_logs_in_and_lands_on_sources(client, db):
-    response = client.post(reverse("accounts:signup"), {"email": "New.Person@Example.com", "password1": PASSWORD,
-                                                         "password2": PASSWORD})
+    response = client.post(
+        reverse("accounts:signup"), {"email": "New.Person@Example.com", "password1": PASSWORD, "password2": PASSWORD}
+    )
     assert response.status_code == 302 and response.url == reverse("sources:index")
     user = get_user_model().objects.get(email="new.person@example.com")
     assert client.get(reverse("sources:index")).context["user"] == user
@@ -44,8 +45,14 @@ def test_every_page_requires_login(client, db):
 
 
 def test_password_change(user_client, user):
-    response = user_client.post(reverse("accounts:password_change"), {
-        "old_password": PASSWORD, "new_password1": "a much longer new secret", "new_password2": "a much longer new secret"})
+    response = user_client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a much longer new secret",
+            "new_password2": "a much longer new secret",
+        },
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("a much longer new secret")
@@ -57,7 +64,9 @@ def test_password_reset_by_console_email(client, db, mailoutbox):
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["reset@example.com"]
     link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", mailoutbox[0].body).group(1)
     form_url = client.get(link).url  # Django swaps the token for a session one
-    response = client.post(form_url, {"new_password1": "brand new long secret", "new_password2": "brand new long secret"})
+    response = client.post(
+        form_url, {"new_password1": "brand new long secret", "new_password2": "brand new long secret"}
+    )
     assert response.status_code == 302 and response.url == reverse("accounts:password_reset_complete")
     user.refresh_from_db()
     assert user.check_password("brand new long secret")

@@ -1,4 +1,4 @@
-""""Collect now" against a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) running a
+""" "Collect now" against a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) running a
 stand-in `twin_collect` DAG: the request is triggered, followed to success, and the page shows the
 per-source results the run recorded in raw.crawl_runs."""
 
@@ -25,8 +25,12 @@ DAGS = Path(__file__).parent / "airflow_dags"
 def airflow(tmp_path_factory, admin_database_url):
     name = f"airflow_web_{uuid.uuid4().hex[:8]}"
     ensure_database(admin_database_url, name)
-    settings = load_settings(home=tmp_path_factory.mktemp("twin_home"), airflow_db_name=name,
-                             airflow_url=f"http://127.0.0.1:{free_port()}", airflow_password="a-web-test-password")
+    settings = load_settings(
+        home=tmp_path_factory.mktemp("twin_home"),
+        airflow_db_name=name,
+        airflow_url=f"http://127.0.0.1:{free_port()}",
+        airflow_password="a-web-test-password",
+    )
     try:
         with running_airflow(settings, dags_folder=DAGS):
             yield settings
@@ -49,7 +53,9 @@ def test_collect_now_runs_the_dag_and_shows_per_source_results(airflow, client, 
     deadline = time.monotonic() + 120
     while True:  # the dag-processor needs a moment to parse the DAG: until then the trigger is refused (404)
         response = client.post(reverse("collection:now"))
-        request = CollectionRequest.objects.get(user=user) if CollectionRequest.objects.filter(user=user).exists() else None
+        request = (
+            CollectionRequest.objects.get(user=user) if CollectionRequest.objects.filter(user=user).exists() else None
+        )
         if request is not None and request.status != "failed":
             break
         assert time.monotonic() < deadline, request.reason if request else "no request saved"
@@ -70,8 +76,9 @@ def test_collect_now_runs_the_dag_and_shows_per_source_results(airflow, client, 
     assert "crawl_sources" in page and 'data-active="0"' in page and "Open in Airflow" in page
 
 
-def test_an_upload_is_imported_by_airflow_and_its_page_shows_the_outcome(airflow, client, settings,
-                                                                       django_capture_on_commit_callbacks):
+def test_an_upload_is_imported_by_airflow_and_its_page_shows_the_outcome(
+    airflow, client, settings, django_capture_on_commit_callbacks
+):
     """The real twin_import DAG (linked into the DAGs folder): triggered once per upload, followed to
     the end, its return value shown; the archive is deleted once imported."""
     import io

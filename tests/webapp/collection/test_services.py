@@ -53,7 +53,9 @@ def test_crawl_runs_belong_to_the_request_window_and_the_user(user, other_user, 
     older.status = "success"
     older.save()
     CollectionRequest.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(hours=2))
-    dataplane_rows.crawl_run(user.pk, "https://github.com/ada", "github", started_at=timezone.now() - timedelta(hours=1))
+    dataplane_rows.crawl_run(
+        user.pk, "https://github.com/ada", "github", started_at=timezone.now() - timedelta(hours=1)
+    )
     newer = services.request_create(user=user)
     dataplane_rows.crawl_run(user.pk, "https://medium.com/@ada", "medium", new=3)
     dataplane_rows.crawl_run(user.pk, "linkedin-export", "linkedin")

@@ -37,8 +37,13 @@ def test_per_source_results_and_errors_are_shown(user_client, user, airflow_down
     source_create(user=user, platform="medium", url="@ada")
     request = request_create(user=user)
     dataplane_rows.crawl_run(user.pk, "https://medium.com/@ada", "medium", new=4, changed=1)
-    dataplane_rows.crawl_run(user.pk, "https://github.com/ada", "github", status="failed",
-                             errors=[{"url": None, "error": "GitHub user not found (HTTP 404)"}])
+    dataplane_rows.crawl_run(
+        user.pk,
+        "https://github.com/ada",
+        "github",
+        status="failed",
+        errors=[{"url": None, "error": "GitHub user not found (HTTP 404)"}],
+    )
     page = user_client.get(reverse("collection:detail", args=[request.pk])).content.decode()
     assert "https://medium.com/@ada" in page and "GitHub user not found (HTTP 404)" in page
     assert '<td class="num">4</td>' in page

@@ -1,21 +1,28 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from webapp.compose import services
-from webapp.compose.serving_client import ServingUnavailable
 from tests.webapp.serving_standin import NO_ADAPTER, QUALITY_PROBLEMS
+from webapp.compose import services
 from webapp.compose.models import Generation
+from webapp.compose.serving_client import ServingUnavailable
 
 
 def test_prompt_create_validates_text_links_and_options(user):
-    prompt = services.prompt_create(user=user, text="  Postgres for RAG ", links_text="https://a.example/x\n\nhttps://a.example/x\n",
-                                    options={"length": "short", "tone": "bold", "hashtags": False})
+    prompt = services.prompt_create(
+        user=user,
+        text="  Postgres for RAG ",
+        links_text="https://a.example/x\n\nhttps://a.example/x\n",
+        options={"length": "short", "tone": "bold", "hashtags": False},
+    )
     assert prompt.text == "Postgres for RAG" and prompt.links == ["https://a.example/x"]
     assert prompt.options == {"length": "short", "tone": "bold", "hashtags": False}
-    for kwargs, field in [({"text": " "}, "text"), ({"text": "x" * 5000}, "text"),
-                          ({"text": "ok", "links_text": "javascript:alert(1)"}, "links"),
-                          ({"text": "ok", "links_text": "\n".join(f"https://e.com/{i}" for i in range(6))}, "links"),
-                          ({"text": "ok", "options": {"length": "epic"}}, "length")]:
+    for kwargs, field in [
+        ({"text": " "}, "text"),
+        ({"text": "x" * 5000}, "text"),
+        ({"text": "ok", "links_text": "javascript:alert(1)"}, "links"),
+        ({"text": "ok", "links_text": "\n".join(f"https://e.com/{i}" for i in range(6))}, "links"),
+        ({"text": "ok", "options": {"length": "epic"}}, "length"),
+    ]:
         with pytest.raises(ValidationError) as excinfo:
             services.prompt_create(user=user, **kwargs)
         assert field in excinfo.value.message_dict

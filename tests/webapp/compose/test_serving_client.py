@@ -4,11 +4,16 @@ import pytest
 
 from tests.webapp.conftest import free_port
 from tests.webapp.serving_standin import TOKEN, StandInServing
-from webapp.compose.serving_client import (ServingClient, ServingError, ServingRejected, ServingUnavailable,
-                                           _parse_sse)
+from webapp.compose.serving_client import ServingClient, ServingError, ServingRejected, ServingUnavailable, _parse_sse
 
-PAYLOAD = {"user": 7, "prompt": "Postgres for RAG", "links": ["https://example.com/a"], "k": 5,
-           "max_new_tokens": 200, "temperature": 0.7}
+PAYLOAD = {
+    "user": 7,
+    "prompt": "Postgres for RAG",
+    "links": ["https://example.com/a"],
+    "k": 5,
+    "max_new_tokens": 200,
+    "temperature": 0.7,
+}
 
 
 @pytest.fixture
@@ -76,20 +81,44 @@ def test_a_stream_that_ends_early_is_an_error(standin):
 
 
 def test_sse_parser_accepts_common_shapes():
-    lines = [": keep-alive", "", "data: {\"text\": \"Hel\"}", "", "event: token", "data: {\"delta\": \"lo\"}", "",
-             "data: plain", "", "event: done", "data: {\"post\": \"Hello\", \"sources\": []}", "", "data: [DONE]", ""]
+    lines = [
+        ": keep-alive",
+        "",
+        'data: {"text": "Hel"}',
+        "",
+        "event: token",
+        'data: {"delta": "lo"}',
+        "",
+        "data: plain",
+        "",
+        "event: done",
+        'data: {"post": "Hello", "sources": []}',
+        "",
+        "data: [DONE]",
+        "",
+    ]
     events = list(_parse_sse(iter(lines)))
     assert [e.text for e in events if e.kind == "token"] == ["Hel", "lo", "plain"]
     assert events[-1].kind == "final" and events[-1].response["post"] == "Hello"
     with pytest.raises(ServingError, match="out of memory"):
-        list(_parse_sse(iter(["event: error", "data: {\"error\": \"out of memory\"}", ""])))
+        list(_parse_sse(iter(["event: error", 'data: {"error": "out of memory"}', ""])))
 
 
 def test_a_reset_event_says_the_draft_so_far_failed_the_quality_check():
-    lines = ["event: token", 'data: {"text": "word salad"}', "",
-             "event: reset", 'data: {"problems": ["not fluent (perplexity 900 > 250)"], "attempt": 2}', "",
-             "event: token", 'data: {"text": "A real post."}', "",
-             "event: done", 'data: {"post": "A real post.", "sources": [], "links": [], "model": {}}', ""]
+    lines = [
+        "event: token",
+        'data: {"text": "word salad"}',
+        "",
+        "event: reset",
+        'data: {"problems": ["not fluent (perplexity 900 > 250)"], "attempt": 2}',
+        "",
+        "event: token",
+        'data: {"text": "A real post."}',
+        "",
+        "event: done",
+        'data: {"post": "A real post.", "sources": [], "links": [], "model": {}}',
+        "",
+    ]
     events = list(_parse_sse(iter(lines)))
     assert [event.kind for event in events] == ["token", "reset", "token", "final"]
     assert events[1].problems == ("not fluent (perplexity 900 > 250)",)

@@ -6,7 +6,13 @@ from tests.webapp.serving_standin import QUALITY_PROBLEMS, TEST_MODEL_NOTICE
 from webapp.compose.models import Generation, Prompt
 from webapp.compose.services import generate, prompt_create
 
-FORM = {"text": "Postgres for RAG", "links": "https://example.com/paper", "length": "medium", "tone": "", "hashtags": "on"}
+FORM = {
+    "text": "Postgres for RAG",
+    "links": "https://example.com/paper",
+    "length": "medium",
+    "tone": "",
+    "hashtags": "on",
+}
 
 
 def _events(response) -> list[tuple[str, dict]]:
@@ -88,8 +94,10 @@ def test_invalid_prompt_shows_errors(user_client, user, serving):
 
 def test_edit_and_rate_from_the_page(user_client, user, serving):
     generation = generate(prompt=prompt_create(user=user, text="x"))
-    response = user_client.post(reverse("compose:generation_update", args=[generation.pk]),
-                                {"edited_post": "Shorter, in my words.", "rating": "5"})
+    response = user_client.post(
+        reverse("compose:generation_update", args=[generation.pk]),
+        {"edited_post": "Shorter, in my words.", "rating": "5"},
+    )
     generation.refresh_from_db()
     assert response.status_code == 302 and generation.edited_post == "Shorter, in my words." and generation.rating == 5
     page = user_client.get(reverse("compose:prompt", args=[generation.prompt_id])).content.decode()
@@ -104,7 +112,9 @@ def test_another_users_prompts_and_generations_are_404(user_client, other_user, 
     assert user_client.get(reverse("compose:prompt", args=[prompt.pk])).status_code == 404
     assert user_client.post(reverse("compose:generate", args=[prompt.pk])).status_code == 404
     assert user_client.post(reverse("compose:delete", args=[prompt.pk])).status_code == 404
-    assert user_client.post(reverse("compose:generation_update", args=[generation.pk]), {"rating": "1"}).status_code == 404
+    assert (
+        user_client.post(reverse("compose:generation_update", args=[generation.pk]), {"rating": "1"}).status_code == 404
+    )
     assert "secret draft" not in user_client.get(reverse("compose:index")).content.decode()
     generation.refresh_from_db()
     assert generation.rating is None and len(serving.requests) == 1
@@ -121,7 +131,7 @@ def test_the_post_says_which_model_wrote_it_and_warns_about_the_test_model(user_
     serving.set_mode("adapter")
     generate(prompt=prompt)
     page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
-    latest = page[page.index('class="card generation"'):page.index("Earlier post")]
+    latest = page[page.index('class="card generation"') : page.index("Earlier post")]
     assert "Model: <b>HuggingFaceTB/SmolLM2-135M-Instruct</b> with your adapter" in latest and "3f0c" in latest
     assert "test-model" not in latest and "without your adapter" not in latest
 
@@ -136,7 +146,7 @@ def test_sources_are_labelled_by_origin_and_no_earlier_writing_only_when_none_wa
     serving.set_mode("links_only")
     generate(prompt=prompt)
     page = user_client.get(reverse("compose:prompt", args=[prompt.pk])).content.decode()
-    latest = page[page.index('class="card generation"'):page.index("Earlier post")]
+    latest = page[page.index('class="card generation"') : page.index("Earlier post")]
     assert "No earlier writing was used. The post draws only on the new link you shared." in latest
     assert "Read from https://example.com/paper" in latest and "new link you shared" in latest
     assert "your earlier writing" not in latest
@@ -155,8 +165,9 @@ def test_a_quality_failure_is_shown_without_a_post_and_not_saved_as_one(user_cli
     history = user_client.get(reverse("compose:index")).content.decode()
     assert "0 posts" in history
 
-    events = _events(user_client.post(reverse("compose:generate", args=[generation.prompt_id]),
-                                      HTTP_ACCEPT="text/event-stream"))
+    events = _events(
+        user_client.post(reverse("compose:generate", args=[generation.prompt_id]), HTTP_ACCEPT="text/event-stream")
+    )
     name, done = events[-1]
     failed = Generation.objects.filter(user=user).order_by("-created_at").first()
     assert name == "done" and done["failed"] is True and done["generation_id"] == failed.pk and failed.failed
@@ -172,6 +183,9 @@ def test_a_failed_attempt_after_a_post_keeps_the_post_in_full(user_client, user,
     page = response.content.decode()
     assert page.index("could not write a post that passes") < page.index(f'id="post-{written.pk}"')
     assert "Edit and rate" in page and "Earlier post" not in page  # the last real post stays the full card
-    response = user_client.post(reverse("compose:generation_update", args=[prompt.generations.first().pk]),
-                                {"edited_post": "mine", "rating": "5"}, follow=True)
+    response = user_client.post(
+        reverse("compose:generation_update", args=[prompt.generations.first().pk]),
+        {"edited_post": "mine", "rating": "5"},
+        follow=True,
+    )
     assert "did not produce a post" in response.content.decode()

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from django.urls import reverse
 
@@ -6,19 +6,43 @@ from tests.webapp import dataplane_rows
 from twin.retrieval import SearchHit
 from webapp.library import selectors
 
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def _library(user_id: int) -> None:
     url = "https://medium.com/@ada/postgres-is-enough-1"
-    dataplane_rows.document(user_id, url, title="Postgres is enough", content="First draft.", published_at=T0,
-                            fetched_at=T0 + timedelta(days=1))
-    dataplane_rows.document(user_id, url, title="Postgres is enough", content="Edited: Postgres is enough for RAG.",
-                            published_at=T0, fetched_at=T0 + timedelta(days=2))
-    dataplane_rows.document(user_id, "https://github.com/ada/engine/blob/main/README.md", platform="github",
-                            kind="repository_file", title="engine README", published_at=T0 - timedelta(days=30))
-    dataplane_rows.document(user_id, "https://arxiv.org/abs/1706.03762", platform="web", kind="paper",
-                            title="Attention is all you need", own=False)
+    dataplane_rows.document(
+        user_id,
+        url,
+        title="Postgres is enough",
+        content="First draft.",
+        published_at=T0,
+        fetched_at=T0 + timedelta(days=1),
+    )
+    dataplane_rows.document(
+        user_id,
+        url,
+        title="Postgres is enough",
+        content="Edited: Postgres is enough for RAG.",
+        published_at=T0,
+        fetched_at=T0 + timedelta(days=2),
+    )
+    dataplane_rows.document(
+        user_id,
+        "https://github.com/ada/engine/blob/main/README.md",
+        platform="github",
+        kind="repository_file",
+        title="engine README",
+        published_at=T0 - timedelta(days=30),
+    )
+    dataplane_rows.document(
+        user_id,
+        "https://arxiv.org/abs/1706.03762",
+        platform="web",
+        kind="paper",
+        title="Attention is all you need",
+        own=False,
+    )
 
 
 def test_counts_by_platform_and_latest_versions(user_client, user, other_user):
@@ -54,8 +78,24 @@ def test_search_box_uses_twin_retrieval_for_this_user(user_client, user, monkeyp
 
     def fake_search(engine, user_id, query, *, k=5, **options):
         calls.append((user_id, query, k))
-        return [SearchHit("c1", "d" * 32, "We kept vectors next to the data.", "Postgres is enough", "https://x.example/p",
-                          "medium", "article", T0, 0, 0.0328, 1, 0.71, 1, 0.4)]
+        return [
+            SearchHit(
+                "c1",
+                "d" * 32,
+                "We kept vectors next to the data.",
+                "Postgres is enough",
+                "https://x.example/p",
+                "medium",
+                "article",
+                T0,
+                0,
+                0.0328,
+                1,
+                0.71,
+                1,
+                0.4,
+            )
+        ]
 
     monkeypatch.setattr("twin.retrieval.search_documents", fake_search)
     monkeypatch.setattr(selectors, "_search_index_exists", lambda: True)

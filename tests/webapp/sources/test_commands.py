@@ -11,7 +11,8 @@ def test_twin_source_add_validates_and_is_idempotent(capsys):
     call_command("twin_source_add", "Elena@Example.com", "github", "https://github.com/elenavarga/runbook-lint")
     call_command("twin_source_add", "elena@example.com", "github", "@elenavarga")
     assert list(Source.objects.filter(user=user).values_list("platform", "url")) == [
-        ("github", "https://github.com/elenavarga")]
+        ("github", "https://github.com/elenavarga")
+    ]
     assert "already there" in capsys.readouterr().out
 
     with pytest.raises(CommandError, match="no user"):

@@ -39,15 +39,22 @@ def test_update_revalidates_and_keeps_uniqueness(user):
     second = services.source_create(user=user, platform="github", url="grace")
     with pytest.raises(ValidationError):
         services.source_update(source=second, platform="github", url="https://github.com/ada", is_active=True)
-    updated = services.source_update(source=first, platform="substack", url="ada.substack.com/p/x", is_active=False,
-                                     confirmed_own=True)
+    updated = services.source_update(
+        source=first, platform="substack", url="ada.substack.com/p/x", is_active=False, confirmed_own=True
+    )
     assert (updated.platform, updated.url, updated.is_active) == ("substack", "https://ada.substack.com", False)
     with pytest.raises(ValidationError):
         services.source_update(source=first, platform="linkedin", url="https://example.com", is_active=True)
 
 
-@pytest.mark.parametrize("platform, url", [("substack", "ada.substack.com"), ("medium", "https://medium.com/better-programming"),
-                                           ("medium", "https://ada.medium.com")])
+@pytest.mark.parametrize(
+    "platform, url",
+    [
+        ("substack", "ada.substack.com"),
+        ("medium", "https://medium.com/better-programming"),
+        ("medium", "https://ada.medium.com"),
+    ],
+)
 def test_a_publication_needs_the_user_to_confirm_it_is_only_their_writing(user, platform, url):
     with pytest.raises(ValidationError) as excinfo:
         services.source_create(user=user, platform=platform, url=url)
@@ -92,12 +99,14 @@ class FakeAirflow:
 
 def _upload(user, kind="linkedin", data=None):
     data = data or export_zip(kind)
-    return services.upload_create(user=user, kind=kind, fileobj=io.BytesIO(data), name=f"../../{kind}-export.zip",
-                                  size=len(data))
+    return services.upload_create(
+        user=user, kind=kind, fileobj=io.BytesIO(data), name=f"../../{kind}-export.zip", size=len(data)
+    )
 
 
-def test_upload_is_stored_privately_and_sent_to_airflow_once(user, upload_dir, django_capture_on_commit_callbacks,
-                                                             airflow_down):
+def test_upload_is_stored_privately_and_sent_to_airflow_once(
+    user, upload_dir, django_capture_on_commit_callbacks, airflow_down
+):
     data = export_zip("linkedin")
     with django_capture_on_commit_callbacks(execute=True):
         upload = _upload(user, data=data)
@@ -115,8 +124,13 @@ def test_upload_is_stored_privately_and_sent_to_airflow_once(user, upload_dir, d
     assert len(airflow.triggered) == 1
     dag_id, run_id, conf = airflow.triggered[0]
     assert (dag_id, run_id) == ("twin_import", f"upload-{upload.pk}")
-    assert conf == {"upload_id": upload.pk, "user_id": user.pk, "kind": "linkedin", "archive": stored.name,
-                    "publication_url": None}, "the run names the archive, never a path"
+    assert conf == {
+        "upload_id": upload.pk,
+        "user_id": user.pk,
+        "kind": "linkedin",
+        "archive": stored.name,
+        "publication_url": None,
+    }, "the run names the archive, never a path"
     assert upload.status == "queued" and upload.dag_run_id == run_id and upload.error == ""
 
 
@@ -135,7 +149,10 @@ def test_the_import_task_imports_deletes_the_archive_and_the_page_shows_the_coun
     airflow.state = "success"
     upload = services.upload_refresh(upload, airflow)
     assert upload.status in ("succeeded", "partial") and upload.finished_at
-    assert upload.counts["new"] >= 2 and upload.skipped == {"repost without commentary": 1, "unpublished article draft": 1}
+    assert upload.counts["new"] >= 2 and upload.skipped == {
+        "repost without commentary": 1,
+        "unpublished article draft": 1,
+    }
     from webapp.dataplane.models import CrawlRun, RawDocument
 
     assert RawDocument.objects.filter(user_id=user.pk, platform="linkedin").count() == upload.counts["new"]
@@ -183,12 +200,15 @@ def test_expired_archives_are_removed(user, upload_dir):
     assert Path(new.stored_path).exists()
 
 
-@pytest.mark.parametrize("name, data, size, message", [
-    ("export.zip", b"PK\x03\x04" + b"x" * 5000, 5004, "limit"),
-    ("export.zip", b"", 0, "empty"),
-    ("export.tar.gz", b"PK\x03\x04xxxx", 8, ".zip"),
-    ("export.zip", b"<html>not a zip</html>", 22, "not a zip"),
-])
+@pytest.mark.parametrize(
+    "name, data, size, message",
+    [
+        ("export.zip", b"PK\x03\x04" + b"x" * 5000, 5004, "limit"),
+        ("export.zip", b"", 0, "empty"),
+        ("export.tar.gz", b"PK\x03\x04xxxx", 8, ".zip"),
+        ("export.zip", b"<html>not a zip</html>", 22, "not a zip"),
+    ],
+)
 def test_upload_validation(user, upload_dir, settings, name, data, size, message):
     settings.TWIN_IMPORT_MAX_BYTES = 4096
     before = set((upload_dir / str(user.pk)).rglob("*.zip"))
@@ -200,8 +220,20 @@ def test_upload_validation(user, upload_dir, settings, name, data, size, message
 def test_publication_url_only_for_substack(user, upload_dir):
     data = export_zip("substack")
     with pytest.raises(ValidationError, match="Only Substack"):
-        services.upload_create(user=user, kind="medium", fileobj=io.BytesIO(data), name="x.zip", size=len(data),
-                               publication_url="https://ada.substack.com")
-    upload = services.upload_create(user=user, kind="substack", fileobj=io.BytesIO(data), name="x.zip", size=len(data),
-                                    publication_url="ada.substack.com/p/hello")
+        services.upload_create(
+            user=user,
+            kind="medium",
+            fileobj=io.BytesIO(data),
+            name="x.zip",
+            size=len(data),
+            publication_url="https://ada.substack.com",
+        )
+    upload = services.upload_create(
+        user=user,
+        kind="substack",
+        fileobj=io.BytesIO(data),
+        name="x.zip",
+        size=len(data),
+        publication_url="ada.substack.com/p/hello",
+    )
     assert upload.publication_url == "https://ada.substack.com"

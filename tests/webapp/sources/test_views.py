@@ -15,7 +15,9 @@ def test_login_is_required(client, db):
 
 
 def test_add_list_edit_remove(user_client, user):
-    response = user_client.post(reverse("sources:index"), {"platform": "auto", "url": "github.com/ada-l", "is_active": "on"})
+    response = user_client.post(
+        reverse("sources:index"), {"platform": "auto", "url": "github.com/ada-l", "is_active": "on"}
+    )
     assert response.status_code == 302
     source = Source.objects.get(user=user)
     assert source.url == "https://github.com/ada-l"
@@ -40,7 +42,10 @@ def test_validation_errors_are_shown_and_nothing_saved(user_client, user):
 def test_another_users_source_is_404(user_client, other_user):
     theirs = source_create(user=other_user, platform="github", url="grace")
     assert user_client.get(reverse("sources:edit", args=[theirs.pk])).status_code == 404
-    assert user_client.post(reverse("sources:edit", args=[theirs.pk]), {"platform": "github", "url": "x"}).status_code == 404
+    assert (
+        user_client.post(reverse("sources:edit", args=[theirs.pk]), {"platform": "github", "url": "x"}).status_code
+        == 404
+    )
     assert user_client.post(reverse("sources:delete", args=[theirs.pk])).status_code == 404
     assert Source.objects.filter(pk=theirs.pk).exists()
     assert "grace" not in user_client.get(reverse("sources:index")).content.decode()
@@ -59,8 +64,10 @@ def test_delete_needs_post_and_csrf(user, other_user):
 
 def test_upload_then_status_page(user_client, user, upload_dir, airflow_down):
     data = export_zip("medium")
-    response = user_client.post(reverse("sources:upload_create"), {
-        "kind": "medium", "file": SimpleUploadedFile("medium-export.zip", data, "application/zip")})
+    response = user_client.post(
+        reverse("sources:upload_create"),
+        {"kind": "medium", "file": SimpleUploadedFile("medium-export.zip", data, "application/zip")},
+    )
     upload = Upload.objects.get(user=user)
     assert response.status_code == 302 and response.url == reverse("sources:upload", args=[upload.pk])
     page = user_client.get(response.url).content.decode()
@@ -71,8 +78,10 @@ def test_upload_over_the_limit_is_refused_without_storing(user_client, user, upl
     settings.TWIN_IMPORT_MAX_BYTES = 2048
     before = set((upload_dir / str(user.pk)).rglob("*.zip"))
     data = b"PK\x03\x04" + bytes(300_000)
-    response = user_client.post(reverse("sources:upload_create"), {
-        "kind": "linkedin", "file": SimpleUploadedFile("big.zip", data, "application/zip")})
+    response = user_client.post(
+        reverse("sources:upload_create"),
+        {"kind": "linkedin", "file": SimpleUploadedFile("big.zip", data, "application/zip")},
+    )
     assert response.status_code == 413
     assert "over the 2.0\xa0KB limit" in response.content.decode()
     assert not Upload.objects.filter(user=user).exists()
@@ -80,8 +89,10 @@ def test_upload_over_the_limit_is_refused_without_storing(user_client, user, upl
 
 
 def test_upload_that_is_not_a_zip_is_refused(user_client, user, upload_dir):
-    response = user_client.post(reverse("sources:upload_create"), {
-        "kind": "linkedin", "file": SimpleUploadedFile("export.zip", b"<html></html>", "application/zip")})
+    response = user_client.post(
+        reverse("sources:upload_create"),
+        {"kind": "linkedin", "file": SimpleUploadedFile("export.zip", b"<html></html>", "application/zip")},
+    )
     assert response.status_code == 400 and "not a zip archive" in response.content.decode()
 
 
@@ -111,10 +122,14 @@ def test_waiting_uploads_are_sent_by_the_retry_command(user, upload_dir, airflow
 
 
 def test_adding_a_publication_asks_for_the_own_writing_confirmation(user_client, user):
-    response = user_client.post(reverse("sources:index"), {"platform": "auto", "url": "ada.substack.com", "is_active": "on"})
+    response = user_client.post(
+        reverse("sources:index"), {"platform": "auto", "url": "ada.substack.com", "is_active": "on"}
+    )
     assert response.status_code == 400 and "Only my own writing" in response.content.decode()
     assert "other people&#x27;s posts" in response.content.decode()
     assert not Source.objects.filter(user=user).exists()
-    response = user_client.post(reverse("sources:index"), {"platform": "auto", "url": "ada.substack.com", "is_active": "on",
-                                                            "confirmed_own": "on"})
+    response = user_client.post(
+        reverse("sources:index"),
+        {"platform": "auto", "url": "ada.substack.com", "is_active": "on", "confirmed_own": "on"},
+    )
     assert response.status_code == 302 and Source.objects.get(user=user).confirmed_own

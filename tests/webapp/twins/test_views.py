@@ -5,8 +5,9 @@ from webapp.collection.models import CollectionRequest
 
 
 def test_models_with_status_and_metrics(user_client, user, other_user, airflow_down):
-    dataplane_rows.registry_model(user.pk, status="active",
-                                  metrics={"tuned": {"perplexity": 12.345678, "style_score": 0.61}, "promoted": True})
+    dataplane_rows.registry_model(
+        user.pk, status="active", metrics={"tuned": {"perplexity": 12.345678, "style_score": 0.61}, "promoted": True}
+    )
     dataplane_rows.registry_model(user.pk, status="failed", error="CUDA out of memory")
     dataplane_rows.registry_model(other_user.pk, status="ready", error="grace-only-error")
     page = user_client.get(reverse("twins:index")).content.decode()

@@ -76,7 +76,10 @@ def upgrade() -> None:
         schema="raw",
     )
     op.create_index(
-        "documents_user_url_fetched_idx", "documents", ["user_id", "source_url", sa.text("fetched_at desc")], schema="raw"
+        "documents_user_url_fetched_idx",
+        "documents",
+        ["user_id", "source_url", sa.text("fetched_at desc")],
+        schema="raw",
     )
 
     op.create_table(
@@ -112,8 +115,12 @@ def upgrade() -> None:
     )
     op.create_index("models_user_created_idx", "models", ["user_id", sa.text("created_at desc")], schema="registry")
     op.create_index(
-        "models_one_active_per_user", "models", ["user_id"], unique=True,
-        postgresql_where=sa.text("status = 'active'"), schema="registry",
+        "models_one_active_per_user",
+        "models",
+        ["user_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'active'"),
+        schema="registry",
     )
 
 

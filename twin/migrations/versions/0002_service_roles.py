@@ -32,15 +32,19 @@ READERS = f"{WEB}, {SERVING}"
 DATA_PLANE = ("raw", "vectors", "registry")
 DBT_SCHEMAS = ("staging", "intermediate", "marts")
 DML = "select, insert, update, delete"
-RUN_RESULT_COLUMNS = ("finished_at, status, documents_seen, documents_new, documents_changed, documents_unchanged, "
-                      "documents_failed, errors, error")
+RUN_RESULT_COLUMNS = (
+    "finished_at, status, documents_seen, documents_new, documents_changed, documents_unchanged, "
+    "documents_failed, errors, error"
+)
 
 
 def _create_role(name: str) -> None:
     # roles are per server: another database's migration may create it at the same moment
-    op.execute(f"do $$ begin if not exists (select from pg_roles where rolname = '{name}') then "
-               f"create role {name} nologin; end if; "
-               f"exception when duplicate_object or unique_violation then null; end $$")
+    op.execute(
+        f"do $$ begin if not exists (select from pg_roles where rolname = '{name}') then "
+        f"create role {name} nologin; end if; "
+        f"exception when duplicate_object or unique_violation then null; end $$"
+    )
 
 
 def _change_owner(schema: str, owner: str) -> None:
@@ -106,7 +110,9 @@ def upgrade() -> None:
     op.execute(f"grant usage on schema marts to {READERS}")
     op.execute(f"grant select on all tables in schema marts to {READERS}")
     op.execute(f"alter default privileges for role {PIPELINE} in schema marts grant select on tables to {READERS}")
-    op.execute(f"alter default privileges in schema marts grant select on tables to {READERS}")  # dbt run by hand as the owner
+    op.execute(
+        f"alter default privileges in schema marts grant select on tables to {READERS}"
+    )  # dbt run by hand as the owner
 
 
 def downgrade() -> None:
@@ -136,4 +142,6 @@ def downgrade() -> None:
         op.execute(f"revoke all on all tables in schema {schema} from {READERS}, {PIPELINE}")
         op.execute(f"revoke all on all sequences in schema {schema} from {PIPELINE}")
         op.execute(f"revoke usage on schema {schema} from {READERS}, {PIPELINE}")
-    op.execute(f"do $$ begin execute format('revoke create on database %I from {PIPELINE}', current_database()); end $$")
+    op.execute(
+        f"do $$ begin execute format('revoke create on database %I from {PIPELINE}', current_database()); end $$"
+    )

@@ -5,25 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compose', '0001_initial'),
+        ("compose", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generation',
-            name='edited_at',
+            model_name="generation",
+            name="edited_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='trace',
+            model_name="generation",
+            name="trace",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='generation',
-            name='rating',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='1 (poor) to 5 (great)', null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)]),
+            model_name="generation",
+            name="rating",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="1 (poor) to 5 (great)",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)],
+            ),
         ),
     ]

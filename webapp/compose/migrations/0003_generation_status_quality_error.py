@@ -4,25 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compose', '0002_generation_edited_at_generation_trace_and_more'),
+        ("compose", "0002_generation_edited_at_generation_trace_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generation',
-            name='error',
-            field=models.TextField(blank=True, help_text='why no post was written (status failed)'),
+            model_name="generation",
+            name="error",
+            field=models.TextField(blank=True, help_text="why no post was written (status failed)"),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='quality',
-            field=models.JSONField(blank=True, default=dict, help_text="serving's quality check: passed, attempts, problems"),
+            model_name="generation",
+            name="quality",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="serving's quality check: passed, attempts, problems"
+            ),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='status',
-            field=models.CharField(choices=[('written', 'Written'), ('failed', 'Failed the quality check')], default='written', max_length=16),
+            model_name="generation",
+            name="status",
+            field=models.CharField(
+                choices=[("written", "Written"), ("failed", "Failed the quality check")],
+                default="written",
+                max_length=16,
+            ),
         ),
     ]

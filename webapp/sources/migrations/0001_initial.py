@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,19 +14,38 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('platform', models.CharField(choices=[('linkedin', 'LinkedIn'), ('medium', 'Medium'), ('substack', 'Substack'), ('github', 'GitHub'), ('web', 'Web page / paper')], max_length=16)),
-                ('url', models.URLField(max_length=2000)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "platform",
+                    models.CharField(
+                        choices=[
+                            ("linkedin", "LinkedIn"),
+                            ("medium", "Medium"),
+                            ("substack", "Substack"),
+                            ("github", "GitHub"),
+                            ("web", "Web page / paper"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("url", models.URLField(max_length=2000)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sources", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['platform', 'url'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'platform', 'url'), name='source_unique_per_user')],
+                "ordering": ["platform", "url"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "platform", "url"), name="source_unique_per_user")
+                ],
             },
         ),
     ]

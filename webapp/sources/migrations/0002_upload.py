@@ -6,36 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sources', '0001_initial'),
+        ("sources", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('linkedin', 'LinkedIn data export'), ('medium', 'Medium export'), ('substack', 'Substack export')], max_length=16)),
-                ('original_name', models.CharField(max_length=255)),
-                ('stored_path', models.CharField(editable=False, max_length=1000)),
-                ('size', models.PositiveBigIntegerField()),
-                ('publication_url', models.URLField(blank=True, help_text="Substack only: your publication's address", max_length=2000)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to be imported'), ('importing', 'Importing'), ('succeeded', 'Imported'), ('partial', 'Imported with errors'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('crawl_run_id', models.UUIDField(blank=True, null=True)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('skipped', models.JSONField(blank=True, default=dict)),
-                ('notices', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("linkedin", "LinkedIn data export"),
+                            ("medium", "Medium export"),
+                            ("substack", "Substack export"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=255)),
+                ("stored_path", models.CharField(editable=False, max_length=1000)),
+                ("size", models.PositiveBigIntegerField()),
+                (
+                    "publication_url",
+                    models.URLField(blank=True, help_text="Substack only: your publication's address", max_length=2000),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to be imported"),
+                            ("importing", "Importing"),
+                            ("succeeded", "Imported"),
+                            ("partial", "Imported with errors"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("crawl_run_id", models.UUIDField(blank=True, null=True)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("skipped", models.JSONField(blank=True, default=dict)),
+                ("notices", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="uploads", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -4,30 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sources', '0002_upload'),
+        ("sources", "0002_upload"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='upload',
-            name='attempts',
+            model_name="upload",
+            name="attempts",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='dag_run_id',
+            model_name="upload",
+            name="dag_run_id",
             field=models.CharField(blank=True, max_length=250),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='last_attempt_at',
+            model_name="upload",
+            name="last_attempt_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='upload',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Waiting for Airflow'), ('queued', 'Queued'), ('importing', 'Importing'), ('succeeded', 'Imported'), ('partial', 'Imported with errors'), ('failed', 'Failed')], default='pending', max_length=16),
+            model_name="upload",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Waiting for Airflow"),
+                    ("queued", "Queued"),
+                    ("importing", "Importing"),
+                    ("succeeded", "Imported"),
+                    ("partial", "Imported with errors"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=16,
+            ),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sources', '0003_upload_airflow_run'),
+        ("sources", "0003_upload_airflow_run"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='source',
-            name='confirmed_own',
-            field=models.BooleanField(db_default=False, default=False, help_text='the user confirmed that this publication holds only their own writing'),
+            model_name="source",
+            name="confirmed_own",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="the user confirmed that this publication holds only their own writing",
+            ),
         ),
     ]

@@ -5,8 +5,14 @@ import pendulum
 from airflow.sdk import dag, task
 
 
-@dag(dag_id="twin_collect", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
-     params={"user_id": None}, tags=["test"])
+@dag(
+    dag_id="twin_collect",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"user_id": None},
+    tags=["test"],
+)
 def twin_collect():
     @task
     def crawl_sources(params=None):
@@ -22,9 +28,18 @@ def twin_collect():
         with get_engine().begin() as conn:
             sources = active_sources(conn, user_id)
             for source in sources:
-                conn.execute(crawl_runs.insert().values(
-                    crawl_run_id=uuid.uuid4(), user_id=user_id, source=source.url, platform=source.platform,
-                    finished_at=sa.func.now(), status="succeeded", documents_seen=3, documents_new=3))
+                conn.execute(
+                    crawl_runs.insert().values(
+                        crawl_run_id=uuid.uuid4(),
+                        user_id=user_id,
+                        source=source.url,
+                        platform=source.platform,
+                        finished_at=sa.func.now(),
+                        status="succeeded",
+                        documents_seen=3,
+                        documents_new=3,
+                    )
+                )
         return len(sources)
 
     crawl_sources()

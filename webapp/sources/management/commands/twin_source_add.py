@@ -15,8 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("platform", choices=Source.Platform.values)
         parser.add_argument("url")
-        parser.add_argument("--own", action="store_true",
-                            help="a Substack/Medium publication that holds only this user's writing")
+        parser.add_argument(
+            "--own", action="store_true", help="a Substack/Medium publication that holds only this user's writing"
+        )
 
     def handle(self, *args, email, platform, url, own, **options):
         user = get_user_model().objects.filter(email=email.strip().lower()).first()
