@@ -219,6 +219,8 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
                 page.screenshot(path=SHOTS / "up-03-collected.png", full_page=True)
 
                 page.click("nav >> text=Library")
+                page.wait_for_url(f"{web}/library/")
+                page.wait_for_selector(".stats .stat .l")  # all_inner_texts() does not wait for the page
                 platforms = " ".join(page.locator(".stats .stat .l").all_inner_texts())
                 assert all(name in platforms for name in ("linkedin", "medium", "substack", "github")), platforms
                 assert int(page.locator(".stats .stat .n").first.inner_text()) >= 30
