@@ -9,7 +9,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 
 help:
 	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
-	@echo "make lint     ruff: lint and format check (ruff.toml); CI runs it before the tests"
+	@echo "make lint     ruff (ruff.toml) and the layer contract (.importlinter); CI runs it before the tests"
 	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
 	@echo "make up       install, then start every service for real use (no demo data)"
 	@echo "make install  create .venv, install the locked dependencies and the project, prepare the offline base model"
@@ -35,6 +35,7 @@ test: install system-deps
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 demo: install
 	$(BIN)/twin demo $(DEMO_ARGS)

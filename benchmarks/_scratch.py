@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from twin.db import database_url, ensure_database, sqlalchemy_url, with_database
+from twin.core.db import database_url, ensure_database, sqlalchemy_url, with_database
 
 CHUNKS_DDL = """
 create schema if not exists marts;
@@ -35,7 +35,7 @@ CHUNKS_SEARCH_INDEX = "create index on marts.chunks using gin (search_vector)"
 @contextlib.contextmanager
 def scratch_database(database: str | None = None) -> Iterator[sa.Engine]:
     """An engine on a new database (raw/vectors/registry migrated, an empty marts.chunks), dropped at exit."""
-    from twin.migrate import upgrade_data_plane
+    from twin.core.migrate import upgrade_data_plane
 
     url = database or database_url()
     admin_url = with_database(url, "postgres")

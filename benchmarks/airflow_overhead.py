@@ -2,7 +2,7 @@
 
 Against the project's database (`twin db start && twin migrate` first) and the test fixture server
 on 127.0.0.1, for two fresh users with the same three sources (two Medium feeds and an article):
-  1. direct: ``twin.collect`` steps called in this process (list → crawl each → dbt build → embed),
+  1. direct: ``twin.orchestration.collect`` steps called in this process (list → crawl each → dbt build → embed),
   2. Airflow: the real api-server, scheduler, dag-processor and triggerer (`twin airflow`'s code),
      `twin_collect` triggered over the REST API with the user's id and polled until it finishes.
 Prints both wall times and the ratio. Each path collects for its own user, so both do the same work.
@@ -28,9 +28,9 @@ CRAWL_ENV = {"TWIN_ALLOW_PRIVATE_URLS": "true", "TWIN_CRAWL_POLITE": "false", "T
 def create_user_with_sources(server, database_url: str) -> int:
     import sqlalchemy as sa
 
-    from twin.db import get_engine
-    from twin.sources import sources_source
-    from twin.users import create_user
+    from twin.core.db import get_engine
+    from twin.core.sources import sources_source
+    from twin.core.users import create_user
 
     user_id, _ = create_user(f"bench-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
     with get_engine().begin() as conn:
@@ -46,7 +46,7 @@ def create_user_with_sources(server, database_url: str) -> int:
 
 
 def run_direct(user_id: int) -> float:
-    from twin.collect import build_marts, collect_source, embed_new_chunks, sources_to_collect
+    from twin.orchestration.collect import build_marts, collect_source, embed_new_chunks, sources_to_collect
 
     started = time.perf_counter()
     for source in sources_to_collect(user_id):
@@ -57,8 +57,8 @@ def run_direct(user_id: int) -> float:
 
 
 def run_through_airflow(user_id: int, settings) -> tuple[float, str]:
-    from twin.airflow import airflow_home, running_airflow
-    from twin.airflow_client import AirflowClient
+    from twin.orchestration.airflow import airflow_home, running_airflow
+    from twin.orchestration.airflow_client import AirflowClient
 
     with running_airflow(settings, log_dir=airflow_home(settings) / "logs" / "benchmark"):
         with AirflowClient.from_settings(settings) as client:
@@ -75,8 +75,8 @@ def main() -> None:
     os.environ.update(CRAWL_ENV)
 
     from tests.crawlers.fixture_server import FixtureServer
-    from twin.db import database_url, prepare_server
-    from twin.local_secrets import local_settings
+    from twin.core.db import database_url, prepare_server
+    from twin.core.local_secrets import local_settings
 
     settings = local_settings()
     prepare_server(settings)

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 def new_user(database_url: str, sources: list[tuple[str, str]], export: bytes | None = None) -> int:
     import sqlalchemy as sa
 
-    from twin.db import get_engine
-    from twin.sources import sources_source
-    from twin.users import create_user
+    from twin.core.db import get_engine
+    from twin.core.sources import sources_source
+    from twin.core.users import create_user
 
     user_id, _ = create_user(f"fair-{uuid.uuid4().hex[:8]}@example.com", None, database_url)
     with get_engine().begin() as conn:
@@ -52,8 +52,8 @@ def new_user(database_url: str, sources: list[tuple[str, str]], export: bytes | 
 def documents_of(user_id: int) -> int:
     import sqlalchemy as sa
 
-    from twin.db import get_engine
-    from twin.tables import documents
+    from twin.core.db import get_engine
+    from twin.core.tables import documents
 
     with get_engine().connect() as conn:
         return conn.execute(
@@ -74,10 +74,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from demo.site import SampleSite
-    from twin.airflow import airflow_home, running_airflow
-    from twin.airflow_client import AirflowClient
-    from twin.db import database_url, prepare_server
-    from twin.local_secrets import local_settings
+    from twin.core.db import database_url, prepare_server
+    from twin.core.local_secrets import local_settings
+    from twin.orchestration.airflow import airflow_home, running_airflow
+    from twin.orchestration.airflow_client import AirflowClient
 
     with SampleSite() as site, socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))

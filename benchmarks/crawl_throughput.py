@@ -61,7 +61,7 @@ def crawl_with_scrapy(urls: list[str]) -> tuple[float, int]:
 def fetch_sequentially(urls: list[str], extract: bool) -> tuple[float, int]:
     import httpx
 
-    from crawlers.links import parse_link
+    from twin.core.web.links import parse_link
 
     done = 0
     started = time.perf_counter()

@@ -1,7 +1,7 @@
 """`twin embed` throughput versus raw `SentenceTransformer.encode` on the same texts and batch size.
 
 Creates a scratch database on the project's server (`twin db start` first, or DATABASE_URL), fills
-marts.chunks with chunk-sized texts, then times: raw encode, `twin.embed.embed_chunks` (anti-join
+marts.chunks with chunk-sized texts, then times: raw encode, `twin.core.embed.embed_chunks` (anti-join
 paging, encoding, word-piece counting, binary COPY, commit per page), raw encode again. Prints
 chunks/s of each and the ratio (target >= 0.9x). The scratch database is dropped at the end.
 """
@@ -49,9 +49,9 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="embedding model (default TWIN_EMBEDDING_MODEL)")
     args = parser.parse_args()
 
-    from twin.embed import embed_chunks
-    from twin.embedding import encode, load_embedding_model
-    from twin.settings import get_settings
+    from twin.core.embed import embed_chunks
+    from twin.core.embedding import encode, load_embedding_model
+    from twin.core.settings import get_settings
 
     settings = get_settings()
     model_name = args.model or settings.embedding_model

@@ -95,13 +95,13 @@ def main() -> None:
     from serving.config import ServingConfig
     from serving.generation import BASE_MODEL_ID, ModelSpec, TransformersModel
     from serving.pipeline import InProcessTwin, PostRequest
-    from twin.base_models import SHIPPED_MODEL_ID
-    from twin.db import database_url, with_database
-    from twin.embed import embed_chunks
-    from twin.embedding import load_embedding_model
-    from twin.prompting import ContextItem, assemble_prompt
-    from twin.raw import CrawlRun, DocumentRecord
-    from twin.settings import get_settings
+    from twin.core.base_models import SHIPPED_MODEL_ID
+    from twin.core.db import database_url, with_database
+    from twin.core.embed import embed_chunks
+    from twin.core.embedding import load_embedding_model
+    from twin.core.prompting import ContextItem, assemble_prompt
+    from twin.core.raw import CrawlRun, DocumentRecord
+    from twin.core.settings import get_settings
 
     settings = get_settings()
     print(f"model {SHIPPED_MODEL_ID}, fp32, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._scratch import insert_chunks, percentile, scratch_database  # noqa: E402
 from benchmarks.embed_throughput import chunk_texts  # noqa: E402
-from twin.user_tokens import authorization_header  # noqa: E402
+from twin.core.user_tokens import authorization_header  # noqa: E402
 
 PROMPTS = [
     "why postgres is enough for vector search",
@@ -70,11 +70,11 @@ def main() -> None:
     from serving.config import ServingConfig
     from serving.deploy import deploy, ensure_ray, load_deploy_config, shutdown
     from serving.pipeline import InProcessTwin, PostRequest
-    from twin.db import database_url, with_database
-    from twin.embed import embed_chunks
-    from twin.embedding import load_embedding_model
-    from twin.raw import CrawlRun, DocumentRecord
-    from twin.settings import get_settings
+    from twin.core.db import database_url, with_database
+    from twin.core.embed import embed_chunks
+    from twin.core.embedding import load_embedding_model
+    from twin.core.raw import CrawlRun, DocumentRecord
+    from twin.core.settings import get_settings
 
     settings = get_settings()
     token = uuid.uuid4().hex

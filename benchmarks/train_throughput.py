@@ -52,11 +52,11 @@ def main() -> None:
     from tests.training.corpus import sft_rows
     from training.config import DEFAULT_CONFIG, TINY_CONFIG, load_config
     from training.dataset import prepare_dataset
-    from training.loading import resolve
     from training.pipeline import ensure_ray
-    from training.tiny_model import build_tiny_model
     from training.train import build_sft_trainer, fit, set_threads
-    from twin.settings import get_settings
+    from twin.core.model_loading import resolve
+    from twin.core.settings import get_settings
+    from twin.core.tiny_model import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="twin-bench-"))
     tiny = args.model == "tiny"

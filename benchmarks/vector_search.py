@@ -7,8 +7,8 @@ queries near topic centres, it measures recall@10 against exact search (numpy br
 p50/p95 latency of:
   - the HNSW index alone, no filter (raw SQL: `order by embedding::vector(384) <=> q limit 10`);
   - exact scan in Postgres (index scans off) for the speed-up;
-  - twin.retrieval's vector side for each user (the per-user filter; 1% for the small one);
-  - twin.retrieval's hybrid search for each user, against the same fusion over an exact vector side.
+  - twin.core.retrieval's vector side for each user (the per-user filter; 1% for the small one);
+  - twin.core.retrieval's hybrid search for each user, against the same fusion over an exact vector side.
 The HNSW index is built once (m and ef_construction below); ef_search is swept.
 """
 
@@ -82,7 +82,7 @@ def load(engine, vectors, owners, texts):
 
 
 def build_indexes(engine, m: int, ef_construction: int) -> float:
-    from twin.tables import hnsw_index_ddl
+    from twin.core.tables import hnsw_index_ddl
 
     started = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -122,7 +122,7 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from twin.retrieval import search_chunks, set_search_parameters
+    from twin.core.retrieval import search_chunks, set_search_parameters
 
     centres, _, vectors, owners, texts = make_dataset(args.rows, args.topics, args.seed)
     queries, query_texts = make_queries(centres, args.queries, args.seed)
@@ -209,7 +209,7 @@ def main() -> None:
             print()
 
         def vector_side_scan() -> str:
-            from twin.retrieval import SearchFilters, hybrid_sql
+            from twin.core.retrieval import SearchFilters, hybrid_sql
 
             with engine.begin() as conn:
                 set_search_parameters(conn, 100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from twin.raw import DocumentRecord
+from twin.core.raw import DocumentRecord
 
 
 @dataclass

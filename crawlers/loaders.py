@@ -8,8 +8,8 @@ from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from crawlers.items import DocumentItem
-from crawlers.links import parse_datetime
-from crawlers.text import html_to_text
+from twin.core.web.links import parse_datetime
+from twin.core.web.text import html_to_text
 
 
 def collapse_whitespace(value: str) -> str | None:
@@ -46,6 +46,6 @@ class DocumentLoader(ItemLoader):
 
 
 class TextDocumentLoader(DocumentLoader):
-    """For content that is already text (links read by ``crawlers.links``, repository files: whitespace kept)."""
+    """For content that is already text (links read by ``twin.core.web.links``, repository files: whitespace kept)."""
 
     content_in = Identity()

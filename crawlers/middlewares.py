@@ -12,7 +12,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
-from crawlers.safety import UnsafeURL, check_peer, check_url
+from twin.core.web.safety import UnsafeURL, check_peer, check_url
 
 
 class RefusedURL(IgnoreRequest):

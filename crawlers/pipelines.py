@@ -1,6 +1,6 @@
 """Item pipelines, one job each: validate -> normalise -> content hash -> store.
 
-The store pipeline owns the source's :class:`twin.raw.CrawlRun`: it opens it when the spider opens,
+The store pipeline owns the source's :class:`twin.core.raw.CrawlRun`: it opens it when the spider opens,
 records every dropped item, spider error and reported collection error, and finishes it (with
 status and counts) when the spider closes. The run's summary goes into the crawl stats under
 ``twin/*`` for :mod:`crawlers.run` to print.
@@ -17,9 +17,9 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers import signals as twin_signals
 from crawlers.items import DocumentItem
-from crawlers.text import normalise_text
 from crawlers.window import PublishedWindow
-from twin.raw import InvalidDocument, content_hash
+from twin.core.raw import InvalidDocument, content_hash
+from twin.core.web.text import normalise_text
 
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|source|sk|fbclid|gclid|mc_cid|mc_eid|ref_src|trk)$", re.IGNORECASE)
 
@@ -108,8 +108,8 @@ class StorePipeline(_ErrorRecorder):
         return pipeline
 
     def open_spider(self) -> None:
-        from twin.db import get_engine
-        from twin.raw import CrawlRun
+        from twin.core.db import get_engine
+        from twin.core.raw import CrawlRun
 
         spider = self.crawler.spider
         chosen_id = self.crawler.settings.get("TWIN_CRAWL_RUN_ID")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
-from crawlers.safety import PRIVATE_HINT, refusal_reason
+from twin.core.web.safety import PRIVATE_HINT, refusal_reason
 
 
 class GuardedResolver(CachingThreadedResolver):

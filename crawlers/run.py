@@ -101,7 +101,7 @@ def crawl(
     for flag, value in (("--since", since), ("--until", until)):
         if value:
             command += [flag, value]
-    from twin.settings import PROJECT_ROOT
+    from twin.core.settings import PROJECT_ROOT
 
     try:
         result = subprocess.run(
@@ -142,8 +142,8 @@ def _close_run(crawl_run_id: uuid.UUID, reason: str) -> tuple[bool, str | None]:
     database could not be reached — then the next crawl of the source marks it interrupted)."""
     import sqlalchemy as sa
 
-    from twin.db import DatabaseUnavailable, get_engine
-    from twin.raw import abandon_run
+    from twin.core.db import DatabaseUnavailable, get_engine
+    from twin.core.raw import abandon_run
 
     try:
         return abandon_run(get_engine(), crawl_run_id, reason), None

@@ -1,7 +1,7 @@
 """Scrapy settings for the twin's spiders.
 
 The module holds the static part; :func:`crawl_settings` overlays what comes from the environment
-(``TWIN_CRAWL_*`` in :mod:`twin.settings`): politeness, timeouts, limits, and whose crawl it is.
+(``TWIN_CRAWL_*`` in :mod:`twin.core.settings`): politeness, timeouts, limits, and whose crawl it is.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def crawl_settings(
     """Scrapy :class:`~scrapy.settings.Settings` for one source's crawl, from the twin settings."""
     from scrapy.settings import Settings
 
-    from twin.settings import get_settings
+    from twin.core.settings import get_settings
 
     twin_settings = twin_settings or get_settings()
     settings = Settings()

@@ -52,7 +52,7 @@ MAX_ACTIVE_RUNS = int(os.environ.get("TWIN_COLLECT_MAX_ACTIVE_RUNS", "8"))
 def twin_collect():
     @task
     def list_sources(params=None) -> list[dict]:
-        from twin.collect import sources_to_collect
+        from twin.orchestration.collect import sources_to_collect
 
         return sources_to_collect(params.get("user_id"))
 
@@ -66,7 +66,7 @@ def twin_collect():
         retry_exponential_backoff=False,
     )
     def crawl_source(source: dict) -> dict:
-        from twin.collect import collect_source
+        from twin.orchestration.collect import collect_source
 
         context = get_current_context()
         context["source_url"] = source["url"]  # names the mapped task in the UI
@@ -81,19 +81,19 @@ def twin_collect():
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, pool=MARTS_POOL)
     def build_marts() -> dict:
-        from twin.collect import build_marts as run_dbt_build
+        from twin.orchestration.collect import build_marts as run_dbt_build
 
         return run_dbt_build()
 
     @task(outlets=[CHUNKS, SFT_SAMPLES], pool=MARTS_POOL)
     def embed_new_chunks() -> dict:
-        from twin.collect import embed_new_chunks as embed
+        from twin.orchestration.collect import embed_new_chunks as embed
 
         return embed()
 
     @task
     def remove_expired_uploads() -> dict:
-        from twin.collect import remove_expired_uploads as remove
+        from twin.orchestration.collect import remove_expired_uploads as remove
 
         return remove()
 

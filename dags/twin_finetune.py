@@ -42,8 +42,8 @@ def twin_finetune():
         if params.get("user_id") is not None:
             return [int(params["user_id"])]
         from training.registry import users_due_for_training
-        from twin.db import get_engine
-        from twin.settings import get_settings
+        from twin.core.db import get_engine
+        from twin.core.settings import get_settings
 
         with get_engine().connect() as conn:
             return users_due_for_training(conn, get_settings().finetune_min_new_samples)

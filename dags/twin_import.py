@@ -44,8 +44,8 @@ def twin_import():
     def import_upload(params=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from twin.collect import ImportFailed
-        from twin.collect import import_upload as run_import
+        from twin.orchestration.collect import ImportFailed
+        from twin.orchestration.collect import import_upload as run_import
 
         try:
             return run_import(
@@ -56,13 +56,13 @@ def twin_import():
 
     @task(pool=MARTS_POOL, retries=1)
     def build_marts() -> dict:
-        from twin.collect import build_marts as run_dbt_build
+        from twin.orchestration.collect import build_marts as run_dbt_build
 
         return run_dbt_build()
 
     @task(pool=MARTS_POOL)
     def embed_new_chunks() -> dict:
-        from twin.collect import embed_new_chunks as embed
+        from twin.orchestration.collect import embed_new_chunks as embed
 
         return embed()
 

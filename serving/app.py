@@ -43,8 +43,8 @@ from serving.pipeline import (
     request_errors,
     retrieve,
 )
-from twin.settings import get_settings, require_secrets
-from twin.user_tokens import InvalidUserToken, normalise_user, verify_user_token
+from twin.core.settings import get_settings, require_secrets
+from twin.core.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 
 logger = logging.getLogger("ray.serve.twin")
 MAX_MODELS_PER_REPLICA = get_settings().serving_max_models_per_replica
@@ -55,9 +55,9 @@ api = FastAPI(
     description="Writes LinkedIn posts in a user's voice from a prompt, their own past writing (retrieved "
     "per user) and new links, with the user's fine-tuned adapter. Every `/v1` call needs "
     "`Authorization: Bearer <user token>`: a short-lived JWT naming the user, signed with a key "
-    "derived from `TWIN_SERVING_TOKEN` (`twin.user_tokens`); the bare secret is refused.",
+    "derived from `TWIN_SERVING_TOKEN` (`twin.core.user_tokens`); the bare secret is refused.",
 )
-bearer = HTTPBearer(auto_error=False, description="a user token signed with TWIN_SERVING_TOKEN (twin.user_tokens)")
+bearer = HTTPBearer(auto_error=False, description="a user token signed with TWIN_SERVING_TOKEN (twin.core.user_tokens)")
 
 
 async def _iterate_in_thread(iterator):
@@ -73,7 +73,7 @@ async def _iterate_in_thread(iterator):
 @serve.deployment(name="Retriever")
 class Retriever:
     def __init__(self, args: dict | None = None):
-        from twin.embedding import load_embedding_model
+        from twin.core.embedding import load_embedding_model
 
         self.config = parse_args(args)
         self.settings = get_settings()

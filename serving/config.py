@@ -66,7 +66,7 @@ class PromptConfig(_Section):
 
 
 class QualityConfig(_Section):
-    """The post-quality gate (twin.post_quality) every generation passes before it is returned."""
+    """The post-quality gate (twin.core.post_quality) every generation passes before it is returned."""
 
     enabled: bool = True
     max_attempts: int = Field(default=3, ge=1, le=6, description="drafts tried (different sampling each time)")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from serving.config import APP_NAME, DEFAULT_CONFIG_PATH, parse_args, read_config_file
-from twin.settings import PROJECT_ROOT
+from twin.core.settings import PROJECT_ROOT
 
 EXCLUDES = [".venv/", ".twin/", ".git/", "node_modules/", "*.pyc", "__pycache__/"]
 
@@ -73,9 +73,9 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def ensure_ray(settings, *, num_cpus: int | None = None, dashboard: bool | None = None) -> bool:
     """Join ``RAY_ADDRESS``, or the stack's local cluster (``$TWIN_HOME/ray.json``), or start a private
-    local Ray (see :mod:`twin.ray_cluster`); returns whether this call initialised Ray.
+    local Ray (see :mod:`twin.core.ray_cluster`); returns whether this call initialised Ray.
     ``num_cpus`` and ``dashboard`` apply to a private Ray only."""
-    from twin.ray_cluster import connect_or_start
+    from twin.core.ray_cluster import connect_or_start
 
     return connect_or_start(
         settings,

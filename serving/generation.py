@@ -1,5 +1,5 @@
 """Generation backends: a Hugging Face causal LM with the user's LoRA adapter (loaded with
-training's own :func:`training.loading.load_for_inference`), or an OpenAI-compatible server.
+training's own :func:`twin.core.model_loading.load_for_inference`), or an OpenAI-compatible server.
 
 :func:`generate` and :func:`generate_stream` take a loaded model and a :class:`GenerationRequest`
 (the user's request plus the context gathered by the ingress), assemble the prompt within the
@@ -18,17 +18,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from serving.config import GenerationConfig, PromptConfig, QualityConfig
-from twin.base_models import SHIPPED_MODEL_ID, display_name, is_tiny_local
-from twin.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
-from twin.post_quality import URL, QualityReport, add_citations, check_post, text_perplexity
-from twin.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
+from twin.core.base_models import SHIPPED_MODEL_ID, TINY_LOCAL, display_name, is_tiny_local
+from twin.core.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
+from twin.core.post_quality import URL, QualityReport, add_citations, check_post, text_perplexity
+from twin.core.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
 
 logger = logging.getLogger("ray.serve.twin")
 BASE_MODEL_ID = "base"
-TINY_LOCAL = "tiny-local"
 
 # Text the offline stand-in base model's tokenizer is trained on when a user has no adapter of
 # their own and TWIN_BASE_MODEL is tiny-local (each trained adapter carries its own tiny base).
+STARTER_SEED = 7
 STARTER_CORPUS = [
     DEFAULT_SYSTEM_PROMPT,
     "Write a LinkedIn post in my voice about what I learned this week.",
@@ -92,7 +92,7 @@ class GenerationResult:
     raw_chars: int = 0
     prompt_truncated: bool = False
     generate_ms: float = 0.0
-    quality: dict = field(default_factory=dict)  # twin.post_quality.QualityReport as a dict
+    quality: dict = field(default_factory=dict)  # twin.core.post_quality.QualityReport as a dict
     rejected_draft: str | None = None  # the last draft when every attempt failed the quality check
 
     def to_dict(self) -> dict:
@@ -103,11 +103,9 @@ def resolve_base_model(name: str, home: Path) -> str:
     """A loadable base model: ``tiny-local`` becomes the starter tiny model (built once, offline)."""
     if name != TINY_LOCAL:
         return name
-    from training.config import TINY_CONFIG, parse_config, read_config_file
-    from training.tiny_model import build_tiny_model
+    from twin.core.tiny_model import TinyModelSpec, build_tiny_model
 
-    spec = parse_config(read_config_file(TINY_CONFIG), str(TINY_CONFIG))
-    return str(build_tiny_model(STARTER_CORPUS * 4, spec.tiny_model, home, seed=spec.seed))
+    return str(build_tiny_model(STARTER_CORPUS * 4, TinyModelSpec(), home, seed=STARTER_SEED))
 
 
 class TransformersModel:
@@ -118,7 +116,7 @@ class TransformersModel:
     def __init__(self, spec: ModelSpec, *, home: Path, device: str | None = None):
         import torch
 
-        from training.loading import load_for_inference
+        from twin.core.model_loading import load_for_inference
 
         self.spec = spec
         self.fallback_reason: str | None = None
@@ -371,7 +369,7 @@ def reference_perplexity(model, text: str, quality: QualityConfig) -> float:
         return text_perplexity(model.model, model.tokenizer, text)
     with _reference_lock:
         if reference not in _reference_models:
-            from training.loading import load_base_model
+            from twin.core.model_loading import load_base_model
 
             loaded, tokenizer = load_base_model(reference)
             loaded.eval()

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.config import LimitsConfig, ServingConfig
 from serving.generation import BASE_MODEL_ID, GenerationRequest, ModelSpec, generate, generate_stream, load_model
-from twin.prompting import ContextItem
+from twin.core.prompting import ContextItem
 
 logger = logging.getLogger("ray.serve.twin")
 MAX_URL_CHARS = 2048
@@ -173,7 +173,7 @@ class Database:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            from twin.db import DatabaseUnavailable, database_url, sqlalchemy_url
+            from twin.core.db import DatabaseUnavailable, database_url, sqlalchemy_url
 
             try:
                 url = database_url(self.settings)
@@ -211,8 +211,8 @@ def describe_db_error(exc: sa.exc.DBAPIError) -> str:
 def resolve_user(conn: sa.Connection, user: str | int) -> int:
     """The user id for an email or a numeric id. A numeric id is known when the web app has that
     user or the data plane holds documents or models of it; :class:`UserNotFound` otherwise."""
-    from twin.users import UserNotFound as NoSuchEmail
-    from twin.users import user_id_for_email
+    from twin.core.users import UserNotFound as NoSuchEmail
+    from twin.core.users import is_known_user, user_id_for_email
 
     text = str(user).strip()
     if "@" in text:
@@ -223,17 +223,7 @@ def resolve_user(conn: sa.Connection, user: str | int) -> int:
     if not text.isdigit():
         raise UserNotFound(f"unknown user {text!r}: give the user's email or numeric id")
     user_id = int(text)
-    known = conn.execute(
-        sa.text(
-            "select exists(select 1 from raw.documents where user_id = :id)"
-            " or exists(select 1 from registry.models where user_id = :id)"
-        ),
-        {"id": user_id},
-    ).scalar()
-    if not known and conn.execute(sa.text("select to_regclass('public.auth_user') is not null")).scalar():
-        known = conn.execute(
-            sa.text("select exists(select 1 from auth_user where id = :id and is_active)"), {"id": user_id}
-        ).scalar()
+    known = is_known_user(conn, user_id)
     if not known:
         raise UserNotFound(f"unknown user {user_id}")
     return user_id
@@ -242,7 +232,7 @@ def resolve_user(conn: sa.Connection, user: str | int) -> int:
 def model_spec(conn: sa.Connection, user_id: int, base_model: str, use_adapter: bool = True) -> ModelSpec:
     """The user's active adapter from the registry, or the base model alone (and why) when there is
     none or the request asked for the base model."""
-    from training.registry import active_model
+    from twin.core.model_registry import active_model
 
     record = active_model(conn, user_id)
     if record is None or not record.adapter_uri:
@@ -265,7 +255,7 @@ def resolve(database: Database, user: str | int, base_model: str, use_adapter: b
 
 def retrieve(database: Database, embedding_model, model_name: str, user_id: int, query: str, k: int) -> list[dict]:
     """The ``k`` best documents of the user's own index for ``query`` (one chunk each)."""
-    from twin.retrieval import search_documents
+    from twin.core.retrieval import search_documents
 
     try:
         hits = search_documents(database.engine, user_id, query, k=k, model=embedding_model, model_name=model_name)
@@ -284,8 +274,8 @@ def read_links(
     """Read each URL with the crawlers' link reader (limits, private-address guard on every hop),
     concurrently; store what was read as the user's knowledge documents (not their own writing).
     Returns one dict per URL, in order: a :class:`LinkResult` plus ``content`` when read."""
-    from crawlers.links import LinkError, read_link
-    from crawlers.safety import UnsafeURL
+    from twin.core.web.links import LinkError, read_link
+    from twin.core.web.safety import UnsafeURL
 
     def one(url: str) -> dict:
         try:
@@ -321,7 +311,7 @@ def read_links(
 def _store_links(database: Database, user_id: int, results: list[dict]) -> None:
     if not results:
         return
-    from twin.raw import CrawlRun
+    from twin.core.raw import CrawlRun
 
     try:
         with CrawlRun(database.engine, user_id, "serving-links", "web") as run:
@@ -577,8 +567,8 @@ class InProcessTwin(PostService):
     """The whole pipeline in this process: the same functions the deployments call, no Ray."""
 
     def __init__(self, config: ServingConfig | None = None, settings=None):
-        from twin.embedding import load_embedding_model
-        from twin.settings import get_settings
+        from twin.core.embedding import load_embedding_model
+        from twin.core.settings import get_settings
 
         settings = settings or get_settings()
         config = config or ServingConfig()

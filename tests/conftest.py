@@ -2,7 +2,7 @@
 
 Before anything imports Django, ``pytest_configure`` starts the embedded server under
 ``.twin/test`` (or uses ``DATABASE_URL`` when set), creates a fresh database for this session,
-applies every migration to it with ``twin.migrate`` (Alembic + Django) and points both the data
+applies every migration to it with ``twin.core.migrate`` (Alembic + Django) and points both the data
 plane and Django at it. Each test then isolates itself: ``db_conn`` rolls back, Django's ``db``
 fixture rolls back, and tests that commit through a subprocess use unique users.
 """
@@ -25,10 +25,10 @@ _session: dict = {}
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("help") or config.getoption("version"):
         return
-    from twin import db
-    from twin.embedded_pg import EmbeddedPostgres
-    from twin.migrate import migrate
-    from twin.settings import get_settings, load_settings
+    from twin.core import db
+    from twin.core.embedded_pg import EmbeddedPostgres
+    from twin.core.migrate import migrate
+    from twin.core.settings import get_settings, load_settings
 
     external = os.environ.get("DATABASE_URL")
     home = Path(os.environ.get("TWIN_TEST_HOME", ROOT / ".twin" / "test"))
@@ -85,7 +85,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     connections.close_all()
     if "airflow.settings" in sys.modules:
         sys.modules["airflow.settings"].dispose_orm()  # before its database is dropped below
-    from twin.db import drop_database
+    from twin.core.db import drop_database
 
     drop_database(_session["admin_url"], _session["name"])
     drop_database(_session["admin_url"], _session["airflow_name"])
@@ -96,7 +96,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup():
-    """The session database is already migrated (by twin.migrate); Django uses it as it is."""
+    """The session database is already migrated (by twin.core.migrate); Django uses it as it is."""
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +115,7 @@ def airflow_metadata(admin_database_url) -> str:
     """Airflow's metadata database for this session, created and migrated on first use."""
     import subprocess
 
-    from twin.db import ensure_database
+    from twin.core.db import ensure_database
 
     ensure_database(admin_database_url, _session["airflow_name"])
     result = subprocess.run(
@@ -130,7 +130,7 @@ def airflow_metadata(admin_database_url) -> str:
 
 @pytest.fixture(scope="session")
 def engine(database_url):
-    from twin.db import sqlalchemy_url
+    from twin.core.db import sqlalchemy_url
 
     engine = sa.create_engine(sqlalchemy_url(database_url))
     yield engine
@@ -149,7 +149,7 @@ def db_conn(engine):
 @pytest.fixture
 def scratch_database(admin_database_url):
     """A brand-new empty database on the test server, dropped afterwards."""
-    from twin.db import drop_database, ensure_database, with_database
+    from twin.core.db import drop_database, ensure_database, with_database
 
     name = f"twin_scratch_{uuid.uuid4().hex[:10]}"
     ensure_database(admin_database_url, name)

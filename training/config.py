@@ -12,10 +12,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from twin.core.base_models import TINY_LOCAL
+from twin.core.tiny_model import TinyModelSpec
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "smollm2-135m-cpu.yaml"
 TINY_CONFIG = CONFIG_DIR / "tiny.yaml"
-TINY_LOCAL = "tiny-local"
 
 
 class ConfigError(ValueError):
@@ -24,26 +26,6 @@ class ConfigError(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TinyModelSpec(_Section):
-    """Shape of the locally built model used when ``base_model`` is ``tiny-local``."""
-
-    vocab_size: int = Field(default=2000, ge=300, le=65536)
-    hidden_size: int = Field(default=64, ge=8, le=1024)
-    intermediate_size: int = Field(default=128, ge=8, le=4096)
-    num_hidden_layers: int = Field(default=2, ge=1, le=12)
-    num_attention_heads: int = Field(default=4, ge=1, le=32)
-    max_position_embeddings: int = Field(default=512, ge=64, le=8192)
-
-    @model_validator(mode="after")
-    def _heads_divide_hidden(self) -> TinyModelSpec:
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
-                f"({self.num_attention_heads})"
-            )
-        return self
 
 
 class LoraSpec(_Section):

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from twin.chat_template import DEFAULT_SYSTEM_PROMPT, chat_messages
-from twin.prompting import ContextItem, assemble_prompt, instruction_text
+from twin.core.chat_template import DEFAULT_SYSTEM_PROMPT, chat_messages
+from twin.core.prompting import ContextItem, assemble_prompt, instruction_text
 
 SPLITS = ("train", "validation")
 SNAPSHOT_FORMAT = 2

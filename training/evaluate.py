@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from training.dataset import Sample
-from twin.chat_template import render_prompt
+from twin.core.chat_template import render_prompt
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 HASHTAG = re.compile(r"(?<!\w)#\w+")
@@ -79,7 +79,7 @@ def vocabulary_overlap(candidates: list[str], references: list[str]) -> float:
 
 def embedding_cosine(candidates: list[str], references: list[str], model_name: str) -> float:
     """Mean cosine between each generation and the author's response to the same instruction."""
-    from twin.embedding import encode, load_embedding_model
+    from twin.core.embedding import encode, load_embedding_model
 
     model = load_embedding_model(model_name)
     candidate_vectors = encode(model, candidates, batch_size=32)
@@ -164,7 +164,7 @@ def evaluate_variant(
         import torch
 
         torch.set_num_threads(threads)
-    from training.loading import load_for_inference
+    from twin.core.model_loading import load_for_inference
 
     model, tokenizer = load_for_inference(adapter_dir, base_model)
     chosen = samples[:max_samples]
@@ -182,7 +182,7 @@ def control_samples(limit: int, system: str | None = None) -> list[Sample]:
     """The control corpus as samples: the same kind of request, a text by someone else."""
     from training.control import load_control_passages
     from training.dataset import user_message
-    from twin.chat_template import DEFAULT_SYSTEM_PROMPT
+    from twin.core.chat_template import DEFAULT_SYSTEM_PROMPT
 
     if limit <= 0:
         return []

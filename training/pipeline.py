@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from training import registry
 from training.config import CONFIG_DIR, DEFAULT_CONFIG, ConfigError, TrainingConfig, parse_config, read_config_file
 from training.dataset import DatasetError, DatasetSnapshot, load_snapshot, prepare_dataset
-from training.loading import BaseModelNotFound
-from twin.settings import PROJECT_ROOT, Settings, get_settings
+from twin.core import model_registry
+from twin.core.model_loading import BaseModelNotFound
+from twin.core.settings import PROJECT_ROOT, Settings, get_settings
 
 # What not to upload when the project is shipped to a Ray cluster as a working dir.
 WORKING_DIR_EXCLUDES = [".venv/", ".twin/", ".git/", "node_modules/", "*.pyc"]
@@ -80,11 +81,11 @@ def config_location(config: str | Path) -> Path:
 
 
 def ensure_ray(settings: Settings) -> None:
-    """Join the project's Ray (see :mod:`twin.ray_cluster`): RAY_ADDRESS, else the cluster `twin up`
+    """Join the project's Ray (see :mod:`twin.core.ray_cluster`): RAY_ADDRESS, else the cluster `twin up`
     started (``$TWIN_HOME/ray.json``), else a private local Ray (with the dashboard when its port is free)."""
     import ray
 
-    from twin.ray_cluster import connect_or_start, resolve_address
+    from twin.core.ray_cluster import connect_or_start, resolve_address
 
     if ray.is_initialized():
         return
@@ -192,7 +193,7 @@ def fine_tune(
     ``rows`` replaces reading ``marts.sft_samples`` (tests, imports); ``interrupt_after_step``
     stops the run after that checkpoint as if it were killed, to exercise resuming.
     """
-    from twin.db import get_engine
+    from twin.core.db import get_engine
 
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
@@ -218,7 +219,7 @@ def start_fine_tune(
     """The first step of a run on its own (the ``twin_finetune`` DAG's export task): open the registry
     row and export the dataset snapshot. :func:`fine_tune` with ``resume_model_id`` does the rest,
     reusing the snapshot. Failures are recorded on the row and raised as :class:`TrainingFailed`."""
-    from twin.db import get_engine
+    from twin.core.db import get_engine
 
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
@@ -261,7 +262,7 @@ def _export_snapshot(
             connection.close()
     run = {**run, "dataset_snapshot": str(snapshot.path)}
     with engine.begin() as conn:
-        record = registry.get_model(conn, model_id)
+        record = model_registry.get_model(conn, model_id)
         registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
     return snapshot, run
 
@@ -269,13 +270,13 @@ def _export_snapshot(
 def _context_retriever(engine: sa.Engine, settings: Settings, user_id: int):
     """Passages of the author's own posts and articles for a training prompt: the same hybrid search
     serving uses (nothing when the user's chunks are not embedded yet)."""
-    from twin.prompting import ContextItem
+    from twin.core.prompting import ContextItem
 
     state: dict[str, Any] = {}
 
     def retrieve(query: str, k: int) -> list[ContextItem]:
-        from twin.embedding import load_embedding_model
-        from twin.retrieval import SearchFilters, search_documents
+        from twin.core.embedding import load_embedding_model
+        from twin.core.retrieval import SearchFilters, search_documents
 
         if state.get("unavailable"):
             return []
@@ -317,7 +318,7 @@ def _token_counter(spec: TrainingConfig):
     tokenizer is only trained after the export)."""
     if spec.is_tiny_local or not spec.context_tokens:
         return lambda text: len(text) // 4 + 1
-    from training.loading import check_base_model, load_tokenizer
+    from twin.core.model_loading import check_base_model, load_tokenizer
 
     check_base_model(spec.base_model)  # a missing model fails here with advice, not deep in the tokenizer
     tokenizer = load_tokenizer(spec.base_model)
@@ -330,7 +331,7 @@ def _open_run(engine, settings, user_id, config, resume_model_id):
     if resume_model_id is not None:
         model_id = uuid.UUID(str(resume_model_id))
         with engine.begin() as conn:
-            record = registry.get_model(conn, model_id)
+            record = model_registry.get_model(conn, model_id)
             if record is None or record.user_id != user_id:
                 raise TrainingFailed(f"no training run {model_id} for user {user_id}", model_id)
             if record.status not in ("failed", "training") or "run" not in record.config:
@@ -376,9 +377,9 @@ def _run(
     progress,
     interrupt_after_step,
 ) -> FineTuneOutcome:
-    from training.loading import check_base_model
-    from training.tiny_model import build_tiny_model
     from training.train import fit
+    from twin.core.model_loading import check_base_model
+    from twin.core.tiny_model import build_tiny_model
 
     progress("exporting the dataset snapshot", None, None)
     snapshot, run = _export_snapshot(engine, settings, user_id, model_id, spec, run, rows)
@@ -417,7 +418,7 @@ def _run(
 
     progress("evaluating base and tuned models on the held-out split", None, None)
     with engine.connect() as conn:
-        active = registry.active_model(conn, user_id)
+        active = model_registry.active_model(conn, user_id)
     adapters = {"base": None, "tuned": str(adapter_dir)}
     if active and active.base_model == base_model and active.adapter_uri and Path(active.adapter_uri).is_dir():
         adapters["active"] = active.adapter_uri

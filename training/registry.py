@@ -4,46 +4,20 @@ Life of a row: ``training`` when the run starts, then ``failed`` (with the reaso
 (with the adapter and its metrics). A ready adapter becomes the user's ``active`` one only if it
 beats the current active adapter (or, with none, the base model) on held-out perplexity; the
 previous active one goes back to ``ready``. At most one row per user is active (a unique index
-enforces it). Serving reads :func:`active_model`.
+enforces it). This module is the table's only writer; the reads (serving's
+:func:`~twin.core.model_registry.active_model`) are in :mod:`twin.core.model_registry`.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from twin.tables import models
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    model_id: uuid.UUID
-    user_id: int
-    base_model: str
-    adapter_uri: str | None
-    dataset_snapshot: str | None
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    status: str
-    error: str | None
-
-    @classmethod
-    def from_row(cls, row) -> ModelRecord:
-        return cls(
-            row.model_id,
-            row.user_id,
-            row.base_model,
-            row.adapter_uri,
-            row.dataset_snapshot,
-            dict(row.config),
-            dict(row.metrics),
-            row.status,
-            row.error,
-        )
+from twin.core.model_registry import get_model
+from twin.core.tables import models
 
 
 def start_run(
@@ -109,22 +83,6 @@ def fail_interrupted(conn: sa.Connection) -> list[uuid.UUID]:
         .all()
     )
     return list(rows)
-
-
-def get_model(conn: sa.Connection, model_id: uuid.UUID) -> ModelRecord | None:
-    row = conn.execute(sa.select(models).where(models.c.model_id == model_id)).first()
-    return ModelRecord.from_row(row) if row else None
-
-
-def active_model(conn: sa.Connection, user_id: int) -> ModelRecord | None:
-    """The adapter serving should use for ``user_id`` (None: use the base model)."""
-    row = conn.execute(sa.select(models).where(models.c.user_id == user_id, models.c.status == "active")).first()
-    return ModelRecord.from_row(row) if row else None
-
-
-def list_models(conn: sa.Connection, user_id: int) -> list[ModelRecord]:
-    rows = conn.execute(sa.select(models).where(models.c.user_id == user_id).order_by(models.c.created_at.desc()))
-    return [ModelRecord.from_row(row) for row in rows]
 
 
 def finish_run(

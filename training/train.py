@@ -75,7 +75,7 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
     from trl import SFTConfig, SFTTrainer
 
     from training.config import TrainingConfig
-    from training.loading import load_tokenizer, resolve
+    from twin.core.model_loading import load_tokenizer, resolve
 
     spec = TrainingConfig.model_validate(config["training"])
     tokenizer = load_tokenizer(config["base_model"])

@@ -1,12 +1,12 @@
-"""Django settings: every value comes from the project's one env contract (twin.settings)."""
+"""Django settings: every value comes from the project's one env contract (twin.core.settings)."""
 
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from twin.db import django_database, recorded_database_url
-from twin.settings import SettingsError, get_settings, require_secrets
-from twin.uploads import uploads_root
+from twin.core.db import django_database, recorded_database_url
+from twin.core.settings import SettingsError, get_settings, require_secrets
+from twin.core.uploads import uploads_root
 
 _twin = get_settings()
 try:

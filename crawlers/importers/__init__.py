@@ -2,7 +2,7 @@
 
 ``import_export("linkedin", "Basic_LinkedInDataExport.zip", user_id)`` reads the archive safely
 (:mod:`crawlers.importers.archives`), parses the platform's files and stores each post or article
-through :class:`twin.raw.CrawlRun`: one crawl run per import, append-only versions, so importing the
+through :class:`twin.core.raw.CrawlRun`: one crawl run per import, append-only versions, so importing the
 same export again writes nothing new. A whole-archive error (corrupt, encrypted, hostile) fails the
 run with that error; a bad item is recorded and the rest still land.
 """
@@ -22,7 +22,7 @@ from crawlers.importers import linkedin, medium, substack
 from crawlers.importers.archives import ArchiveError, ArchiveLimits, UnsafeArchive, open_export
 from crawlers.importers.parsing import ExportFormatError
 from crawlers.importers.plan import Entry, ExportFormat, Notice, Problem, Skipped
-from twin.raw import CrawlRun
+from twin.core.raw import CrawlRun
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
     "linkedin": linkedin.FORMAT,
@@ -63,7 +63,7 @@ def import_export(
     if unknown:
         raise TypeError(f"{kind} import takes no option(s) {', '.join(unknown)}")
     if engine is None:
-        from twin.db import get_engine
+        from twin.core.db import get_engine
 
         engine = get_engine()
 

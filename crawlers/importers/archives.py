@@ -56,7 +56,7 @@ class ArchiveLimits:
     @classmethod
     def from_settings(cls, settings=None) -> ArchiveLimits:
         if settings is None:
-            from twin.settings import get_settings
+            from twin.core.settings import get_settings
 
             settings = get_settings()
         return cls(

@@ -21,8 +21,8 @@ from crawlers.importers.parsing import (
     read_csv,
 )
 from crawlers.importers.plan import Entry, ExportFormat, Notice, Plan, Problem, Skipped
-from crawlers.text import normalise_text
-from twin.raw import DocumentRecord
+from twin.core.raw import DocumentRecord
+from twin.core.web.text import normalise_text
 
 SHARES_FILE = re.compile(r"(^|/)Shares(_[^/]*)?\.csv$")
 ARTICLE_FILE = re.compile(r"(^|/)Articles/Articles/[^/]+\.html?$")

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from crawlers.importers.archives import ExportArchive
 from crawlers.importers.parsing import ExportFormatError, element_markdown, element_text, parse_html, parse_timestamp
 from crawlers.importers.plan import Entry, ExportFormat, Plan, Skipped
-from twin.raw import DocumentRecord
+from twin.core.raw import DocumentRecord
 
 POST_FILE = re.compile(r"(^|/)posts/[^/]+\.html?$")
 MEDIUM_POST_ID = re.compile(r"-([0-9a-f]{8,16})$")

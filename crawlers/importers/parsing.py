@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import lxml.html
 from lxml import etree
 
-from crawlers.text import html_to_text
+from twin.core.web.text import html_to_text
 
 # Exports are UTF-8; a file re-saved by a spreadsheet on Windows is cp1252 (or UTF-16 with a BOM).
 FALLBACK_ENCODING = "cp1252"
@@ -137,5 +137,5 @@ def element_text(element: lxml.html.HtmlElement | None) -> str:
 
 
 def element_markdown(element: lxml.html.HtmlElement) -> str:
-    """A body element as clean markdown-ish text (the shared :func:`crawlers.text.html_to_text`)."""
+    """A body element as clean markdown-ish text (the shared :func:`twin.core.web.text.html_to_text`)."""
     return html_to_text(lxml.html.tostring(element, encoding="unicode"))

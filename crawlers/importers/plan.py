@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from twin.raw import DocumentRecord
+from twin.core.raw import DocumentRecord
 
 
 @dataclass(frozen=True)

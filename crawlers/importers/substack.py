@@ -24,7 +24,7 @@ from crawlers.importers.parsing import (
     read_csv,
 )
 from crawlers.importers.plan import Entry, ExportFormat, Notice, Plan, Problem, Skipped
-from twin.raw import DocumentRecord
+from twin.core.raw import DocumentRecord
 
 POSTS_FILE = re.compile(r"(^|/)posts\.csv$")
 SUBSCRIBER_LIST = re.compile(r"(^|/)email_list\.([a-z0-9][a-z0-9-]*)\.csv$")

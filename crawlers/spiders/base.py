@@ -22,7 +22,7 @@ from crawlers import signals as twin_signals
 from crawlers.items import DocumentItem
 from crawlers.loaders import DocumentLoader
 from crawlers.middlewares import RefusedURL, rate_limit_wait
-from crawlers.text import blocked_reason
+from twin.core.web.text import blocked_reason
 
 NAMESPACES = {
     "content": "http://purl.org/rss/1.0/modules/content/",

@@ -12,10 +12,10 @@ import json
 import lxml.html
 import scrapy
 
-from crawlers.links import canonical_url
 from crawlers.loaders import TextDocumentLoader
 from crawlers.spiders.base import TwinSpider
-from crawlers.text import html_to_text
+from twin.core.web.links import canonical_url
+from twin.core.web.text import html_to_text
 
 POST_TYPES = {"SocialMediaPosting", "Article", "NewsArticle", "BlogPosting", "DiscussionForumPosting"}
 COMMENTARY = (

@@ -1,4 +1,4 @@
-"""Any link (an article, a blog post, a paper): the same reading as ``crawlers.links.read_link``."""
+"""Any link (an article, a blog post, a paper): the same reading as ``twin.core.web.links.read_link``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from scrapy import signals
 from scrapy.exceptions import StopDownload
 from scrapy.http import TextResponse
 
-from crawlers.links import ACCEPTED_TYPES, LinkError, media_type, parse_link
 from crawlers.loaders import TextDocumentLoader
 from crawlers.spiders.base import TwinSpider
+from twin.core.web.links import ACCEPTED_TYPES, LinkError, media_type, parse_link
 
 
 class LinkSpider(TwinSpider):

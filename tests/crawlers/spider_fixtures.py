@@ -13,8 +13,8 @@ from scrapy.utils.test import get_crawler
 from crawlers import signals as twin_signals
 from crawlers.settings import crawl_settings
 from tests.crawlers.fixture_server import FIXTURES, FixtureServer
-from twin.settings import load_settings
-from twin.tables import crawl_runs, documents
+from twin.core.settings import load_settings
+from twin.core.tables import crawl_runs, documents
 
 SAVED_BASE = "https://fixtures.test"
 

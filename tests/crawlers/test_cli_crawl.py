@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server, stored  # noqa: F401
-from twin.settings import PROJECT_ROOT
-from twin.users import user_id_for_email
+from twin.core.settings import PROJECT_ROOT
+from twin.core.users import user_id_for_email
 
 
 def twin(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

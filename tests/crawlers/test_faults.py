@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from crawlers.run import crawl
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
 from tests.serving.conftest import TcpProxy
-from twin.db import connection_parts
-from twin.raw import INTERRUPTED
-from twin.tables import crawl_runs, documents
+from twin.core.db import connection_parts
+from twin.core.raw import INTERRUPTED
+from twin.core.tables import crawl_runs, documents
 
 pytestmark = pytest.mark.slow
 ARTICLE = (
@@ -97,7 +97,7 @@ def test_a_killed_crawl_is_marked_interrupted_and_the_rerun_is_clean(engine, fix
 
 
 def test_a_live_run_is_never_marked_interrupted(engine):
-    from twin.raw import CrawlRun, abandon_interrupted_runs
+    from twin.core.raw import CrawlRun, abandon_interrupted_runs
 
     user_id = random.randint(10**9, 2 * 10**9)
     with CrawlRun(engine, user_id, "live-source", "web") as run:

@@ -13,8 +13,8 @@ from crawlers.middlewares import RateLimitMiddleware, rate_limit_wait
 from crawlers.pipelines import ContentHashPipeline, NormalisePipeline, ValidatePipeline, without_tracking
 from crawlers.run import detect_platform
 from crawlers.settings import crawl_settings
-from twin.raw import content_hash
-from twin.settings import load_settings
+from twin.core.raw import content_hash
+from twin.core.settings import load_settings
 
 
 def item(**fields) -> DocumentItem:

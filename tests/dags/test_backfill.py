@@ -14,12 +14,12 @@ import sqlalchemy as sa
 
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
 from tests.webapp.conftest import free_port
-from twin.airflow import running_airflow
-from twin.airflow_client import AirflowClient
-from twin.db import drop_database, ensure_database
-from twin.settings import load_settings
-from twin.sources import sources_source
-from twin.tables import crawl_runs, documents
+from twin.core.db import drop_database, ensure_database
+from twin.core.settings import load_settings
+from twin.core.sources import sources_source
+from twin.core.tables import crawl_runs, documents
+from twin.orchestration.airflow import running_airflow
+from twin.orchestration.airflow_client import AirflowClient
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -38,7 +38,7 @@ def _wait_backfill_finished(client, expected: int, timeout: float = 300) -> list
 def test_a_backfill_collects_each_month_once(
     engine, database_url, admin_database_url, tmp_path, fixture_server, crawl_env
 ):
-    from twin.users import create_user
+    from twin.core.users import create_user
 
     user_id, _ = create_user(
         f"backfill-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple", database_url

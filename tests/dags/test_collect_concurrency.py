@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from tests.crawlers.fixture_server import FIXTURES
 from tests.crawlers.spider_fixtures import fixture_server  # noqa: F401
 from tests.webapp.conftest import free_port
-from twin.airflow import running_airflow
-from twin.airflow_client import AirflowClient
-from twin.db import drop_database, ensure_database
-from twin.processes import stop_tree
-from twin.raw import INTERRUPTED
-from twin.settings import load_settings
-from twin.sources import sources_source
-from twin.tables import crawl_runs, documents
+from twin.core.db import drop_database, ensure_database
+from twin.core.processes import stop_tree
+from twin.core.raw import INTERRUPTED
+from twin.core.settings import load_settings
+from twin.core.sources import sources_source
+from twin.core.tables import crawl_runs, documents
+from twin.orchestration.airflow import running_airflow
+from twin.orchestration.airflow_client import AirflowClient
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -64,7 +64,7 @@ def airflow(fixture_server, admin_database_url, tmp_path_factory):
 
 
 def _new_user(database_url: str, who: str) -> int:
-    from twin.users import create_user
+    from twin.core.users import create_user
 
     return create_user(f"{who}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple", database_url)[0]
 

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
-from twin.sources import sources_source
-from twin.tables import chunk_embeddings, crawl_runs, documents
+from twin.core.sources import sources_source
+from twin.core.tables import chunk_embeddings, crawl_runs, documents
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -56,7 +56,7 @@ def user_with_sources(engine, database_url, fixture_server, crawl_env, monkeypat
         timeout=120,
     )
     assert created.returncode == 0, created.stderr
-    from twin.users import user_id_for_email
+    from twin.core.users import user_id_for_email
 
     with engine.begin() as conn:
         user_id = user_id_for_email(conn, email)
@@ -118,7 +118,7 @@ def test_collect_fills_raw_marts_and_vectors_and_a_rerun_adds_nothing(
     assert len(broken) == 1 and broken[0].status == "failed" and broken[0].error
     assert sorted(run.status for run in runs) == ["failed", "succeeded", "succeeded"]
 
-    from twin.retrieval import search_documents
+    from twin.core.retrieval import search_documents
 
     hits = search_documents(
         engine, user_id, "Small PRs, big trust: reviewers approve what they can hold in their head", k=5

@@ -21,9 +21,10 @@ def finetune_dag(airflow_metadata):
 def test_finetune_trains_registers_and_activates(engine, database_url, finetune_dag, local_ray, monkeypatch, tmp_path):
     from training import registry
     from training.config import TINY_CONFIG
-    from twin.raw import CrawlRun, DocumentRecord
-    from twin.settings import get_settings
-    from twin.transform import transform
+    from twin.core import model_registry
+    from twin.core.raw import CrawlRun, DocumentRecord
+    from twin.core.settings import get_settings
+    from twin.core.transform import transform
 
     monkeypatch.setenv("TWIN_HOME", str(tmp_path))  # adapters and snapshots of this run
     get_settings.cache_clear()
@@ -40,7 +41,7 @@ def test_finetune_trains_registers_and_activates(engine, database_url, finetune_
     assert states == {"users_to_train": "success", "export_dataset": "success", "train_evaluate_register": "success"}
 
     with engine.connect() as conn:
-        [model] = registry.list_models(conn, user_id)
+        [model] = model_registry.list_models(conn, user_id)
         assert model.status == "active" and model.metrics["perplexity"] < model.metrics["compared_with"]["perplexity"]
         assert model.dataset_snapshot and Path(model.dataset_snapshot).is_relative_to(tmp_path)
         assert user_id not in registry.users_due_for_training(conn, 1), "trained on everything it has"

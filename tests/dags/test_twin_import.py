@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.webapp.sources.test_services import export_zip
-from twin.settings import get_settings
-from twin.tables import chunk_embeddings, crawl_runs, documents
-from twin.uploads import archive_path, new_archive_name
+from twin.core.settings import get_settings
+from twin.core.tables import chunk_embeddings, crawl_runs, documents
+from twin.core.uploads import archive_path, new_archive_name
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).resolve().parents[2] / "dags"

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from crawlers.importers import import_export
 from crawlers.run import crawl
 from demo.site import PERSONA, SampleSite, build_linkedin_export, build_repository_tarball
-from twin.tables import documents
+from twin.core.tables import documents
 
 REPOSITORY_FILES = [
     "README.md",

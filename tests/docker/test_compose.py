@@ -188,7 +188,7 @@ def test_commands(compose):
 def test_twin_subcommands_used_by_compose_exist(compose):
     import typer.main
 
-    from twin.cli import app
+    from twin.cli.main import app
 
     known = set(typer.main.get_command(app).commands)
     used = {
@@ -214,7 +214,7 @@ def test_env_file_covers_every_reference(compose, env):
 
 
 def test_env_file_names_are_real_settings(env):
-    from twin.settings import Settings
+    from twin.core.settings import Settings
 
     settings_names = set()
     for name, field in Settings.model_fields.items():

@@ -102,7 +102,7 @@ class TcpProxy:
 
 @pytest.fixture(scope="session")
 def serving_embedding_model():
-    from twin.embedding import load_embedding_model
+    from twin.core.embedding import load_embedding_model
 
     return load_embedding_model("all-MiniLM-L6-v2")
 
@@ -127,11 +127,11 @@ def serving_users(engine, database_url, serving_embedding_model, tmp_path_factor
     a newcomer with writing but no adapter (served by the base model)."""
     from training import registry
     from training.config import TINY_CONFIG, parse_config, read_config_file
-    from training.tiny_model import build_tiny_model
-    from twin.embed import embed_chunks
-    from twin.raw import DocumentRecord
-    from twin.transform import transform
-    from twin.users import create_user
+    from twin.core.embed import embed_chunks
+    from twin.core.raw import DocumentRecord
+    from twin.core.tiny_model import build_tiny_model
+    from twin.core.transform import transform
+    from twin.core.users import create_user
 
     ada_email = f"ada-serve-{uuid.uuid4().hex[:8]}@example.com"
     ada_id, _ = create_user(ada_email, "correct horse battery staple", database_url)
@@ -170,7 +170,7 @@ def serving_users(engine, database_url, serving_embedding_model, tmp_path_factor
 
 @pytest.fixture(scope="session")
 def db_proxy(database_url):
-    from twin.db import connection_parts
+    from twin.core.db import connection_parts
 
     parts = connection_parts(database_url)
     proxy = TcpProxy((parts["host"], int(parts["port"])))
@@ -198,7 +198,7 @@ class ServeApp:
 
     def headers(self, user, secret: str | None = None) -> dict:
         """A user token for ``user`` signed with the app's secret (or ``secret``), as the web app sends it."""
-        from twin.user_tokens import authorization_header
+        from twin.core.user_tokens import authorization_header
 
         return authorization_header(secret or self.token, user, issuer="tests")
 
@@ -217,8 +217,8 @@ def serve_app(serving_users, db_proxy, database_url):
     reached through ``db_proxy``; Serve (and Ray, if this fixture started it) are shut down at the
     end of the module, so later tests sharing the process's Ray get its CPUs back."""
     from serving.deploy import deploy, ensure_ray, load_deploy_config, shutdown
-    from twin.db import connection_parts
-    from twin.settings import get_settings
+    from twin.core.db import connection_parts
+    from twin.core.settings import get_settings
 
     parts = connection_parts(database_url)
     proxied_url = f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{db_proxy.port}/{parts['dbname']}"

@@ -150,7 +150,7 @@ def test_auth_is_enforced(serve_app, serving_users):
     assert httpx.post(f"{serve_app.url}/v1/posts", json=body, timeout=30).status_code == 401
     wrong = post(serve_app, body, secret="not-the-token")
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
-    from twin.user_tokens import sign_user_token
+    from twin.core.user_tokens import sign_user_token
 
     expired = sign_user_token(serve_app.token, serving_users.ada_email, issuer="tests", now=time.time() - 600)
     response = httpx.post(

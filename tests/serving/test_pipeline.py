@@ -12,8 +12,8 @@ import pytest
 from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, QualityConfig, ServingConfig
 from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
 from serving.pipeline import InProcessTwin, PostRequest, read_links, request_errors
-from twin.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
-from twin.prompting import (
+from twin.core.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
+from twin.core.prompting import (
     LINKS_HEADING,
     OWN_HEADING,
     ContextItem,
@@ -138,7 +138,7 @@ def test_request_limits_name_the_field():
 
 
 def test_private_and_metadata_addresses_are_refused_without_fetching():
-    from twin.settings import load_settings
+    from twin.core.settings import load_settings
 
     settings = load_settings(_env_file=None, allow_private_urls=False, crawl_timeout_s=2)
     results = read_links(
@@ -196,8 +196,8 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
 ):
     """The guard is on; the fixture server stands in for a public site (its own address is let
     through for the first hop only), and redirects to the cloud metadata address."""
-    import crawlers.links
-    from crawlers.safety import check_peer, check_url
+    import twin.core.web.links
+    from twin.core.web.safety import check_peer, check_url
 
     first_hop = link_server.url("/web/to-metadata")
     checked = []
@@ -211,17 +211,17 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop_and_generation_p
         if url != first_hop:
             check_peer(url, peer, allow_private=allow_private)
 
-    import crawlers.transport
+    import twin.core.web.transport
 
-    pinned_address = crawlers.transport.pinned_address
+    pinned_address = twin.core.web.transport.pinned_address
     fixture_port = int(first_hop.split(":")[2].split("/")[0])
 
     def pin(host, port):  # the fixture server stands in for a public host
         return host if (host, port) == ("127.0.0.1", fixture_port) else pinned_address(host, port)
 
-    monkeypatch.setattr(crawlers.links, "check_url", guard)
-    monkeypatch.setattr(crawlers.links, "check_peer", peer_guard)
-    monkeypatch.setattr(crawlers.transport, "pinned_address", pin)
+    monkeypatch.setattr(twin.core.web.links, "check_url", guard)
+    monkeypatch.setattr(twin.core.web.links, "check_peer", peer_guard)
+    monkeypatch.setattr(twin.core.web.transport, "pinned_address", pin)
     in_process.settings = in_process.settings.model_copy(update={"allow_private_urls": False})
     response = __import__("asyncio").run(
         in_process.write(PostRequest(user=serving_users.grace_id, prompt="What does this page say?", links=[first_hop]))
@@ -307,7 +307,7 @@ def test_twin_serve_prints_the_effective_config(tmp_path):
     import yaml
     from typer.testing import CliRunner
 
-    from twin.cli import app
+    from twin.cli.main import app
 
     result = CliRunner().invoke(app, ["serve", "--print-config", "--port", "9123", "--host", "0.0.0.0"])
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from tests.training.corpus import sft_rows
 
 @pytest.fixture(scope="session")
 def training_settings(tmp_path_factory):
-    from twin.settings import get_settings
+    from twin.core.settings import get_settings
 
     home = tmp_path_factory.mktemp("twin-home")
     return get_settings().model_copy(update={"home": home, "ray_num_cpus": 2, "ray_dashboard": False})

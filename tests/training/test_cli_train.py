@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from tests.training.corpus import POSTS
 from training import registry
 from training.config import TINY_CONFIG
+from twin.core import model_registry
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess:
@@ -24,7 +25,7 @@ def _twin(*args: str) -> subprocess.CompletedProcess:
 
 
 def _new_user(database_url) -> tuple[int, str]:
-    from twin.users import create_user
+    from twin.core.users import create_user
 
     email = f"maya-{uuid.uuid4().hex[:8]}@example.com"
     return create_user(email, "correct horse battery staple", database_url)[0], email
@@ -59,7 +60,7 @@ def test_user_without_samples_fails_readably(engine, database_url):
     assert "Traceback" not in result.stderr
     assert "twin transform" in result.stderr  # no marts yet, or no samples for this user: both say what to run
     with engine.connect() as conn:
-        [record] = registry.list_models(conn, user_id)
+        [record] = model_registry.list_models(conn, user_id)
     assert record.status == "failed" and str(record.model_id) in result.stderr
 
 
@@ -67,10 +68,10 @@ def test_user_without_samples_fails_readably(engine, database_url):
 def test_train_from_collected_posts(engine, database_url, training_settings, local_ray, monkeypatch):
     from typer.testing import CliRunner
 
-    from twin.cli import app
-    from twin.raw import CrawlRun, DocumentRecord
-    from twin.settings import get_settings
-    from twin.transform import transform
+    from twin.cli.main import app
+    from twin.core.raw import CrawlRun, DocumentRecord
+    from twin.core.settings import get_settings
+    from twin.core.transform import transform
 
     user_id, email = _new_user(database_url)
     with CrawlRun(engine, user_id, "fixture-linkedin", "linkedin") as run:
@@ -95,7 +96,7 @@ def test_train_from_collected_posts(engine, database_url, training_settings, loc
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
-        active = registry.active_model(conn, user_id)
+        active = model_registry.active_model(conn, user_id)
     assert active is not None and str(active.model_id) in result.output
     assert f"Adapter: {active.adapter_uri}" in result.output
     assert "tuned: held-out perplexity" in result.output and "base: held-out perplexity" in result.output

@@ -55,7 +55,7 @@ def test_missing_config_file_says_where_configs_live(tmp_path):
 def test_the_default_config_follows_the_base_model_and_any_other_base_still_trains():
     from training.config import DEFAULT_CONFIG, TINY_CONFIG, TrainingConfig
     from training.pipeline import config_location, default_config
-    from twin.settings import load_settings
+    from twin.core.settings import load_settings
 
     assert default_config(load_settings(_env_file=None)) == DEFAULT_CONFIG
     assert default_config(load_settings(_env_file=None, base_model="tiny-local")) == TINY_CONFIG

@@ -66,7 +66,7 @@ def test_training_samples_are_bounded_and_spread_over_documents(tmp_path, user_i
 
 
 def test_context_comes_from_other_documents_only(tmp_path, user_id, corpus_rows):
-    from twin.prompting import OWN_HEADING, ContextItem
+    from twin.core.prompting import OWN_HEADING, ContextItem
 
     passages = [
         ContextItem(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.training.corpus import POSTS, sft_rows
-from training.config import TinyModelSpec
 from training.dataset import build_samples
 from training.evaluate import perplexity, profile_similarity, style_score, stylometric_profile, vocabulary_overlap
-from training.loading import load_for_inference
-from training.tiny_model import build_tiny_model
+from twin.core.model_loading import load_for_inference
+from twin.core.tiny_model import TinyModelSpec, build_tiny_model
 
 
 def test_profile_captures_the_authors_habits():

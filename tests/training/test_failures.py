@@ -8,13 +8,14 @@ import yaml
 from training import registry
 from training.config import TINY_CONFIG, load_config
 from training.pipeline import TrainingFailed, fine_tune
+from twin.core import model_registry
 
 
 def _failed_run(engine, settings, user_id, config, rows, match):
     with pytest.raises(TrainingFailed, match=match) as failure:
         fine_tune(user_id, config, rows=rows, settings=settings, engine=engine)
     with engine.connect() as conn:
-        record = registry.get_model(conn, failure.value.model_id)
+        record = model_registry.get_model(conn, failure.value.model_id)
     assert record.user_id == user_id and record.status == "failed"
     assert record.error == str(failure.value) and record.adapter_uri is None
     assert not (settings.home / "adapters" / str(user_id) / str(record.model_id)).exists()
@@ -65,7 +66,7 @@ def test_resuming_someone_elses_run_is_refused(engine, training_settings, user_i
 
 def test_real_model_config_keeps_the_hub_path(tmp_path):
     """The GPU config names a hub id; loading it offline fails with advice instead of a traceback."""
-    from training.loading import BaseModelNotFound, check_base_model
+    from twin.core.model_loading import BaseModelNotFound, check_base_model
 
     gpu_config = next(p for p in TINY_CONFIG.parent.glob("*.yaml") if p != TINY_CONFIG)
     base_model = yaml.safe_load(gpu_config.read_text())["base_model"]

@@ -9,9 +9,10 @@ import pytest
 
 from training import registry
 from training.config import TINY_CONFIG, load_config
-from training.loading import load_for_inference
 from training.pipeline import TrainingFailed, fine_tune
-from twin.chat_template import render_prompt
+from twin.core import model_registry
+from twin.core.chat_template import render_prompt
+from twin.core.model_loading import load_for_inference
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
         )
     model_id = interrupted.value.model_id
     with engine.connect() as conn:
-        failed = registry.get_model(conn, model_id)
+        failed = model_registry.get_model(conn, model_id)
     assert failed.status == "failed" and "interrupted after step" in failed.error
     assert failed.adapter_uri is None and failed.dataset_snapshot
 
@@ -62,7 +63,7 @@ def test_interrupted_run_resumes_then_becomes_active(engine, training_settings, 
     }
 
     with engine.connect() as conn:
-        active = registry.active_model(conn, user_id)
+        active = model_registry.active_model(conn, user_id)
     assert active.model_id == model_id and active.status == "active" and active.error is None
     assert active.adapter_uri == outcome.adapter_uri
     assert active.metrics["perplexity"] == evaluation["tuned"]["perplexity"]

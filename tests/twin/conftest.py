@@ -13,7 +13,7 @@ from tests.twin import index_corpus
 
 @pytest.fixture(scope="session")
 def embedding_model():
-    from twin.embedding import load_embedding_model
+    from twin.core.embedding import load_embedding_model
 
     return load_embedding_model("all-MiniLM-L6-v2")
 
@@ -32,9 +32,9 @@ def indexed_corpus(engine, database_url, embedding_model) -> IndexedCorpus:
     """Ada (a web app user, so the CLI can search as her) and Grace, through dbt and embedding."""
     import uuid
 
-    from twin.embed import embed_chunks
-    from twin.transform import transform
-    from twin.users import create_user
+    from twin.core.embed import embed_chunks
+    from twin.core.transform import transform
+    from twin.core.users import create_user
 
     author_email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
     author_id, _ = create_user(author_email, "correct horse battery staple", database_url)

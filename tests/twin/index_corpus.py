@@ -1,11 +1,11 @@
 """A small, realistic corpus for the transform/embed/retrieval tests: two authors' posts, articles,
-repository files and a supplied link, loaded into ``raw.*`` through ``twin.raw`` like a crawl would."""
+repository files and a supplied link, loaded into ``raw.*`` through ``twin.core.raw`` like a crawl would."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timezone
 
-from twin.raw import CrawlRun, DocumentRecord
+from twin.core.raw import CrawlRun, DocumentRecord
 
 SHARED_POST = (
     "Shipping beats polishing. Every week I keep a list of the things I almost did not publish "

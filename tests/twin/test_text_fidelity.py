@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crawlers.importers import import_export
 from tests.crawlers.importers.conftest import EXPORTS, zip_export
 from tests.crawlers.importers.test_linkedin import SHARES_HEADER, TOP
-from twin.transform import transform
+from twin.core.transform import transform
 
 pytestmark = pytest.mark.slow
 CODE_POST_URL = "https://www.linkedin.com/feed/update/urn%3Ali%3Ashare%3A7999000000000000001"

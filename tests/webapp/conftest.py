@@ -96,8 +96,8 @@ def upload_dir(settings):
     """Where uploads are stored: the folder the twin_import DAG reads (one subfolder per user)."""
     from pathlib import Path
 
-    from twin.settings import get_settings
-    from twin.uploads import uploads_root
+    from twin.core.settings import get_settings
+    from twin.core.uploads import uploads_root
 
     assert Path(settings.TWIN_UPLOAD_DIR) == uploads_root(get_settings())
     return Path(settings.TWIN_UPLOAD_DIR)

@@ -11,7 +11,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from twin.user_tokens import InvalidUserToken, normalise_user, verify_user_token
+from twin.core.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 
 TOKEN = "test-serving-token"
 TEST_MODEL_NOTICE = "tiny-local is a random-weight test model: this text is not meaningful"

@@ -62,7 +62,7 @@ def test_sign_up_add_source_collect_and_compose(
         page.wait_for_selector("#upload-status .badge.pending")  # Airflow is down: the import waits for it
         assert "Waiting for Airflow" in page.locator("#upload-status").inner_text()
         page.screenshot(path=SHOTS / "02b-upload-waiting.png", full_page=True)
-        from twin.collect import import_upload
+        from twin.orchestration.collect import import_upload
         from webapp.sources.models import Upload
 
         upload = Upload.objects.get(original_name="medium-export.zip", user__email="ada.browser@example.com")

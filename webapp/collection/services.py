@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, DagRun, TaskState
+from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, DagRun, TaskState
 from webapp.collection.models import CollectionRequest
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """A small client for the serving app's ``POST /v1/posts`` (JSON or Server-Sent Events).
 
 Each request carries a short-lived token naming its user, signed with the secret the web app shares
-with serving (:mod:`twin.user_tokens`): serving answers for that user only.
+with serving (:mod:`twin.core.user_tokens`): serving answers for that user only.
 
 Errors: :class:`ServingUnavailable` when serving cannot be reached or is not ready (connection
 refused, timeout, HTTP 5xx), :class:`ServingRejected` when it answered but refused the request (401,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
-from twin.user_tokens import authorization_header
+from twin.core.user_tokens import authorization_header
 
 
 class ServingError(RuntimeError):

@@ -1,5 +1,5 @@
 """Reads of the user's collected documents (``raw.documents``, latest version per URL) and search
-over their indexed chunks (``twin.retrieval``). Every query is filtered by the owner."""
+over their indexed chunks (``twin.core.retrieval``). Every query is filtered by the owner."""
 
 from __future__ import annotations
 
@@ -80,8 +80,8 @@ def _search_index_exists() -> bool:
 
 def search(*, user, query: str, k: int = 10) -> list:
     """The user's best documents for ``query`` (hybrid vector + keyword search)."""
-    from twin.db import get_engine
-    from twin.retrieval import search_documents
+    from twin.core.db import get_engine
+    from twin.core.retrieval import search_documents
 
     query = query.strip()
     if not query:

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from twin.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
-from twin.uploads import new_archive_name
+from twin.core.uploads import new_archive_name
+from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
 from webapp.collection.services import airflow_client, trigger_once
 from webapp.sources.models import Source, Upload
 from webapp.sources.normalise import PUBLICATION_NEEDS_CONFIRMATION, is_publication, normalise_source
@@ -31,7 +31,7 @@ IMPORT_STATES = {
 
 
 def _allow_private() -> bool:
-    from twin.settings import get_settings
+    from twin.core.settings import get_settings
 
     return get_settings().allow_private_urls
 
@@ -237,7 +237,7 @@ def _record_outcome(upload: Upload, summary) -> None:
 
 def _record_failure(upload: Upload) -> None:
     """A failed run: the reason from the import's crawl run (the archive is kept), or the run's."""
-    from twin.uploads import run_source
+    from twin.core.uploads import run_source
     from webapp.dataplane.models import CrawlRun
 
     run = (

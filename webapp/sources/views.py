@@ -99,7 +99,7 @@ def upload(request):
 def upload_detail(request, upload_id: int):
     upload = services.upload_refresh(selectors.upload_get(user=request.user, upload_id=upload_id))
     template = "sources/_upload_status.html" if request.GET.get("fragment") else "sources/upload.html"
-    from twin.settings import get_settings
+    from twin.core.settings import get_settings
 
     return render(request, template, {"upload": upload, "retention_days": get_settings().upload_retention_days})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from twin.tables import crawl_runs, documents
+from twin.core.tables import crawl_runs, documents
 
 EXPORTS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
 

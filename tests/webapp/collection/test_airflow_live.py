@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 
 from tests.webapp.conftest import free_port
-from twin.airflow import running_airflow
-from twin.db import drop_database, ensure_database
-from twin.settings import load_settings
+from twin.core.db import drop_database, ensure_database
+from twin.core.settings import load_settings
+from twin.orchestration.airflow import running_airflow
 from webapp.collection import services
 from webapp.collection.models import CollectionRequest
 from webapp.sources.services import source_create
@@ -86,8 +86,8 @@ def test_an_upload_is_imported_by_airflow_and_its_page_shows_the_outcome(
 
     from tests.webapp.conftest import make_user
     from tests.webapp.sources.test_services import export_zip
-    from twin.airflow_client import AirflowClient
-    from twin.uploads import uploads_root
+    from twin.core.uploads import uploads_root
+    from twin.orchestration.airflow_client import AirflowClient
     from webapp.dataplane.models import RawDocument
     from webapp.sources.services import upload_create, upload_send
 

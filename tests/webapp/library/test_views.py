@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from django.urls import reverse
 
 from tests.webapp import dataplane_rows
-from twin.retrieval import SearchHit
+from twin.core.retrieval import SearchHit
 from webapp.library import selectors
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_search_box_uses_twin_retrieval_for_this_user(user_client, user, monkeyp
             )
         ]
 
-    monkeypatch.setattr("twin.retrieval.search_documents", fake_search)
+    monkeypatch.setattr("twin.core.retrieval.search_documents", fake_search)
     monkeypatch.setattr(selectors, "_search_index_exists", lambda: True)
     page = user_client.get(reverse("library:index"), {"q": "vectors in postgres"}).content.decode()
     assert calls == [(user.pk, "vectors in postgres", 10)]

@@ -77,7 +77,7 @@ class FakeAirflow:
         pass
 
     def trigger(self, dag_id, conf, *, dag_run_id):
-        from twin.airflow_client import AirflowRejected, DagRun
+        from twin.orchestration.airflow_client import AirflowRejected, DagRun
 
         if any(run_id == dag_run_id for _, run_id, _ in self.triggered):
             raise AirflowRejected(f"run {dag_run_id} exists", 409)
@@ -85,7 +85,7 @@ class FakeAirflow:
         return DagRun(dag_id, dag_run_id, "queued", conf, None, None)
 
     def get_run(self, dag_id, dag_run_id):
-        from twin.airflow_client import DagRun
+        from twin.orchestration.airflow_client import DagRun
 
         return DagRun(dag_id, dag_run_id, self.state, {}, None, None)
 
@@ -135,7 +135,7 @@ def test_upload_is_stored_privately_and_sent_to_airflow_once(
 
 
 def test_the_import_task_imports_deletes_the_archive_and_the_page_shows_the_counts(user, upload_dir, airflow_down):
-    from twin.collect import import_upload
+    from twin.orchestration.collect import import_upload
 
     upload = _upload(user)
     airflow = FakeAirflow()
@@ -162,7 +162,7 @@ def test_the_import_task_imports_deletes_the_archive_and_the_page_shows_the_coun
 
 
 def test_a_broken_archive_fails_with_the_reason_and_is_kept(user, upload_dir, airflow_down):
-    from twin.collect import ImportFailed, import_upload
+    from twin.orchestration.collect import ImportFailed, import_upload
 
     upload = _upload(user, kind="medium", data=b"PK\x03\x04" + b"garbage" * 100)
     airflow = FakeAirflow()
@@ -178,8 +178,8 @@ def test_a_broken_archive_fails_with_the_reason_and_is_kept(user, upload_dir, ai
 
 @pytest.mark.parametrize("archive", ["../1/x.zip", "/etc/passwd", "a" * 32 + ".zip/..", "A" * 32 + ".zip", "x.zip"])
 def test_the_import_task_opens_only_uploaded_archive_names(user, archive):
-    from twin.collect import import_upload
-    from twin.uploads import UnknownArchive
+    from twin.core.uploads import UnknownArchive
+    from twin.orchestration.collect import import_upload
 
     with pytest.raises(UnknownArchive):
         import_upload(1, user.pk, "medium", archive)
@@ -189,8 +189,8 @@ def test_expired_archives_are_removed(user, upload_dir):
     import os
     import time
 
-    from twin.settings import get_settings
-    from twin.uploads import remove_expired
+    from twin.core.settings import get_settings
+    from twin.core.uploads import remove_expired
 
     old, new = _upload(user, kind="medium"), _upload(user, kind="medium")
     month_ago = time.time() - 31 * 86400

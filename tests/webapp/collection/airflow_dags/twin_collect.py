@@ -20,9 +20,9 @@ def twin_collect():
 
         import sqlalchemy as sa
 
-        from twin.db import get_engine
-        from twin.sources import active_sources
-        from twin.tables import crawl_runs
+        from twin.core.db import get_engine
+        from twin.core.sources import active_sources
+        from twin.core.tables import crawl_runs
 
         user_id = int(params["user_id"])
         with get_engine().begin() as conn:
