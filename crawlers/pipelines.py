@@ -8,9 +8,7 @@ status and counts) when the spider closes. The run's summary goes into the crawl
 
 from __future__ import annotations
 
-import re
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
@@ -19,9 +17,8 @@ from crawlers import signals as twin_signals
 from crawlers.items import DocumentItem
 from crawlers.window import PublishedWindow
 from twin.core.raw import InvalidDocument, content_hash
+from twin.core.vocabulary import without_tracking
 from twin.core.web.text import normalise_text
-
-TRACKING_PARAMS = re.compile(r"^(utm_\w+|source|sk|fbclid|gclid|mc_cid|mc_eid|ref_src|trk)$", re.IGNORECASE)
 
 
 class ValidatePipeline:
@@ -44,19 +41,6 @@ class NormalisePipeline:
             item.content = normalise_text(item.content)
         item.source_url = without_tracking(item.source_url)
         return item
-
-
-def without_tracking(url: str) -> str:
-    """The URL without its fragment and tracking parameters (``utm_*``, Medium's ``source``...)."""
-    parts = urlsplit(url)
-    query = urlencode(
-        [
-            (key, value)
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            if not TRACKING_PARAMS.match(key)
-        ]
-    )
-    return urlunsplit(parts._replace(query=query, fragment=""))
 
 
 class ContentHashPipeline:

@@ -21,17 +21,10 @@ import subprocess
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlsplit
 
 from crawlers.window import parse_window_bound
+from twin.core.vocabulary import PLATFORMS, detect_platform
 
-PLATFORM_HOSTS = {
-    "medium": ("medium.com",),
-    "substack": ("substack.com",),
-    "github": ("github.com",),
-    "linkedin": ("linkedin.com", "lnkd.in"),
-}
-PLATFORM_NAMES = ("medium", "substack", "github", "linkedin", "web")
 DEFAULT_TIMEOUT_S = 3600
 
 
@@ -54,18 +47,6 @@ class UnknownPlatform(ValueError):
     pass
 
 
-def detect_platform(source: str) -> str:
-    """The platform a URL (or ``@handle``) belongs to; anything unrecognised is a plain web link."""
-    source = source.strip()
-    if source.startswith("@"):
-        return "medium"
-    host = (urlsplit(source if "://" in source else "https://" + source).hostname or "").lower()
-    for platform, domains in PLATFORM_HOSTS.items():
-        if any(host == domain or host.endswith("." + domain) for domain in domains):
-            return platform
-    return "web"
-
-
 def crawl(
     user_id: int,
     url: str,
@@ -81,8 +62,8 @@ def crawl(
     ``since``/``until`` (ISO datetimes): keep only items published in ``[since, until)`` and stop paging
     archives once past ``since`` (a scheduled or backfill run's data interval)."""
     platform = platform or detect_platform(url)
-    if platform not in PLATFORM_NAMES:
-        raise UnknownPlatform(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORM_NAMES)})")
+    if platform not in PLATFORMS:
+        raise UnknownPlatform(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
     crawl_run_id = uuid.uuid4()
     command = [
         sys.executable,
@@ -239,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("source", help="a URL, @handle or username")
     parser.add_argument("--user-id", type=int, required=True)
-    parser.add_argument("--platform", choices=PLATFORM_NAMES, help="default: detected from the source")
+    parser.add_argument("--platform", choices=PLATFORMS, help="default: detected from the source")
     parser.add_argument("--dry-run", action="store_true", help="collect and count, store nothing")
     parser.add_argument("--crawl-run-id", help="the id to record the run under (default: a new one)")
     parser.add_argument("--urls-file", help="web only: a file with more URLs, one a line (batch runs, the benchmark)")

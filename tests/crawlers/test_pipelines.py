@@ -10,11 +10,12 @@ from scrapy.http import Response
 
 from crawlers.items import DocumentItem
 from crawlers.middlewares import RateLimitMiddleware, rate_limit_wait
-from crawlers.pipelines import ContentHashPipeline, NormalisePipeline, ValidatePipeline, without_tracking
+from crawlers.pipelines import ContentHashPipeline, NormalisePipeline, ValidatePipeline
 from crawlers.run import detect_platform
 from crawlers.settings import crawl_settings
 from twin.core.raw import content_hash
 from twin.core.settings import load_settings
+from twin.core.vocabulary import without_tracking
 
 
 def item(**fields) -> DocumentItem:

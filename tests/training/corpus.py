@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
+from twin.core import vocabulary
+
 POSTS = [
     """I deleted 40% of our data pipelines last quarter. 🔥
 
@@ -458,7 +460,7 @@ What should I write about next? 👇
 
 
 def document_id(user_id: int, index: int) -> str:
-    return hashlib.md5(f"{user_id}|https://www.linkedin.com/posts/maya-okafor_{index}".encode()).hexdigest()
+    return vocabulary.document_id(user_id, f"https://www.linkedin.com/posts/maya-okafor_{index}")
 
 
 def sft_rows(user_id: int, posts: list[str] = POSTS) -> list[dict]:
@@ -467,7 +469,7 @@ def sft_rows(user_id: int, posts: list[str] = POSTS) -> list[dict]:
     for index, post in enumerate(posts):
         doc_id = document_id(user_id, index)
         hook = post.strip().splitlines()[0]
-        bucket = int(hashlib.md5(doc_id.encode()).hexdigest()[:4], 16) % 100
+        bucket = vocabulary.split_bucket(doc_id)
         rows.append(
             {
                 "sample_id": hashlib.md5(f"{doc_id}|0".encode()).hexdigest(),

@@ -16,6 +16,7 @@ from tests.training.corpus import POSTS
 from training import registry
 from training.config import TINY_CONFIG
 from twin.core import model_registry
+from twin.core.vocabulary import document_id, split_bucket
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess:
@@ -36,8 +37,7 @@ def _post_urls(user_id: int) -> list[str]:
     sft_samples splits (md5 of the document id, which is md5 of user id and URL; 10% held out)."""
 
     def held_out(url: str) -> bool:
-        document_id = hashlib.md5(f"{user_id}|{url}".encode()).hexdigest()
-        return int(hashlib.md5(document_id.encode()).hexdigest()[:4], 16) % 100 < 10
+        return split_bucket(document_id(user_id, url)) < 10
 
     urls = [f"https://www.linkedin.com/posts/maya-okafor_{index}" for index in range(len(POSTS))]
     for index in range(3):

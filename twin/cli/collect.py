@@ -31,14 +31,14 @@ def crawl(
     Each source runs in its own process and gets its own crawl run; one failing source does not
     stop the others. Exit status 1 when any source failed outright.
     """
-    from crawlers.run import PLATFORM_NAMES
     from crawlers.run import crawl as crawl_source
     from twin.core import db as twin_db
     from twin.core.users import UserNotFound, user_id_for_email
+    from twin.core.vocabulary import PLATFORMS
 
     settings = settings_or_exit()
-    if platform is not None and platform not in PLATFORM_NAMES:
-        raise fail(f"unknown platform {platform!r}: use one of {', '.join(PLATFORM_NAMES)}", 2)
+    if platform is not None and platform not in PLATFORMS:
+        raise fail(f"unknown platform {platform!r}: use one of {', '.join(PLATFORMS)}", 2)
     try:
         with twin_db.get_engine(settings).connect() as conn:
             user_id = user_id_for_email(conn, user)

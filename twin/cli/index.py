@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from twin.cli.common import console, fail, settings_or_exit
 from twin.core import db as twin_db
-from twin.core.tables import KINDS, PLATFORMS
+from twin.core.vocabulary import KINDS, PLATFORMS
 
 app = typer.Typer()
 

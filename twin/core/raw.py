@@ -16,7 +16,8 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from twin.core.tables import KINDS, PLATFORMS, crawl_runs, documents
+from twin.core.tables import crawl_runs, documents
+from twin.core.vocabulary import KINDS, PLATFORMS
 
 Outcome = Literal["new", "changed", "unchanged"]
 OWN_WRITING_KINDS = ("post", "article", "repository_file")

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-PLATFORMS = ("linkedin", "medium", "substack", "github", "web")
-KINDS = ("post", "article", "repository_file", "paper", "link")
+from twin.core.vocabulary import KINDS, PLATFORMS
+
 CRAWL_STATUSES = ("running", "succeeded", "partial", "failed")
 MODEL_STATUSES = ("training", "ready", "failed", "active")
 

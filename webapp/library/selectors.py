@@ -3,7 +3,6 @@ over their indexed chunks (``twin.core.retrieval``). Every query is filtered by 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from django.db import connection
@@ -12,11 +11,6 @@ from django.db.models.functions import MD5, Cast, Concat
 from django.http import Http404
 
 from webapp.dataplane.models import RawDocument
-
-
-def document_id(user_id: int, source_url: str) -> str:
-    """The stable id dbt gives a document (``md5(user_id || '|' || source_url)`` in marts.documents)."""
-    return hashlib.md5(f"{user_id}|{source_url}".encode()).hexdigest()
 
 
 def platform_counts(*, user) -> list[dict]:

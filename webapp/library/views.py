@@ -1,6 +1,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from twin.core.vocabulary import document_id
 from webapp.library import selectors
 from webapp.sources.models import Source
 
@@ -20,7 +21,7 @@ def index(request):
         request.GET.get("page")
     )
     for doc in page.object_list:
-        doc.doc_id = selectors.document_id(doc.user_id, doc.source_url)
+        doc.doc_id = document_id(doc.user_id, doc.source_url)
     counts = selectors.platform_counts(user=request.user)
     context = {
         "counts": counts,

@@ -17,38 +17,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 
-PLATFORM_HOSTS = {
-    "medium": ("medium.com",),
-    "substack": ("substack.com",),
-    "github": ("github.com",),
-    "linkedin": ("linkedin.com", "lnkd.in"),
-}
-TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src|trk|trackingId|source|sk)$", re.I)
+from twin.core.vocabulary import detect_platform, host_matches, without_tracking_params
+
 MEDIUM_HANDLE = re.compile(r"^@[A-Za-z0-9_.-]{1,64}$")
 GITHUB_USER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 SUBSTACK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LINKEDIN_PATHS = ("in", "posts", "pulse", "feed")
 GITHUB_RESERVED = {"orgs", "settings", "explore", "topics", "marketplace", "about", "login", "features", "search"}
-
-
-def _host_matches(host: str, domains: tuple[str, ...]) -> bool:
-    return any(host == domain or host.endswith("." + domain) for domain in domains)
-
-
-def detect_platform(raw: str) -> str:
-    """The platform of a URL or ``@handle`` (the same rules as ``crawlers.run.detect_platform``)."""
-    raw = raw.strip()
-    if raw.startswith("@"):
-        return "medium"
-    host = (urlsplit(raw if "://" in raw else "https://" + raw).hostname or "").lower()
-    for platform, domains in PLATFORM_HOSTS.items():
-        if _host_matches(host, domains):
-            return platform
-    return "web"
 
 
 def _parse_url(raw: str, *, allow_private: bool) -> tuple[str, str, str, str]:
@@ -90,11 +69,6 @@ def _is_private_host(host: str) -> bool:
     except ValueError:
         return False  # a name: the crawler checks what it resolves to before every request
     return not address.is_global
-
-
-def _clean_query(query: str) -> str:
-    kept = [(key, value) for key, value in parse_qsl(query, keep_blank_values=True) if not TRACKING_PARAMS.match(key)]
-    return urlencode(kept)
 
 
 def _segments(path: str) -> list[str]:
@@ -181,20 +155,20 @@ def normalise_linkedin(raw: str, *, allow_private: bool = False) -> str:
     host = netloc.split(":")[0]
     if host == "lnkd.in":
         return f"https://lnkd.in{path.rstrip('/')}"
-    if not _host_matches(host, ("linkedin.com",)):
+    if not host_matches(host, ("linkedin.com",)):
         raise ValidationError("That is not a linkedin.com address.", code="host")
     segments = _segments(path)
     if not segments or segments[0] not in LINKEDIN_PATHS or len(segments) < 2:
         raise ValidationError("Give a LinkedIn post or article URL.", code="invalid")
     if segments[0] == "in":
         raise ValidationError(PROFILE_NEEDS_EXPORT, code="linkedin_profile")
-    clean = _clean_query(query)
+    clean = without_tracking_params(query)
     return urlunsplit(("https", "www.linkedin.com", "/" + "/".join(segments), clean, ""))
 
 
 def normalise_web(raw: str, *, allow_private: bool = False) -> str:
     scheme, netloc, path, query = _parse_url(raw, allow_private=allow_private)
-    return urlunsplit((scheme, netloc, path or "/", _clean_query(query), ""))
+    return urlunsplit((scheme, netloc, path or "/", without_tracking_params(query), ""))
 
 
 NORMALISERS = {

@@ -7,7 +7,7 @@ with
 
 latest_documents as (
 
-    select * from {{ ref('stg_raw__latest_documents') }}
+    select * from {{ ref('int_documents__latest') }}
 
 ),
 

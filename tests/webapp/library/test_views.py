@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from tests.webapp import dataplane_rows
 from twin.core.retrieval import SearchHit
+from twin.core.vocabulary import document_id
 from webapp.library import selectors
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -60,7 +61,7 @@ def test_counts_by_platform_and_latest_versions(user_client, user, other_user):
 
 def test_document_view_shows_the_latest_version_and_history(user_client, user):
     _library(user.pk)
-    doc_id = selectors.document_id(user.pk, "https://medium.com/@ada/postgres-is-enough-1")
+    doc_id = document_id(user.pk, "https://medium.com/@ada/postgres-is-enough-1")
     page = user_client.get(reverse("library:document", args=[doc_id])).content.decode()
     assert "Edited: Postgres is enough for RAG." in page and "First draft." not in page
     assert "Versions" in page
@@ -68,7 +69,7 @@ def test_document_view_shows_the_latest_version_and_history(user_client, user):
 
 def test_another_users_document_is_404(user_client, other_user):
     dataplane_rows.document(other_user.pk, "https://medium.com/@grace/secret", title="Grace's secret")
-    doc_id = selectors.document_id(other_user.pk, "https://medium.com/@grace/secret")
+    doc_id = document_id(other_user.pk, "https://medium.com/@grace/secret")
     assert user_client.get(reverse("library:document", args=[doc_id])).status_code == 404
     assert user_client.get(reverse("library:document", args=["0" * 32])).status_code == 404
 
