@@ -94,7 +94,8 @@ def main() -> None:
 
     from serving.config import ServingConfig
     from serving.generation import BASE_MODEL_ID, ModelSpec, TransformersModel
-    from serving.pipeline import InProcessTwin, PostRequest
+    from serving.pipeline import InProcessTwin
+    from serving.schemas import PostRequest
     from twin.core.base_models import SHIPPED_MODEL_ID
     from twin.core.db import database_url, with_database
     from twin.core.embed import embed_chunks

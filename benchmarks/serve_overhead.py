@@ -69,7 +69,8 @@ def main() -> None:
 
     from serving.config import ServingConfig
     from serving.deploy import deploy, ensure_ray, load_deploy_config, shutdown
-    from serving.pipeline import InProcessTwin, PostRequest
+    from serving.pipeline import InProcessTwin
+    from serving.schemas import PostRequest
     from twin.core.db import database_url, with_database
     from twin.core.embed import embed_chunks
     from twin.core.embedding import load_embedding_model

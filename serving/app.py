@@ -30,19 +30,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ray import serve
 
 from serving.config import ServingConfig, parse_args
+from serving.context import Database, ServiceUnavailable, UserNotFound, read_links, retrieve
 from serving.generation import GenerationRequest, ModelSpec, generate, generate_stream, load_model
-from serving.pipeline import (
-    Database,
-    PostRequest,
-    PostResponse,
-    PostService,
-    ServiceUnavailable,
-    UserNotFound,
-    log_request,
-    read_links,
-    request_errors,
-    retrieve,
-)
+from serving.pipeline import PostService, log_request
+from serving.schemas import PostRequest, PostResponse, request_errors
 from twin.core.settings import get_settings, require_secrets
 from twin.core.user_tokens import InvalidUserToken, normalise_user, verify_user_token
 

@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, QualityConfig, ServingConfig
+from serving.context import read_links
 from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
-from serving.pipeline import InProcessTwin, PostRequest, read_links, request_errors
+from serving.pipeline import InProcessTwin
+from serving.schemas import PostRequest, request_errors
 from twin.core.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
 from twin.core.prompting import (
     LINKS_HEADING,

@@ -133,7 +133,8 @@ def write_in_process(settings, config, request) -> dict:
     database are checked first, before any model is loaded."""
     import asyncio
 
-    from serving.pipeline import Database, InProcessTwin, ServiceUnavailable, UserNotFound, resolve_user
+    from serving.context import Database, ServiceUnavailable, UserNotFound, resolve_user
+    from serving.pipeline import InProcessTwin
 
     database = Database(settings)
     try:
@@ -235,7 +236,7 @@ def report_quality_failure(response: dict) -> None:
 
 
 def _check_arguments(request, limits) -> None:
-    from serving.pipeline import request_errors
+    from serving.schemas import request_errors
 
     errors = request_errors(request, limits)
     if errors:
@@ -281,7 +282,7 @@ def write_command(
     from pydantic import ValidationError
 
     from serving.config import LimitsConfig, ServingConfigError
-    from serving.pipeline import PostRequest
+    from serving.schemas import PostRequest
 
     settings = settings_or_exit()
     body: dict[str, Any] = {
