@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from twin.core import ray_cluster
+from twin.core import ports, ray_cluster
 from twin.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def stack_settings(tmp_path, monkeypatch):
     home, free ports for serving and the Ray dashboard, the tiny model."""
     from twin.core.settings import get_settings
 
-    serving_port, dashboard_port = ray_cluster.free_ports(2)
+    serving_port, dashboard_port = ports.free_ports(2)
     env = {
         "TWIN_HOME": str(tmp_path / "home"),
         "TWIN_SERVING_URL": f"http://127.0.0.1:{serving_port}",
@@ -131,7 +131,7 @@ def test_stopping_the_stack_leaves_no_ray_process_behind(stack_settings):
     assert _gone(lambda: _session_members(head_pid)) == []
     assert _gone(lambda: _processes_of(str(stack_settings.home))) == []
     assert not (stack_settings.home / "ray.json").exists()
-    assert not ray_cluster.port_open(address)
+    assert not ports.port_open(address)
 
 
 def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_new_adapter(
@@ -203,7 +203,7 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
         stack.stop()
     assert _gone(lambda: _session_members(head_pid)) == []
     assert _gone(lambda: _processes_of(str(stack_settings.home))) == []
-    assert not ray_cluster.port_open(address)
+    assert not ports.port_open(address)
 
 
 def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail(stack_settings, engine):
@@ -219,7 +219,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
             "-c",
             (
                 "import sys, time, ray\n"
-                "from twin.core.ray_cluster import port_free\n"
+                "from twin.core.ports import port_free\n"
                 f"ray.init(address='local', num_cpus=1, include_dashboard=port_free({dashboard_port}), "
                 f"dashboard_port={dashboard_port})\n"  # taken already (another Ray here): it stays taken
                 "print('up', flush=True)\n"
@@ -234,7 +234,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
     )
     try:
         assert holder.stdout.readline().strip() == "up"
-        assert not ray_cluster.port_free(dashboard_port)
+        assert not ports.port_free(dashboard_port)
         user_id = random.randint(10**9, 2 * 10**9)
         script = (
             "import json, sys\n"

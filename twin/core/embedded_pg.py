@@ -16,12 +16,13 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from twin.core.ports import free_ports, port_free
 
 SYSTEM_USER = "twin_postgres"
 SUPERUSER = "twin"
@@ -192,7 +193,7 @@ class EmbeddedPostgres:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.pgdata.chmod(0o700)
         state = ServerState(
-            port=self.requested_port or _free_port(), user=SUPERUSER, password=secrets.token_urlsafe(18)
+            port=self.requested_port or free_ports(1)[0], user=SUPERUSER, password=secrets.token_urlsafe(18)
         )
         with tempfile.NamedTemporaryFile("w", dir=self.home, delete=False) as pwfile:
             pwfile.write(state.password + "\n")
@@ -231,7 +232,7 @@ class EmbeddedPostgres:
             self._write_state(state)
         if self._pid() is not None:
             return state
-        if not _port_is_free(state.port):
+        if not port_free(state.port, reuse_address=True):
             raise EmbeddedPostgresError(
                 f"port {state.port} on 127.0.0.1 is taken by another program; stop it, or choose another "
                 "port with TWIN_DB_PORT=<port> and run `twin db start` again"
@@ -294,19 +295,3 @@ class EmbeddedPostgres:
 
     def psql_path(self) -> Path:
         return _bin_dir() / "psql"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True

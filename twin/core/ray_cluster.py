@@ -28,19 +28,18 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from twin.core.ports import LOCAL_HOST, port_free, port_open
 from twin.core.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "ray.json"
-LOCAL_HOST = "127.0.0.1"
 
 AddressKind = Literal["none", "local", "remote"]
 
@@ -71,37 +70,6 @@ def default_num_cpus(settings: Settings) -> int:
 def dashboard_port(settings: Settings) -> int:
     """The dashboard's port: the one in TWIN_RAY_DASHBOARD_URL (where the README and the web app point)."""
     return settings.ray_dashboard_url.port or 8265
-
-
-def port_free(port: int, host: str = LOCAL_HOST) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now on 127.0.0.1 (all held open while picking)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((LOCAL_HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def port_open(address: str, timeout: float = 1.0) -> bool:
-    """Whether something accepts TCP connections at ``host:port``."""
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host or LOCAL_HOST, int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 # --- the stack's cluster, recorded in $TWIN_HOME/ray.json ----------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from twin.core import ray_cluster
+from twin.core import ports, ray_cluster
 from twin.core.processes import start_service, stop_tree
 from twin.core.settings import PROJECT_ROOT, Settings
 from twin.orchestration.airflow import AirflowProcesses, airflow_home, prepare
@@ -113,13 +113,13 @@ class Stack:
                 f"TWIN_HOME={settings.home}; stop it first"
             )
         dashboard_port = ray_cluster.dashboard_port(settings)
-        if settings.ray_dashboard and not ray_cluster.port_free(dashboard_port):
+        if settings.ray_dashboard and not ports.port_free(dashboard_port):
             raise StackError(
                 f"port {dashboard_port} for the Ray dashboard (TWIN_RAY_DASHBOARD_URL) is in use, e.g. by "
                 "a Ray that `twin serve` or `twin train` started by hand: stop it, or set "
                 "TWIN_RAY_DASHBOARD_URL to a free port"
             )
-        gcs_port, client_port, agent_port = ray_cluster.free_ports(3)
+        gcs_port, client_port, agent_port = ports.free_ports(3)
         num_cpus = ray_cluster.default_num_cpus(settings)
         command = ray_cluster.head_command(
             settings, gcs_port=gcs_port, client_port=client_port, agent_port=agent_port, num_cpus=num_cpus
@@ -127,8 +127,8 @@ class Stack:
         env = {**ray_cluster.head_env(self.env), "TWIN_DB_ROLE": "serving"}
         head = self._spawn("ray-head", command, env=env, kind=RayHead)
         self.ray_head = head
-        address = f"{ray_cluster.LOCAL_HOST}:{gcs_port}"
-        dashboard_url = f"http://{ray_cluster.LOCAL_HOST}:{dashboard_port}" if settings.ray_dashboard else None
+        address = f"{ports.LOCAL_HOST}:{gcs_port}"
+        dashboard_url = f"http://{ports.LOCAL_HOST}:{dashboard_port}" if settings.ray_dashboard else None
         try:
             ray_cluster.wait_until_ready(
                 address, env=env, alive=head.alive, timeout=timeout, dashboard_url=dashboard_url

@@ -12,7 +12,7 @@ import time
 import pytest
 from pydantic import AnyHttpUrl
 
-from twin.core import ray_cluster
+from twin.core import ports, ray_cluster
 from twin.core.ray_cluster import LocalCluster
 
 
@@ -145,7 +145,7 @@ def test_a_private_ray_gives_up_a_taken_dashboard_port(settings, fake_ray):
     assert fake_ray[-1]["include_dashboard"] is False and fake_ray[-1]["dashboard_port"] is None
     assert fake_ray[-1]["num_cpus"] == 2 and fake_ray[-1]["address"] == "local"  # never a `ray start` cluster
 
-    free = ray_cluster.free_ports(1)[0]
+    free = ports.free_ports(1)[0]
     idle = settings.model_copy(update={"ray_dashboard_url": AnyHttpUrl(f"http://127.0.0.1:{free}")})
     ray_cluster.connect_or_start(idle)
     assert fake_ray[-1]["include_dashboard"] is True and fake_ray[-1]["dashboard_port"] == free
