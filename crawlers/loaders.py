@@ -27,10 +27,6 @@ def merge_dicts(values: list[dict]) -> dict:
     return merged
 
 
-def unique_list(values: list) -> list:
-    return list(dict.fromkeys(value for value in values if value))
-
-
 class DocumentLoader(ItemLoader):
     """For documents whose content arrives as HTML (feeds, Substack posts, LinkedIn pages)."""
 

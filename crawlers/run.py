@@ -158,11 +158,6 @@ def _abandoned(
     )
 
 
-def crawl_many(user_id: int, urls: list[str], platform: str | None = None, **kwargs) -> list[CrawlSummary]:
-    """One process per source, one after the other; each source's outcome is independent of the others'."""
-    return [crawl(user_id, url, platform, **kwargs) for url in urls]
-
-
 def crawl_here(
     user_id: int,
     source: str,

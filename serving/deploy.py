@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from serving.config import APP_NAME, DEFAULT_CONFIG_PATH, parse_args, read_config_file
-from twin.core.settings import PROJECT_ROOT
 
 EXCLUDES = [".venv/", ".twin/", ".git/", "node_modules/", "*.pyc", "__pycache__/"]
 
@@ -142,7 +141,3 @@ def shutdown(started_ray: bool = True) -> None:
     finally:
         if started_ray and ray.is_initialized():
             ray.shutdown()
-
-
-def project_working_dir() -> str:
-    return str(PROJECT_ROOT)

@@ -38,7 +38,3 @@ def crawl_runs_for_request(request: CollectionRequest) -> QuerySet[CrawlRun]:
     if following is not None:
         runs = runs.filter(started_at__lt=following)
     return runs.exclude(source__endswith="-export").order_by("platform", "source")
-
-
-def crawl_run_list(*, user, limit: int = 50) -> QuerySet[CrawlRun]:
-    return CrawlRun.objects.filter(user_id=user.pk).order_by("-started_at")[:limit]
