@@ -3,7 +3,7 @@
 
 A run is named after its registry row, so running the same run again (``twin train --resume``, or
 Ray restarting the worker group after a failure) continues from the last reported checkpoint.
-``main`` is the entrypoint of a Ray job (``python -m training.train --user-id ...``).
+The entrypoint of a Ray job on a cluster is :mod:`training.job`.
 """
 
 from __future__ import annotations
@@ -213,39 +213,3 @@ def fit(loop_config: dict[str, Any], *, storage_path: str, name: str, adapter_di
     with result.checkpoint.as_directory() as directory:
         shutil.copytree(Path(directory) / FINAL_ADAPTER_DIR, adapter_dir, dirs_exist_ok=True)
         return json.loads((Path(directory) / SUMMARY_FILE).read_text(encoding="utf-8"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entrypoint of a Ray job on a cluster: the same pipeline as ``twin train``."""
-    import argparse
-
-    from training.config import DEFAULT_CONFIG
-    from training.pipeline import TrainingFailed, fine_tune
-
-    parser = argparse.ArgumentParser(description="Fine-tune a user's writing twin on Ray Train.")
-    parser.add_argument("--user-id", type=int, required=True)
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG))
-    parser.add_argument("--resume", default=None, help="registry model id of an interrupted run")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    try:
-        outcome = fine_tune(args.user_id, args.config, resume_model_id=args.resume)
-    except TrainingFailed as exc:
-        print(f"training failed (run {exc.model_id}): {exc}")
-        return 1
-    print(
-        json.dumps(
-            {
-                "model_id": str(outcome.model_id),
-                "status": outcome.status,
-                "adapter_uri": outcome.adapter_uri,
-                "metrics": outcome.metrics,
-            },
-            indent=2,
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -104,13 +104,13 @@ def train(
 
 
 def _submit_job(address: str, user_id: int, config: Path | None, resume: str | None) -> None:
-    """Hand the run to a Ray cluster's job server; its driver runs ``python -m training.train``."""
+    """Hand the run to a Ray cluster's job server; its driver runs ``python -m training.job``."""
     from ray.job_submission import JobSubmissionClient
 
     from training.pipeline import WORKING_DIR_EXCLUDES
     from twin.core.settings import PROJECT_ROOT
 
-    entrypoint = f"python -m training.train --user-id {user_id}"
+    entrypoint = f"python -m training.job --user-id {user_id}"
     if config:
         entrypoint += f" --config {shlex.quote(str(config.resolve().relative_to(PROJECT_ROOT)))}"
     if resume:

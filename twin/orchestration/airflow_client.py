@@ -234,3 +234,20 @@ def _raise_for_status(response: httpx.Response, action: str) -> None:
     raise AirflowRejected(
         f"Airflow refused to {action}: HTTP {response.status_code} {str(detail)[:300]}", response.status_code
     )
+
+
+def trigger_once(client: AirflowClient, dag_id: str, conf: dict, dag_run_id: str) -> DagRun:
+    """Start the run ``dag_run_id`` of ``dag_id`` (unpaused first: new DAGs start paused). The id belongs
+    to what was asked for, not to the attempt: a retried call (an answer lost on the way back) gets 409
+    and follows the run it started instead of starting a second one."""
+    try:
+        client.unpause(dag_id)
+    except AirflowRejected as exc:
+        if exc.status_code != 404:
+            raise
+    try:
+        return client.trigger(dag_id, conf, dag_run_id=dag_run_id)
+    except AirflowRejected as exc:
+        if exc.status_code != 409:
+            raise
+        return client.get_run(dag_id, dag_run_id)

@@ -15,7 +15,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, DagRun, TaskState
+from twin.orchestration.airflow_client import (
+    AirflowClient,
+    AirflowRejected,
+    AirflowUnavailable,
+    TaskState,
+    trigger_once,
+)
+from webapp.airflow import airflow_client
 from webapp.collection.models import CollectionRequest
 
 log = logging.getLogger(__name__)
@@ -28,15 +35,6 @@ AIRFLOW_STATES = {
     "success": Status.SUCCESS,
     "failed": Status.FAILED,
 }
-
-
-def airflow_client() -> AirflowClient:
-    return AirflowClient(
-        settings.TWIN_AIRFLOW_URL,
-        settings.TWIN_AIRFLOW_USER,
-        settings.TWIN_AIRFLOW_PASSWORD,
-        timeout=settings.TWIN_AIRFLOW_TIMEOUT_S,
-    )
 
 
 class AlreadyActive(Exception):
@@ -60,23 +58,6 @@ def request_create(*, user, dag_id: str = "twin_collect") -> CollectionRequest:
             raise AlreadyActive(active)
         request = CollectionRequest.objects.create(user=user, dag_id=dag_id, status=Status.PENDING)
     return request_send(request)
-
-
-def trigger_once(client: AirflowClient, dag_id: str, conf: dict, dag_run_id: str) -> DagRun:
-    """Start the run ``dag_run_id`` of ``dag_id`` (unpaused first: new DAGs start paused). The id belongs
-    to what the user asked for, not to the attempt: a retried send (an answer lost on the way back) gets
-    409 and follows the run it started instead of starting a second one."""
-    try:
-        client.unpause(dag_id)
-    except AirflowRejected as exc:
-        if exc.status_code != 404:
-            raise
-    try:
-        return client.trigger(dag_id, conf, dag_run_id=dag_run_id)
-    except AirflowRejected as exc:
-        if exc.status_code != 409:
-            raise
-        return client.get_run(dag_id, dag_run_id)
 
 
 def request_send(request: CollectionRequest, client: AirflowClient | None = None) -> CollectionRequest:

@@ -14,8 +14,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from twin.core.uploads import new_archive_name
-from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
-from webapp.collection.services import airflow_client, trigger_once
+from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable, trigger_once
+from webapp.airflow import airflow_client
 from webapp.sources.models import Source, Upload
 from webapp.sources.normalise import PUBLICATION_NEEDS_CONFIRMATION, is_publication, normalise_source
 
