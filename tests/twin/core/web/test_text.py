@@ -80,3 +80,12 @@ def test_indentation_survives_outside_code_fences_and_html_whitespace_does_not_l
         "<pre>for x in xs:\n    print(x)</pre></div>"
     )
     assert html_to_text(html) == "Intro text\n\n- one\n  - nested\n- two\n\n```\nfor x in xs:\n    print(x)\n```"
+
+
+def test_code_is_verbatim_not_markdown_escaped():
+    """What a library swap must keep (trafilatura's markdown writes ``\\<=>`` and ``\\[``, see
+    benchmarks/html_extraction.py): code characters come out as written, inside fences."""
+    html = "<p>Query:</p><pre>select id from chunks\norder by embedding &lt;=&gt; $1 -- [k]\nlimit 10;</pre>"
+    assert (
+        html_to_text(html) == "Query:\n\n```\nselect id from chunks\norder by embedding <=> $1 -- [k]\nlimit 10;\n```"
+    )
