@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from twin.cli.common import console, fail, settings_or_exit
+from twin.core.vocabulary import PLATFORMS
 
 app = typer.Typer()
 
-PLATFORM_HELP = "medium, substack, github, linkedin or web (default: detected from each URL)"
+PLATFORM_HELP = f"{', '.join(PLATFORMS)} (default: detected from each URL)"
 
 
 @app.command()
@@ -34,7 +35,6 @@ def crawl(
     from crawlers.run import crawl as crawl_source
     from twin.core import db as twin_db
     from twin.core.users import UserNotFound, user_id_for_email
-    from twin.core.vocabulary import PLATFORMS
 
     settings = settings_or_exit()
     if platform is not None and platform not in PLATFORMS:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 PLATFORMS = ("linkedin", "medium", "substack", "github", "web")
 KINDS = ("post", "article", "repository_file", "paper", "link")
+EXPORT_PLATFORMS = ("linkedin", "medium", "substack")  # the platforms whose data export can be imported
 PLATFORM_HOSTS = {
     "medium": ("medium.com",),
     "substack": ("substack.com",),
