@@ -8,7 +8,7 @@ from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from crawlers.items import DocumentItem
-from twin.core.web.links import parse_datetime
+from twin.core.dates import parse_optional_moment
 from twin.core.web.text import html_to_text
 
 
@@ -17,7 +17,7 @@ def collapse_whitespace(value: str) -> str | None:
 
 
 def to_datetime(value: str | datetime) -> datetime | None:
-    return value if isinstance(value, datetime) else parse_datetime(value)
+    return value if isinstance(value, datetime) else parse_optional_moment(value)
 
 
 def merge_dicts(values: list[dict]) -> dict:

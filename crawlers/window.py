@@ -4,15 +4,16 @@ published in its data interval ``[since, until)``; "Collect now" has no window a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from twin.core.dates import parse_iso
 
 
 def parse_window_bound(value: str | datetime | None) -> datetime | None:
     """An ISO date/time (``Z`` allowed; a naive one is UTC), or None."""
     if value is None or value == "":
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_iso(value)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import lxml.html
 from lxml import etree
 
+from twin.core.dates import parse_iso
 from twin.core.web.text import html_to_text
 
 # Exports are UTF-8; a file re-saved by a spreadsheet on Windows is cp1252 (or UTF-16 with a BOM).
@@ -114,10 +115,10 @@ def parse_timestamp(text: str | None, what: str) -> datetime | None:
     if match is None:
         raise ExportFormatError(f"{what}: not a date: {text.strip()[:60]!r}")
     try:
-        moment = datetime.fromisoformat(match.group(0))
+        moment = parse_iso(match.group(0))  # dateutil's ISO 8601 parser; naive means UTC
     except ValueError as exc:
         raise ExportFormatError(f"{what}: not a date: {match.group(0)!r} ({exc})") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_html(data: bytes, name: str) -> lxml.html.HtmlElement:

@@ -1,12 +1,16 @@
-"""What every twin spider shares: the source it collects, error reporting, and RSS feed parsing."""
+"""What every twin spider shares: the source it collects, error reporting, and RSS/Atom feed parsing."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import xml.sax
 from datetime import UTC, datetime
 
+import feedparser
 import scrapy
-from lxml import etree
+from feedparser.encodings import convert_to_utf8
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
@@ -22,13 +26,16 @@ from crawlers import signals as twin_signals
 from crawlers.items import DocumentItem
 from crawlers.loaders import DocumentLoader
 from crawlers.middlewares import RefusedURL, rate_limit_wait
+from twin.core.dates import parse_moment
 from twin.core.web.text import blocked_reason
 
-NAMESPACES = {
-    "content": "http://purl.org/rss/1.0/modules/content/",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "atom": "http://www.w3.org/2005/Atom",
-}
+PROLOG_END = re.compile(rb"<\w")  # the first element: what comes before it is the XML declaration and DOCTYPE
+ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<[A-Za-z_]")
+# feedparser spends ~25 µs and a few hundred bytes per element (lxml, a hundredth of that): within the byte
+# limit a feed of bare tags would take minutes and gigabytes. Real feeds carry their HTML as text or CDATA
+# (Medium's 10 posts: ~200 elements), so this only stops markup floods.
+MAX_FEED_ELEMENTS = 100_000
 
 
 class SourceError(Exception):
@@ -72,54 +79,112 @@ class TwinSpider(scrapy.Spider):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(f"malformed JSON from {response.url}: {exc}") from None
 
-    # RSS 2.0 (Medium's feed, Substack's fallback) -------------------------------------------------
+    # RSS/Atom (Medium's feed, Substack's fallback), parsed by feedparser ----------------------------
 
     def parse_feed(self, response, *, kind: str = "article", metadata: dict | None = None):
-        """Yield one item per ``<item>``; a malformed feed is reported and whatever can be recovered is kept."""
+        """Yield one item per entry; a malformed feed is reported and whatever can be recovered is kept."""
         if not self.usable(response):
             return
         try:
-            etree.fromstring(response.body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError as exc:
-            self.report(response.url, f"malformed RSS feed ({exc}); kept the items that could be read", item=False)
-        selector = scrapy.Selector(text=response.body.decode("utf-8", errors="replace"), type="xml")
-        for prefix, uri in NAMESPACES.items():
-            selector.register_namespace(prefix, uri)
-        if not selector.xpath(
-            "/rss | /rdf:RDF | /*[local-name()='rss']",
-            namespaces={"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"},
-        ):
-            if not selector.xpath("//item"):
-                self.report(response.url, "not an RSS feed", item=False)
-                return
-        for entry in selector.xpath("//item"):
-            link = (entry.xpath("link/text()").get() or entry.xpath("guid/text()").get() or "").strip()
+            feed = read_feed(response.body, response.headers.get(b"Content-Type"), self.crawler.settings)
+        except SourceError as exc:
+            self.report(response.url, str(exc), item=False)
+            return
+        if not feed.get("version") and not feed.entries:
+            self.report(response.url, "not an RSS or Atom feed", item=False)
+            return
+        syntax_error = feed.get("bozo_exception") if feed.get("bozo") else None
+        if isinstance(syntax_error, xml.sax.SAXException):  # not well-formed; encoding or media-type notes are not
+            name = "Atom" if str(feed.get("version", "")).startswith("atom") else "RSS"
+            if isinstance(syntax_error, xml.sax.SAXParseException):
+                syntax_error = f"line {syntax_error.getLineNumber()}: {syntax_error.getMessage()}"
+            self.report(
+                response.url, f"malformed {name} feed ({syntax_error}); kept the items that could be read", item=False
+            )
+        for entry in feed.entries:
+            link = (entry.get("link") or entry.get("id") or "").strip()
             try:
                 yield self.load_feed_entry(entry, link, kind, metadata or {})
             except Exception as exc:  # one bad entry never drops the rest of the feed
                 self.report(link or response.url, f"unreadable feed item: {type(exc).__name__}: {exc}")
 
     def load_feed_entry(self, entry, link: str, kind: str, metadata: dict) -> DocumentItem:
-        loader = DocumentLoader(selector=entry)
+        loader = DocumentLoader()
         loader.add_value("platform", self.platform)
         loader.add_value("kind", kind)
         loader.add_value("source_url", link)
-        loader.add_xpath("title", "title/text()")
-        loader.add_xpath("content", "content:encoded/text()")
-        loader.add_xpath("content", "description/text()")
-        loader.add_xpath("author", "dc:creator/text()")
-        loader.add_xpath("author", "author/text()")
-        loader.add_xpath("published_at", "pubDate/text()")
+        loader.add_value("title", entry.get("title"))
+        loader.add_value("content", [part.get("value") for part in entry.get("content") or []])  # content:encoded
+        loader.add_value("content", entry.get("summary"))  # description
+        loader.add_value("author", entry.get("author"))  # dc:creator, author
+        loader.add_value("published_at", entry_published(entry))
         loader.add_value(
             "metadata",
             {
                 **metadata,
-                "guid": entry.xpath("guid/text()").get(),
-                "tags": [tag.strip() for tag in entry.xpath("category/text()").getall() if tag.strip()],
+                "guid": entry.get("id"),
+                "tags": [term for tag in entry.get("tags") or [] if (term := (tag.get("term") or "").strip())],
                 "via": "rss",
             },
         )
         return loader.load_item()
+
+
+def read_feed(body: bytes, content_type: bytes | None, settings=None) -> feedparser.FeedParserDict:
+    """An RSS or Atom document parsed by feedparser, within the bounds the crawler keeps for any response.
+
+    - Size: the body is at most ``DOWNLOAD_MAXSIZE`` (Scrapy stops the download; checked again here).
+    - No file or network access: the body goes in as a stream. ``feedparser.parse`` reads a ``bytes`` or
+      ``str`` argument as a file path or URL first, so a body such as ``/etc/passwd`` would be opened.
+    - No entity expansion: feedparser drops external entities (and never fetches them) but expands the
+      "safe" internal ones a DOCTYPE declares, with no limit on the result (a 600 kB feed can grow to
+      gigabytes). No real feed declares entities, so one that does is refused. The check reads the
+      prolog after feedparser's own encoding conversion, so no encoding can hide a declaration.
+    - At most ``MAX_FEED_ELEMENTS`` elements, counted on the same text.
+    """
+    limit = settings.getint("DOWNLOAD_MAXSIZE") if settings is not None else 0
+    if limit and len(body) > limit:
+        raise SourceError(f"feed refused: {len(body)} bytes is over the {limit}-byte limit")
+    headers = {"content-type": content_type.decode("latin-1")} if content_type else {}
+    text = convert_to_utf8(headers, body, {})
+    prolog_end = PROLOG_END.search(text)
+    if ENTITY_DECLARATION.search(text, 0, prolog_end.start() if prolog_end else len(text)):
+        raise SourceError("feed refused: it declares XML entities (entity expansion is not allowed)")
+    if count_elements(text, MAX_FEED_ELEMENTS) > MAX_FEED_ELEMENTS:
+        raise SourceError(f"feed refused: more than {MAX_FEED_ELEMENTS} XML elements")
+    return feedparser.parse(
+        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+def count_elements(text: bytes, limit: int) -> int:
+    """The start tags outside CDATA sections and comments, counted up to ``limit + 1`` (one linear pass)."""
+    count = position = 0
+    while count <= limit and (markup := MARKUP.search(text, position)):
+        closing = {b"<![CDATA[": b"]]>", b"<!--": b"-->"}.get(markup.group())
+        if closing is None:
+            count += 1
+            position = markup.end()
+            continue
+        end = text.find(closing, markup.end())
+        if end < 0:  # unterminated: the rest is not markup to either of feedparser's parsers
+            break
+        position = end + len(closing)
+    return count
+
+
+def entry_published(entry) -> datetime | None:
+    """When a feed entry was published (``pubDate``; Atom ``published``, else ``updated``), in UTC."""
+    for field in ("published", "updated"):
+        parsed = entry.get(f"{field}_parsed")  # feedparser's date parsers: RFC 822, W3C-DTF, ISO 8601...
+        try:
+            if parsed:
+                return datetime(*parsed[:6], tzinfo=UTC)
+            if entry.get(field):
+                return parse_moment(entry[field])  # a format feedparser does not know: dateutil's parser
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def describe_failure(failure, settings=None) -> str:

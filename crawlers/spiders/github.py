@@ -8,6 +8,7 @@ import tarfile
 import zlib
 from urllib.parse import quote, urlencode, urlsplit
 
+import httpx
 import scrapy
 
 from crawlers.loaders import TextDocumentLoader
@@ -31,11 +32,13 @@ def github_username(source: str) -> str:
 
 
 def next_link(link_header: bytes | None) -> str | None:
-    """The ``rel="next"`` URL of a GitHub ``Link`` header."""
-    for part in (link_header or b"").decode("latin-1").split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", ""):
-            return url.strip().strip("<>")
+    """The ``rel="next"`` URL of a GitHub ``Link`` header (RFC 8288, parsed by httpx: quoted or bare
+    ``rel``, relation lists, commas inside URLs); None when there is none."""
+    if not link_header:
+        return None
+    for link in httpx.Response(200, headers=[(b"Link", link_header)]).links.values():
+        if "next" in link.get("rel", "").lower().split():
+            return link.get("url") or None
     return None
 
 
@@ -107,8 +110,10 @@ class GitHubSpider(TwinSpider):
                 },
             )
         following = next_link(response.headers.get(b"Link"))
-        if following:
-            yield scrapy.Request(following, headers=self.api_headers, callback=self.parse_repos, errback=self.on_error)
+        if following:  # a relative reference is relative to this page (RFC 8288)
+            yield scrapy.Request(
+                response.urljoin(following), headers=self.api_headers, callback=self.parse_repos, errback=self.on_error
+            )
 
     def parse_tarball(self, response, repo: dict):
         repo_url = response.meta["item_url"]

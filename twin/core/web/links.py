@@ -19,6 +19,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
+from twin.core.dates import parse_optional_moment
 from twin.core.raw import DocumentRecord
 from twin.core.web.safety import UnsafeURL, check_peer, check_url
 from twin.core.web.text import blocked_reason, html_to_text, normalise_text
@@ -78,23 +79,6 @@ def charset(content_type: str | None) -> str | None:
         if name.strip().lower() == "charset" and value.strip():
             return value.strip().strip('"')
     return None
-
-
-def parse_datetime(value: str | None) -> datetime | None:
-    """ISO 8601 (with or without time or zone) or RFC 2822; naive values are taken as UTC."""
-    if not value:
-        return None
-    from email.utils import parsedate_to_datetime
-
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_link(
@@ -160,7 +144,7 @@ def _parse_html(url: str, final_url: str, html: str, status: int) -> LinkDocumen
         content_type="text/html",
         title=meta.title or _title(tree),
         author=meta.author,
-        published_at=parse_datetime(published),
+        published_at=parse_optional_moment(published),
         metadata={
             "site_name": meta.sitename,
             "description": meta.description,
