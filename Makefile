@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: help install system-deps test lint demo up lock clean
+.PHONY: help install system-deps test test-fast lint demo up lock clean
 
 help:
 	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
+	@echo "make test-fast  install (no chromium) and run the unit tier only: no service starts, under a minute"
 	@echo "make lint     ruff (ruff.toml) and the layer contract (.importlinter); CI runs it before the tests"
 	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
 	@echo "make up       install, then start every service for real use (no demo data)"
@@ -31,6 +32,10 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier (tests/conftest.py gives every test unit, integration or e2e from what it uses).
+test-fast: install
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,7 +74,7 @@ def main() -> None:
     parser.parse_args()
     os.environ.update(CRAWL_ENV)
 
-    from tests.crawlers.fixture_server import FixtureServer
+    from testing.fixture_server import FixtureServer
     from twin.core.db import database_url, prepare_server
     from twin.core.local_secrets import local_settings
 

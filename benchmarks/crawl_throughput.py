@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=500, help="article pages to serve and crawl (default 500)")
     args = parser.parse_args()
 
-    from tests.crawlers.fixture_server import FixtureServer
+    from testing.fixture_server import FixtureServer
 
     with FixtureServer(bench_pages=args.pages) as server:
         urls = [server.url(f"/bench/article-{number}.html") for number in range(args.pages)]

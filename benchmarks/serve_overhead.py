@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import sys
 import threading
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._scratch import insert_chunks, percentile, scratch_database  # noqa: E402
 from benchmarks.embed_throughput import chunk_texts  # noqa: E402
+from twin.core.ports import free_port
 from twin.core.user_tokens import authorization_header  # noqa: E402
 
 PROMPTS = [
@@ -38,12 +38,6 @@ PROMPTS = [
     "technical debt as a loan",
     "event-driven pipelines",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def summary(name: str, latencies: list[float]) -> str:

@@ -49,7 +49,7 @@ def main() -> None:
 
     import torch
 
-    from tests.training.corpus import sft_rows
+    from testing.corpus import sft_rows
     from training.config import DEFAULT_CONFIG, TINY_CONFIG, load_config
     from training.dataset import prepare_dataset
     from training.pipeline import ensure_ray

@@ -15,14 +15,9 @@ import psutil
 import pytest
 
 from twin.core.db import drop_database, ensure_database, with_database
+from twin.core.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
@@ -36,7 +31,7 @@ def demo_env(admin_database_url, tmp_path):
     suffix = uuid.uuid4().hex[:8]
     database, airflow_database = f"demo_{suffix}", f"demo_airflow_{suffix}"
     ensure_database(admin_database_url, database)
-    ports = {name: _free_port() for name in ("airflow", "serving", "web", "site")}
+    ports = {name: free_port() for name in ("airflow", "serving", "web", "site")}
     env = {
         **os.environ,
         "DATABASE_URL": with_database(admin_database_url, database),

@@ -158,7 +158,7 @@ def test_training_joins_the_stacks_ray_while_serving_runs_and_serving_uses_the_n
         # what the twin_finetune DAG's task process does, with the environment Airflow inherits from the stack
         script = (
             "import json, sys\n"
-            "from tests.training.corpus import sft_rows\n"
+            "from testing.corpus import sft_rows\n"
             "from training.pipeline import fine_tune\n"
             "user_id = int(sys.argv[1])\n"
             "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"
@@ -238,7 +238,7 @@ def test_training_by_hand_next_to_a_ray_holding_the_dashboard_port_does_not_fail
         user_id = random.randint(10**9, 2 * 10**9)
         script = (
             "import json, sys\n"
-            "from tests.training.corpus import sft_rows\n"
+            "from testing.corpus import sft_rows\n"
             "from training.pipeline import fine_tune\n"
             "user_id = int(sys.argv[1])\n"
             "outcome = fine_tune(user_id, 'training/configs/tiny.yaml', rows=sft_rows(user_id))\n"

@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers import signals as twin_signals
 from crawlers.settings import crawl_settings
-from tests.crawlers.fixture_server import FIXTURES, FixtureServer
+from testing.fixture_server import FIXTURES, FixtureServer
 from twin.core.settings import load_settings
 from twin.core.tables import crawl_runs, documents
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timezone
 import pytest
 
 from crawlers.run import crawl
-from tests.crawlers.fixture_server import JSON, RSS, Reply
+from testing.fixture_server import JSON, RSS, Reply
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server, random_user_id, run_row, stored  # noqa: F401
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from crawlers.spiders.linkedin import LinkedInSpider
 from crawlers.spiders.links import LinkSpider
 from crawlers.spiders.medium import MediumSpider, medium_feed_url
 from crawlers.spiders.substack import SubstackSpider, substack_base_url
-from tests.crawlers.fixture_server import FIXTURES, PAPER_LINES, make_pdf, make_repository_tarball
+from testing.fixture_server import FIXTURES, PAPER_LINES, make_pdf, make_repository_tarball
 from tests.crawlers.spider_fixtures import SpiderHarness, json_response, response, saved, xml_response
 
 UTC = UTC

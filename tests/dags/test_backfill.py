@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from testing.airflow import live_airflow
 from tests.crawlers.spider_fixtures import crawl_env, fixture_server  # noqa: F401
-from tests.webapp.conftest import free_port
-from twin.core.db import drop_database, ensure_database
-from twin.core.settings import load_settings
 from twin.core.sources import sources_source
 from twin.core.tables import crawl_runs, documents
-from twin.orchestration.airflow import running_airflow
 from twin.orchestration.airflow_client import AirflowClient
 
 pytestmark = pytest.mark.slow
@@ -63,18 +60,17 @@ def test_a_backfill_collects_each_month_once(
                 {"user_id": user_id, "platform": "substack", "url": substack, "is_active": True},
             ],
         )
-    name = f"airflow_backfill_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_database_url, name)
-    settings = load_settings(
-        home=tmp_path / "home",
-        airflow_db_name=name,
-        airflow_url=f"http://127.0.0.1:{free_port()}",
-        airflow_password="a-backfill-test-password",
-    )
     env = {**os.environ, **crawl_env, "TWIN_COLLECT_SCHEDULE": "@monthly"}
     try:
-        with running_airflow(settings, dags_folder=DAGS, base_env=env):
-            with AirflowClient.from_settings(settings) as client:
+        with live_airflow(
+            admin_database_url,
+            tmp_path / "home",
+            dags_folder=DAGS,
+            name="airflow_backfill",
+            password="a-backfill-test-password",
+            base_env=env,
+        ) as live:
+            with AirflowClient.from_settings(live.settings) as client:
                 client.unpause("twin_collect", wait_for_parsing=120)  # catchup off: at most the latest month runs
                 backfill = client.backfill(
                     "twin_collect", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z", conf={"user_id": user_id}
@@ -106,7 +102,6 @@ def test_a_backfill_collects_each_month_once(
                 now = client.trigger("twin_collect", {"user_id": user_id}, dag_run_id=f"now-{user_id}")
                 assert client.wait("twin_collect", now.dag_run_id, timeout=240).state == "success"
     finally:
-        drop_database(admin_database_url, name)
         with engine.begin() as conn:
             conn.execute(sa.update(sources_source).where(sources_source.c.id.in_(paused)).values(is_active=True))
     with engine.connect() as conn:

@@ -15,16 +15,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.crawlers.fixture_server import FIXTURES
+from testing.airflow import live_airflow
+from testing.fixture_server import FIXTURES
 from tests.crawlers.spider_fixtures import fixture_server  # noqa: F401
-from tests.webapp.conftest import free_port
-from twin.core.db import drop_database, ensure_database
 from twin.core.processes import stop_tree
 from twin.core.raw import INTERRUPTED
-from twin.core.settings import load_settings
 from twin.core.sources import sources_source
 from twin.core.tables import crawl_runs, documents
-from twin.orchestration.airflow import running_airflow
 from twin.orchestration.airflow_client import AirflowClient
 
 pytestmark = pytest.mark.slow
@@ -35,14 +32,6 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 def airflow(fixture_server, admin_database_url, tmp_path_factory):
     """Airflow running the project's DAGs; collectors reach the fixture server, with a crawl timeout
     long enough for the slow pages below."""
-    name = f"airflow_fault_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_database_url, name)
-    settings = load_settings(
-        home=tmp_path_factory.mktemp("home"),
-        airflow_db_name=name,
-        airflow_url=f"http://127.0.0.1:{free_port()}",
-        airflow_password="a-fault-test-password",
-    )
     env = {
         **os.environ,
         "TWIN_ALLOW_PRIVATE_URLS": "true",
@@ -54,13 +43,13 @@ def airflow(fixture_server, admin_database_url, tmp_path_factory):
         "TWIN_GITHUB_API_URL": fixture_server.url("/github"),
         "TWIN_COLLECT_SCHEDULE": "none",
     }
-    try:
-        with running_airflow(settings, dags_folder=DAGS, base_env=env) as processes:
-            with AirflowClient.from_settings(settings) as client:
-                client.unpause("twin_collect", wait_for_parsing=120)
-                yield processes, client
-    finally:
-        drop_database(admin_database_url, name)
+    home = tmp_path_factory.mktemp("home")
+    with live_airflow(
+        admin_database_url, home, dags_folder=DAGS, name="airflow_fault", password="a-fault-test-password", base_env=env
+    ) as live:
+        with AirflowClient.from_settings(live.settings) as client:
+            client.unpause("twin_collect", wait_for_parsing=120)
+            yield live.processes, client
 
 
 def _new_user(database_url: str, who: str) -> int:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.corpus import POSTS
+from testing.corpus import POSTS
 from tests.training.test_cli_train import _new_user, _post_urls
 
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.twin import index_corpus
+from twin.core.ports import free_port
 
 TOKEN = "test-serving-token-" + uuid.uuid4().hex[:8]
 
@@ -29,18 +30,12 @@ class ServingUsers:
     base_dir: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class TcpProxy:
     """Forwards 127.0.0.1:port to the database; ``stop()`` refuses and cuts connections like a dead server."""
 
     def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
-        self.port = _free_port()
+        self.port = free_port()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener = None
@@ -181,7 +176,7 @@ def db_proxy(database_url):
 
 @pytest.fixture(scope="session")
 def link_server():
-    from tests.crawlers.fixture_server import FixtureServer
+    from testing.fixture_server import FixtureServer
 
     with FixtureServer() as server:
         server.set(
@@ -223,7 +218,7 @@ def serve_app(serving_users, db_proxy, database_url):
     parts = connection_parts(database_url)
     proxied_url = f"postgresql://{parts['user']}:{parts['password']}@127.0.0.1:{db_proxy.port}/{parts['dbname']}"
     overrides = dict(
-        port=_free_port(),
+        port=free_port(),
         env_vars={
             "DATABASE_URL": proxied_url,
             "TWIN_SERVING_TOKEN": TOKEN,

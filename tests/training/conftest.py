@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.training.corpus import sft_rows
+from testing.corpus import sft_rows
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.training.corpus import POSTS
+from testing.corpus import POSTS
 from training import registry
 from training.config import TINY_CONFIG
 from twin.core import model_registry

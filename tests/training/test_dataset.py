@@ -7,7 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.training.corpus import POSTS, sft_rows
+from testing.corpus import POSTS, sft_rows
 from training.dataset import DatasetError, fetch_sft_rows, load_snapshot, prepare_dataset
 
 

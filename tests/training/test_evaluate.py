@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.training.corpus import POSTS, sft_rows
+from testing.corpus import POSTS, sft_rows
 from training.dataset import build_samples
 from training.evaluate import perplexity, profile_similarity, style_score, stylometric_profile, vocabulary_overlap
 from twin.core.model_loading import load_for_inference

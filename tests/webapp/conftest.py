@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
 
 from tests.webapp.serving_standin import TOKEN, StandInServing
+from twin.core.ports import free_port
 
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.browser import BACKGROUND, chromium, stylesheet_statuses
-from tests.webapp.conftest import free_port
+from twin.core.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

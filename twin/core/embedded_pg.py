@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from twin.core.ports import free_ports, port_free
+from twin.core.ports import free_port, port_free
 
 SYSTEM_USER = "twin_postgres"
 SUPERUSER = "twin"
@@ -192,9 +192,7 @@ class EmbeddedPostgres:
             )
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.pgdata.chmod(0o700)
-        state = ServerState(
-            port=self.requested_port or free_ports(1)[0], user=SUPERUSER, password=secrets.token_urlsafe(18)
-        )
+        state = ServerState(port=self.requested_port or free_port(), user=SUPERUSER, password=secrets.token_urlsafe(18))
         with tempfile.NamedTemporaryFile("w", dir=self.home, delete=False) as pwfile:
             pwfile.write(state.password + "\n")
         try:

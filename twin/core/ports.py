@@ -32,6 +32,11 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def free_port() -> int:
+    """One port free right now on 127.0.0.1."""
+    return free_ports(1)[0]
+
+
 def port_open(address: str, timeout: float = 1.0) -> bool:
     """Whether something accepts TCP connections at ``host:port``."""
     host, _, port = address.rpartition(":")

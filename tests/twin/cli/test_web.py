@@ -10,14 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from twin.core.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 TWIN = str(Path(sys.executable).parent / "twin")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_cli_does_not_import_django():
@@ -27,7 +23,7 @@ def test_the_cli_does_not_import_django():
 
 @pytest.mark.slow
 def test_twin_web_serves_the_login_page():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [TWIN, "web", "--port", str(port), "--no-reload"],
         cwd=ROOT,

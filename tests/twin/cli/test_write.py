@@ -10,9 +10,9 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from tests.webapp.conftest import free_port
 from tests.webapp.serving_standin import NO_ADAPTER, QUALITY_PROBLEMS, TEST_MODEL_NOTICE, TOKEN, StandInServing
 from twin.cli.main import app
+from twin.core.ports import free_port
 
 QUALITY_MESSAGE = "The twin could not write a post that passes the quality check"
 

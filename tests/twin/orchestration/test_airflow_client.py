@@ -1,42 +1,22 @@
 """The REST client against a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) on loopback."""
 
-import socket
-import uuid
 from pathlib import Path
 
 import pytest
 
-from twin.core.db import drop_database, ensure_database
-from twin.core.settings import load_settings
-from twin.orchestration.airflow import running_airflow
+from testing.airflow import live_airflow
+from twin.core.ports import free_port
 from twin.orchestration.airflow_client import AirflowClient, AirflowRejected, AirflowUnavailable
 
 pytestmark = pytest.mark.slow
 DAGS = Path(__file__).parent / "airflow_dags"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory, admin_database_url):
-    name = f"airflow_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_database_url, name)
-    settings = load_settings(
-        home=tmp_path_factory.mktemp("twin_home"),
-        airflow_db_name=name,
-        airflow_url=f"http://127.0.0.1:{_free_port()}",
-        airflow_password="a-test-password",
-    )
-    try:
-        with running_airflow(settings, dags_folder=DAGS) as processes:
-            yield settings
-        assert processes.dead() == [] and not processes.processes
-    finally:
-        drop_database(admin_database_url, name)
+    with live_airflow(admin_database_url, tmp_path_factory.mktemp("twin_home"), dags_folder=DAGS) as live:
+        yield live.settings
+    assert live.processes.dead() == [] and not live.processes.processes
 
 
 def test_trigger_with_conf_and_poll_to_success(airflow):
@@ -65,6 +45,6 @@ def test_wrong_password_and_unknown_dag_are_rejected(airflow):
 
 
 def test_unreachable_airflow_is_a_clear_error():
-    client = AirflowClient(f"http://127.0.0.1:{_free_port()}", "admin", "x", timeout=2)
+    client = AirflowClient(f"http://127.0.0.1:{free_port()}", "admin", "x", timeout=2)
     with pytest.raises(AirflowUnavailable, match="not reachable"):
         client.trigger("echo_conf", {"user_id": 1})

@@ -3,16 +3,12 @@ stand-in `twin_collect` DAG: the request is triggered, followed to success, and 
 per-source results the run recorded in raw.crawl_runs."""
 
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from tests.webapp.conftest import free_port
-from twin.core.db import drop_database, ensure_database
-from twin.core.settings import load_settings
-from twin.orchestration.airflow import running_airflow
+from testing.airflow import live_airflow
 from webapp.collection import services
 from webapp.collection.models import CollectionRequest
 from webapp.sources.services import source_create
@@ -23,19 +19,11 @@ DAGS = Path(__file__).parent / "airflow_dags"
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory, admin_database_url):
-    name = f"airflow_web_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_database_url, name)
-    settings = load_settings(
-        home=tmp_path_factory.mktemp("twin_home"),
-        airflow_db_name=name,
-        airflow_url=f"http://127.0.0.1:{free_port()}",
-        airflow_password="a-web-test-password",
-    )
-    try:
-        with running_airflow(settings, dags_folder=DAGS):
-            yield settings
-    finally:
-        drop_database(admin_database_url, name)
+    home = tmp_path_factory.mktemp("twin_home")
+    with live_airflow(
+        admin_database_url, home, dags_folder=DAGS, name="airflow_web", password="a-web-test-password"
+    ) as live:
+        yield live.settings
 
 
 def test_collect_now_runs_the_dag_and_shows_per_source_results(airflow, client, settings):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.webapp.conftest import free_port
 from tests.webapp.serving_standin import TOKEN, StandInServing
+from twin.core.ports import free_port
 from webapp.compose.serving_client import ServingClient, ServingError, ServingRejected, ServingUnavailable, _parse_sse
 
 PAYLOAD = {

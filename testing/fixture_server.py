@@ -1,7 +1,7 @@
 """A local HTTP server on 127.0.0.1 that plays Medium, Substack, GitHub, LinkedIn and an ordinary blog.
 
-Payloads come from ``fixtures/`` (``{BASE}`` inside them becomes the server's own URL); the GitHub
-tarball and the PDF are built when the server starts. Tests change what a path serves with
+Payloads come from ``site/`` next to this file (``{BASE}`` inside them becomes the server's own URL);
+the GitHub tarball and the PDF are built when the server starts. Tests change what a path serves with
 :meth:`FixtureServer.set` and see what was asked for in :attr:`FixtureServer.hits`.
 """
 
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent / "site"
 RSS = "application/rss+xml; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
