@@ -3,9 +3,9 @@
 - ``Ingress``: HTTP API (auth, validation, errors, SSE streaming), user and adapter resolution;
   calls the others through deployment handles.
 - ``Retriever``: the embedding model + hybrid search over the user's own chunks.
-- ``LinkReader``: reads new links (crawlers' link reader, private-address guard), stores them as
-  the user's knowledge documents. ``user_config``: ``allow_private_urls``, ``timeout_s``,
-  ``max_bytes``, ``store`` (changed in place, no restart).
+- ``LinkReader``: reads new links for the request (the core's link reader, private-address guard);
+  stores nothing (the web app keeps pasted links as web sources the pipeline collects).
+  ``user_config``: ``allow_private_urls``, ``timeout_s``, ``max_bytes`` (changed in place, no restart).
 - ``Generator``: the causal LM; each user's LoRA adapter is a multiplexed model (key: the
   registry model id, ``base`` for users without one), loaded on demand, LRU-evicted past
   ``TWIN_SERVING_MAX_MODELS_PER_REPLICA``; Serve routes a user's requests to replicas that
@@ -80,7 +80,6 @@ class Retriever:
 class LinkReader:
     def __init__(self):
         self.base_settings = get_settings()
-        self.database = Database(self.base_settings)
         self.reconfigure({})
 
     def reconfigure(self, user_config: dict | None) -> None:
@@ -92,7 +91,6 @@ class LinkReader:
             overrides["crawl_timeout_s"] = float(user_config["timeout_s"])
         if user_config.get("max_bytes"):
             overrides["crawl_max_bytes"] = int(user_config["max_bytes"])
-        self.store = bool(user_config.get("store", True))
         self.settings = self.base_settings.model_copy(update=overrides)
         logger.info(
             json.dumps(
@@ -101,15 +99,12 @@ class LinkReader:
                     "allow_private_urls": self.settings.allow_private_urls,
                     "timeout_s": self.settings.crawl_timeout_s,
                     "max_bytes": self.settings.crawl_max_bytes,
-                    "store": self.store,
                 }
             )
         )
 
     async def read(self, user_id: int, urls: list[str]) -> list[dict]:
-        return await asyncio.to_thread(
-            read_links, urls, self.settings, database=self.database, user_id=user_id, store=self.store
-        )
+        return await asyncio.to_thread(read_links, urls, self.settings)
 
 
 @serve.deployment(name="Generator")

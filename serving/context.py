@@ -130,12 +130,11 @@ def retrieve(database: Database, embedding_model, model_name: str, user_id: int,
     return [hit.as_dict() for hit in hits]
 
 
-def read_links(
-    urls: list[str], settings, *, database: Database | None = None, user_id: int | None = None, store: bool = True
-) -> list[dict]:
-    """Read each URL with the crawlers' link reader (limits, private-address guard on every hop),
-    concurrently; store what was read as the user's knowledge documents (not their own writing).
-    Returns one dict per URL, in order: a :class:`LinkResult` plus ``content`` when read."""
+def read_links(urls: list[str], settings) -> list[dict]:
+    """Read each URL with the core's link reader (limits, private-address guard on every hop),
+    concurrently, for this request only: serving stores nothing (the web app keeps pasted links as
+    the user's web sources, which the pipeline collects). Returns one dict per URL, in order: a
+    :class:`LinkResult` plus ``content`` when read."""
     from twin.core.web.links import LinkError, read_link
     from twin.core.web.safety import UnsafeURL
 
@@ -155,7 +154,6 @@ def read_links(
             "source_url": document.source_url,
             "kind": document.kind,
             "content": document.content,
-            "record": document.to_record(),
         }
 
     unique = list(dict.fromkeys(urls))
@@ -163,24 +161,7 @@ def read_links(
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
         by_url = dict(zip(unique, pool.map(one, unique)))
-    if store and database is not None and user_id is not None:
-        _store_links(database, user_id, [result for result in by_url.values() if result["status"] == "ok"])
-    for result in by_url.values():
-        result.pop("record", None)
     return [dict(by_url[url]) for url in urls]
-
-
-def _store_links(database: Database, user_id: int, results: list[dict]) -> None:
-    if not results:
-        return
-    from twin.core.raw import CrawlRun
-
-    try:
-        with CrawlRun(database.engine, user_id, "serving-links", "web") as run:
-            for result in results:
-                result["stored"] = run.store(result["record"])
-    except (sa.exc.OperationalError, ServiceUnavailable) as exc:
-        logger.warning("links read but not stored (database unavailable): %s", exc)
 
 
 def link_items(link_results: list[dict]) -> list[ContextItem]:

@@ -263,7 +263,7 @@ class InProcessTwin(PostService):
         )
 
     async def read_links(self, user_id, urls):
-        return await asyncio.to_thread(read_links, urls, self.settings, database=self.database, user_id=user_id)
+        return await asyncio.to_thread(read_links, urls, self.settings)
 
     async def generate(self, request):
         model = await asyncio.to_thread(self.model_for, request.spec)

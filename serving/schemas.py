@@ -63,7 +63,6 @@ class LinkResult(BaseModel):
     title: str | None = None
     source_url: str | None = None
     kind: str | None = None
-    stored: str | None = Field(default=None, description="new, changed or unchanged: kept as the user's knowledge")
 
 
 class ModelInfo(BaseModel):

@@ -151,7 +151,6 @@ def test_private_and_metadata_addresses_are_refused_without_fetching():
             "file:///etc/passwd",
         ],
         settings,
-        store=False,
     )
     assert [result["status"] for result in results] == ["refused"] * 4
     assert "cloud metadata" in results[1]["error"] and "only http and https" in results[3]["error"]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from webapp.compose.models import QUALITY_FAILED, Generation, Prompt
 from webapp.compose.serving_client import ServingClient, StreamEvent
+from webapp.sources.services import links_keep
 
 # Within the serving app's default limits (serving/config.yaml: max_prompt_chars 2000 including the
 # style line added below, max_links 5).
@@ -61,7 +62,11 @@ def prompt_create(*, user, text: str, links_text: str = "", options: dict | None
         raise ValidationError({"text": "Tell your twin what to write about."})
     if len(text) > MAX_PROMPT_CHARS:
         raise ValidationError({"text": f"Keep the prompt under {MAX_PROMPT_CHARS:,} characters."})
-    return Prompt.objects.create(user=user, text=text, links=parse_links(links_text), options=clean_options(options))
+    links = parse_links(links_text)
+    with transaction.atomic():
+        prompt = Prompt.objects.create(user=user, text=text, links=links, options=clean_options(options))
+        links_keep(user=user, urls=links)
+    return prompt
 
 
 def serving_payload(prompt: Prompt, *, k: int = 5, temperature: float = 0.7) -> dict:

@@ -78,6 +78,23 @@ def source_update(*, source: Source, platform: str, url: str, is_active: bool, c
     return source
 
 
+def links_keep(*, user, urls: list[str]) -> list[Source]:
+    """Keep links pasted into a prompt as the user's web sources (material they shared, not their
+    own writing), so the next collect reads them into their knowledge. Serving only reads a link for
+    the request; this is where it is remembered. Links already kept (paused ones stay paused) and
+    links a web source may not point at (private addresses) are skipped."""
+    kept = []
+    for url in urls:
+        try:
+            platform, canonical = normalise_source("web", url, allow_private=_allow_private())
+        except ValidationError:
+            continue
+        source, created = Source.objects.get_or_create(user=user, platform=platform, url=canonical)
+        if created:
+            kept.append(source)
+    return kept
+
+
 def source_resume(*, user, platform: str, url: str) -> bool:
     """Make the user's existing source for ``url`` active again; returns whether it was paused."""
     platform, url = _normalised(platform, url)

@@ -125,7 +125,7 @@ REGISTRY_WRITES = [
     "update registry.models set status = 'failed' where false",
     "delete from registry.models where false",
 ]
-# what neither reader may do to raw.* (serving only appends the links it read: twin_raw_append)
+# what neither reader may do to raw.*
 RAW_CHANGES = [
     "update raw.documents set content = 'x' where false",
     "delete from raw.documents where false",
@@ -157,19 +157,17 @@ def test_web_owns_its_django_tables_but_not_the_bookkeeping(web):
     refused(web, "create table public.role_probe (x int)")
 
 
+RAW_APPENDS = [
+    "insert into raw.crawl_runs (crawl_run_id, user_id, source, platform) values (gen_random_uuid(), 1, 'x', 'web')",
+    "insert into raw.documents (document_version_id, user_id, platform, kind, source_url, content, "
+    "content_hash, crawl_run_id) values ('v', 1, 'web', 'post', 'https://example.org', 'c', 'h', gen_random_uuid())",
+]
+
+
 def test_web_cannot_append_to_raw_either(web):
     """Uploaded exports are imported by the twin_import DAG (the pipeline role), not the web app."""
-    refused(
-        web,
-        "insert into raw.crawl_runs (crawl_run_id, user_id, source, platform) "
-        "values (gen_random_uuid(), 1, 'x', 'web')",
-    )
-    refused(
-        web,
-        "insert into raw.documents (document_version_id, user_id, platform, kind, source_url, content, "
-        "content_hash, crawl_run_id) values ('v', 1, 'web', 'post', 'https://example.org', 'c', 'h', "
-        "gen_random_uuid())",
-    )
+    for statement in RAW_APPENDS:
+        refused(web, statement)
 
 
 # --- serving ------------------------------------------------------------------------------------------
@@ -187,7 +185,7 @@ def test_serving_reads_what_it_serves_and_writes_nothing_else(serving):
         "select * from compose_generation limit 1",
     ):
         refused(serving, statement)
-    for statement in VECTOR_WRITES + REGISTRY_WRITES + RAW_CHANGES:
+    for statement in VECTOR_WRITES + REGISTRY_WRITES + RAW_CHANGES + RAW_APPENDS:
         refused(serving, statement)
     for statement in (
         "insert into auth_user (password, is_superuser, username, first_name, last_name, email, "
@@ -198,7 +196,7 @@ def test_serving_reads_what_it_serves_and_writes_nothing_else(serving):
         refused(serving, statement)
 
 
-def test_serving_resolves_users_and_stores_the_links_it_read(engine, role_urls, user_id):
+def test_serving_resolves_users(engine, role_urls):
     from twin.core.users import user_id_for_email
 
     email = f"role-test-{uuid.uuid4().hex[:8]}@example.org"
@@ -218,7 +216,6 @@ def test_serving_resolves_users_and_stores_the_links_it_read(engine, role_urls, 
         serving_engine.dispose()
         with engine.begin() as conn:
             conn.execute(sa.text("delete from auth_user where id = :i"), {"i": created})
-    assert _store_as(role_urls["serving"], user_id, "serving") == "new"
 
 
 # --- the pipeline (Airflow tasks: crawlers, dbt, embedding, training) ---------------------------------

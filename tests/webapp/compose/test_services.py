@@ -28,6 +28,19 @@ def test_prompt_create_validates_text_links_and_options(user):
         assert field in excinfo.value.message_dict
 
 
+def test_links_in_a_prompt_become_web_sources_the_pipeline_collects(user):
+    """Serving reads a pasted link only for the request; the web app keeps it (material the user
+    shared, collected by the next twin_collect like any web source)."""
+    services.prompt_create(
+        user=user, text="On retrieval", links_text="https://a.example/x\nhttps://b.example/paper.pdf"
+    )
+    services.prompt_create(user=user, text="Again", links_text="https://a.example/x")
+    assert sorted(user.sources.values_list("platform", "url")) == [
+        ("web", "https://a.example/x"),
+        ("web", "https://b.example/paper.pdf"),
+    ]
+
+
 def test_payload_maps_options(user):
     prompt = services.prompt_create(user=user, text="Boring tech", options={"length": "long", "tone": "reflective"})
     payload = services.serving_payload(prompt)

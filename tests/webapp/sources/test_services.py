@@ -97,6 +97,18 @@ class FakeAirflow:
         pass
 
 
+def test_pasted_links_are_kept_once_as_the_users_web_sources(user, other_user, monkeypatch):
+    monkeypatch.setattr(services, "_allow_private", lambda: False)  # the test settings allow them
+    kept = services.links_keep(user=user, urls=["https://blog.example/post?utm_source=x", "https://10.0.0.1/"])
+    assert [(source.platform, source.url, source.is_active) for source in kept] == [
+        ("web", "https://blog.example/post", True)
+    ]  # the private address is skipped: a web source may not point at one
+    services.sources_pause(user=user)
+    assert services.links_keep(user=user, urls=["https://blog.example/post"]) == []  # kept already; stays paused
+    assert Source.objects.get(user=user, url="https://blog.example/post").is_active is False
+    assert len(services.links_keep(user=other_user, urls=["https://blog.example/post"])) == 1  # per user
+
+
 def _upload(user, kind="linkedin", data=None):
     data = data or export_zip(kind)
     return services.upload_create(
