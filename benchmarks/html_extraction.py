@@ -15,7 +15,7 @@ boilerplate everything dropped), then the mean time per page. The converters:
 
 ``html_to_text``           the project's converter, :func:`twin.core.web.text.html_to_text`
 ``trafilatura``            ``trafilatura.extract(output_format="markdown")`` with the options
-                           :mod:`twin.core.web.links` uses (formatting, tables, no comments), normalised
+                           :mod:`twin.core.web.links` used before this benchmark (formatting, tables, no comments), normalised
 ``trafilatura recall``     the same with ``favor_recall=True``
 ``readability+markdownify`` ``markdownify`` (ATX headings, ``-`` bullets) on
                            ``readability.Document(html).summary()``, normalised; skipped when
@@ -53,7 +53,8 @@ import lxml.html  # noqa: E402
 
 from twin.core.web.text import BOILERPLATE_TEXT, _is_boilerplate, html_to_text, normalise_text  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "crawlers" / "fixtures"
+SITE = ROOT / "testing" / "site"  # the fixture server's pages and feeds
+EXPORTS = ROOT / "tests" / "crawlers" / "fixtures" / "exports"
 DEMO = ROOT / "demo"
 CONTENT_NS = "{http://purl.org/rss/1.0/modules/content/}encoded"
 # What counts as boilerplate in the reference: structural chrome, and widgets by class/id or by text.
@@ -77,23 +78,23 @@ def corpus() -> list[tuple[str, str]]:
     def add_file(path: Path) -> None:
         pages.append((str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")))
 
-    for path in (FIXTURES / "web" / "article.html", FIXTURES / "linkedin" / "post.html"):
+    for path in (SITE / "web" / "article.html", SITE / "linkedin" / "post.html"):
         add_file(path)
     for path in sorted((DEMO / "news").glob("*.html")):
         add_file(path)
-    for path in sorted((FIXTURES / "exports" / "medium" / "posts").glob("*.html")):
+    for path in sorted((EXPORTS / "medium" / "posts").glob("*.html")):
         add_file(path)
-    for path in sorted((FIXTURES / "exports" / "substack" / "posts").glob("*.html")):
+    for path in sorted((EXPORTS / "substack" / "posts").glob("*.html")):
         add_file(path)
-    for folder in (FIXTURES / "exports" / "linkedin", DEMO / "persona" / "linkedin"):
+    for folder in (EXPORTS / "linkedin", DEMO / "persona" / "linkedin"):
         for path in sorted(folder.rglob("Articles/*.html")):
             add_file(path)
-    for folder in (FIXTURES / "substack" / "posts", DEMO / "persona" / "substack" / "posts"):
+    for folder in (SITE / "substack" / "posts", DEMO / "persona" / "substack" / "posts"):
         for path in sorted(folder.glob("*.json")):
             body = json.loads(path.read_text(encoding="utf-8")).get("body_html")
             if body:
                 pages.append((str(path.relative_to(ROOT)) + ":body_html", body))
-    for feed in (FIXTURES / "medium" / "feed.xml", DEMO / "persona" / "medium" / "feed.xml"):
+    for feed in (SITE / "medium" / "feed.xml", DEMO / "persona" / "medium" / "feed.xml"):
         for index, item in enumerate(ET.parse(feed).getroot().iter("item")):
             body = item.findtext(CONTENT_NS)
             if body:

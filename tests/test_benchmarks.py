@@ -18,3 +18,12 @@ def test_benchmark_has_help(script):
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout
+
+
+def test_the_html_extraction_benchmark_finds_its_36_pages():
+    """Its inputs are the tests' and the demo's files: a moved fixture must not silently shrink it."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS[0].parent / "html_extraction.py")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "36 pages;" in result.stdout

@@ -3,7 +3,8 @@
 ``read_link(url)`` is the reusable entry point: the serving component calls it for "new links as
 extra knowledge", and the link spider shares its parsing (:func:`parse_link`). Fetches are limited
 in size, time and content type, and every hop of a redirect chain passes the private-address guard.
-HTML goes through trafilatura (main text as markdown, metadata); PDF through pypdf.
+HTML goes through the project's converter (`html_to_text`: headings, lists and code kept) and
+trafilatura for metadata (title, author, date, site); PDF through pypdf.
 """
 
 from __future__ import annotations
@@ -123,15 +124,7 @@ def _parse_html(url: str, final_url: str, html: str, status: int) -> LinkDocumen
     except (etree.ParserError, ValueError):
         raise LinkError(f"{final_url}: not a readable HTML page") from None
     meta = trafilatura.extract_metadata(tree, default_url=final_url)
-    content = trafilatura.extract(
-        html,
-        url=final_url,
-        output_format="markdown",
-        include_formatting=True,
-        include_comments=False,
-        include_tables=True,
-    )
-    content = normalise_text(content) if content else html_to_text(html)
+    content = html_to_text(html)  # keeps headings, lists and code verbatim (benchmarks/html_extraction.py)
     if not content:
         raise LinkError(f"{final_url}: no readable text on the page")
     published = _meta_content(tree, PUBLISHED_META) or meta.date
