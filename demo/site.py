@@ -45,11 +45,10 @@ import tarfile
 import threading
 import time
 import zipfile
-from collections import Counter
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from demo.http_site import HTML, HTTPSite, Reply, ReplyHandler
 
 PERSONA = Path(__file__).resolve().parent / "persona"
 NEWS = Path(__file__).resolve().parent / "news"  # articles by others, for the demo's "new link"
@@ -65,17 +64,8 @@ FIXED_TIME = (2026, 11, 25, 9, 0, 0)  # archive member times: the same bytes on 
 
 RSS = "application/rss+xml; charset=utf-8"
 JSON = "application/json; charset=utf-8"
-HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store"}
-
-
-@dataclass
-class Reply:
-    body: bytes = b""
-    content_type: str = HTML
-    status: int = 200
-    headers: dict = field(default_factory=dict)
 
 
 def _persona_files(folder: Path) -> list[Path]:
@@ -113,55 +103,22 @@ def build_repository_tarball(
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a client that gave up hung up: nothing to report
-        super().handle_error(request, client_address)
+class _Handler(ReplyHandler):
+    compressible = (*ReplyHandler.compressible, "application/rss+xml")
+    server_version = "sample-site/1.0"
 
 
-class SampleSite:
+class SampleSite(HTTPSite):
     """The persona's Medium feed, Substack publication, GitHub account and LinkedIn export on one local server."""
 
+    handler_class = _Handler
+    thread_name = "sample-site"
+
     def __init__(self, port: int = 0, host: str = "127.0.0.1"):
-        self.hits: Counter = Counter()
-        self._lock = threading.Lock()
-        handler = type("Handler", (_Handler,), {"site": self})
-        self.httpd = _QuietServer((host, port), handler)
-        self.host = host
-        self.port = self.httpd.server_address[1]
-        self.base = f"http://{host}:{self.port}"
-        self._thread: threading.Thread | None = None
-        self.routes: dict[str, Reply] = {}
+        super().__init__(host=host, port=port)
         self._load()
 
-    # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> SampleSite:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self.httpd.serve_forever, name="sample-site", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.httpd.server_close()
-
-    def __enter__(self) -> SampleSite:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # --- what the demo user adds -------------------------------------------------------------
-    def url(self, path: str) -> str:
-        return self.base + path
-
     @property
     def medium_feed_url(self) -> str:
         return self.url(f"/medium/feed/@{HANDLE}")
@@ -322,40 +279,6 @@ class SampleSite:
             f'<link rel="alternate" type="application/rss+xml" href="{self.substack_url}/feed"></head>'
             f"<body><h1>Small Batches</h1><ul>{posts}</ul></body></html>"
         ).encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    site: SampleSite
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "sample-site/1.0"
-
-    def do_GET(self) -> None:
-        self._send(self.site.reply_for(self.path), with_body=True)
-
-    def do_HEAD(self) -> None:
-        self._send(self.site.reply_for(self.path), with_body=False)
-
-    def _send(self, reply: Reply, *, with_body: bool) -> None:
-        body, headers = reply.body, dict(reply.headers)
-        compressible = reply.content_type.startswith(("text/", "application/json", "application/rss+xml"))
-        if compressible and len(body) > 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
-            body = gzip.compress(body, mtime=0)
-            headers["Content-Encoding"] = "gzip"
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,34 +7,20 @@ the GitHub tarball and the PDF are built when the server starts. Tests change wh
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
-import sys
 import tarfile
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from demo.http_site import HTML, HTTPSite, Reply
 
 FIXTURES = Path(__file__).parent / "site"
 RSS = "application/rss+xml; charset=utf-8"
 JSON = "application/json; charset=utf-8"
-HTML = "text/html; charset=utf-8"
 ARCHIVE_PAGE_CAP = 2  # like Substack, the server caps the archive page size whatever `limit` asks
-
-
-@dataclass
-class Reply:
-    body: bytes = b""
-    content_type: str = HTML
-    status: int = 200
-    headers: dict = field(default_factory=dict)
-    delay: float = 0.0
-    trickle: float = 0.0  # seconds between single bytes of the status line and headers (a slowloris reply)
 
 
 def make_pdf(lines: list[str], title: str, author: str) -> bytes:
@@ -108,38 +94,12 @@ def article_page(number: int) -> bytes:
     ).encode()
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a crawler that gave up on a slow reply hung up: expected here
-        super().handle_error(request, client_address)
-
-
-class FixtureServer:
+class FixtureServer(HTTPSite):
     def __init__(self, bench_pages: int = 0):
-        self.routes: dict[str, Reply] = {}
-        self.hits: Counter = Counter()
+        super().__init__()
         self.bench_pages = bench_pages
-        self._lock = threading.Lock()
         self._flaky: dict[str, int] = {}
-        handler = type("Handler", (_Handler,), {"fixture": self})
-        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._load()
-
-    def __enter__(self) -> FixtureServer:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def url(self, path: str) -> str:
-        return self.base + path
 
     def payload(self, relative: str) -> bytes:
         return (FIXTURES / relative).read_bytes().replace(b"{BASE}", self.base.encode())
@@ -256,58 +216,6 @@ class FixtureServer:
         if offset and page:  # a post published between two page requests shifts the newest one onto this page
             page = [entries[offset - 1]] + page
         return Reply(json.dumps(page).encode(), JSON)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fixture: FixtureServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stalls
-
-    def do_GET(self) -> None:
-        reply = self.fixture.reply_for(self.path)
-        if reply.delay:
-            time.sleep(reply.delay)
-        body = reply.body
-        if reply.trickle:
-            return self._trickle(reply)
-        if (
-            "gzip" in self.headers.get("Accept-Encoding", "")
-            and "Content-Encoding" not in reply.headers
-            and reply.content_type.startswith(("text/", "application/json"))
-            and len(body) > 1024
-        ):
-            body = gzip.compress(body)
-            headers = {**reply.headers, "Content-Encoding": "gzip"}
-        else:
-            headers = reply.headers
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _trickle(self, reply: Reply) -> None:
-        head = (
-            f"HTTP/1.1 200 OK\r\nContent-Type: {reply.content_type}\r\n"
-            + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(50))
-            + f"Content-Length: {len(reply.body)}\r\n\r\n"
-        ).encode()
-        try:
-            for byte in head:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                time.sleep(reply.trickle)
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 if __name__ == "__main__":
