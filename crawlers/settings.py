@@ -19,6 +19,15 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# Items of one response in the pipelines at once. Every pipeline here is synchronous, run by the reactor's
+# thread: nothing overlaps whatever this says. Scrapy's default (100) starts 100 asyncio tasks per response
+# all the same: ~2 ms of CPU a page, a fifth of the link spider's (benchmarks/crawl_throughput.py). Raise it
+# for an asynchronous pipeline.
+CONCURRENT_ITEMS = 1
+# A development check (a generator callback that returns a value) that reads and parses the callback's source
+# (inspect + ast) whenever its cache, weakly keyed on short-lived bound methods, has lost it: on about one
+# response in four of a long crawl. The spiders' tests cover what it checks.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 RETRY_ENABLED = True
 RETRY_TIMES = 3

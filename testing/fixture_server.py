@@ -3,12 +3,20 @@
 Payloads come from ``site/`` next to this file (``{BASE}`` inside them becomes the server's own URL);
 the GitHub tarball and the PDF are built when the server starts. Tests change what a path serves with
 :meth:`FixtureServer.set` and see what was asked for in :attr:`FixtureServer.hits`.
+
+``bench_pages=N`` serves N generated articles at ``/bench/article-{0..N-1}.html`` (the crawl benchmark);
+``latency=(low, high)`` makes those pages and ``/robots.txt`` answer like a real site, each after a delay
+drawn uniformly from ``[low, high]`` seconds by a seeded RNG (``latency_seed``): the same sequence each run.
+``/bench-window`` answers how long the crawl took by the server's clock, from the first request for a bench
+page or robots.txt to the last response (JSON: ``seconds``, ``requests``), whatever its client's start-up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import random
 import tarfile
 import threading
 import time
@@ -95,9 +103,20 @@ def article_page(number: int) -> bytes:
 
 
 class FixtureServer(HTTPSite):
-    def __init__(self, bench_pages: int = 0):
-        super().__init__()
+    def __init__(
+        self, bench_pages: int = 0, latency: tuple[float, float] | None = None, latency_seed: int = 0, port: int = 0
+    ):
+        if latency is not None and not 0 <= latency[0] <= latency[1]:
+            raise ValueError(f"latency must be (low, high) seconds with 0 <= low <= high, not {latency!r}")
+        super().__init__(port=port)
+        # socketserver's accept backlog (5) drops connections when a crawler opens its 16 at once: each of
+        # those waits out a SYN retransmission (a second) before its first request. A real site's is larger.
+        self.httpd.socket.listen(128)
         self.bench_pages = bench_pages
+        self.latency = latency if latency and latency[1] > 0 else None
+        self._latency_rng = random.Random(latency_seed)
+        self._window: list[float] = []  # monotonic time of the first bench request, of the last response
+        self._window_requests = 0
         self._flaky: dict[str, int] = {}
         self._load()
 
@@ -195,14 +214,35 @@ class FixtureServer(HTTPSite):
             if self._flaky.get(parts.path, 0) > 0:
                 self._flaky[parts.path] -= 1
                 return self.routes[f"flaky:{parts.path}"]
+            if parts.path == "/bench-window":
+                return Reply(json.dumps(self.bench_window()).encode(), JSON)
             if parts.path.startswith("/bench/") and self.bench_pages:
                 number = int(parts.path.rsplit("-", 1)[-1].split(".")[0])
-                return Reply(article_page(number)) if number < self.bench_pages else Reply(b"not found", status=404)
+                if number >= self.bench_pages:
+                    return Reply(b"not found", status=404, delay=self._delay())
+                return Reply(article_page(number), delay=self._delay())
+            if parts.path == "/robots.txt" and self.bench_pages and parts.path in self.routes:
+                return dataclasses.replace(self.routes[parts.path], delay=self._delay())
             if parts.path.endswith("/api/v1/archive") and parts.path in self.routes:
                 return self._archive_page(self.routes[parts.path], query)
             if "page" in query and f"{parts.path}?page={query['page'][0]}" in self.routes:
                 return self.routes[f"{parts.path}?page={query['page'][0]}"]
             return self.routes.get(parts.path) or Reply(b"<h1>Not Found</h1>", HTML, 404)
+
+    def _delay(self) -> float:
+        """A bench page's or robots.txt's response time (0 without ``latency``), noted in the window; under ``_lock``."""
+        delay = self._latency_rng.uniform(*self.latency) if self.latency else 0.0
+        now = time.monotonic()
+        if not self._window:
+            self._window = [now, now]
+        self._window[1] = max(self._window[1], now + delay)
+        self._window_requests += 1
+        return delay
+
+    def bench_window(self) -> dict:
+        """Seconds from the first request for a bench page or robots.txt to the last response, and how many."""
+        seconds = self._window[1] - self._window[0] if self._window else 0.0
+        return {"seconds": seconds, "requests": self._window_requests}
 
     @staticmethod
     def _archive_page(reply: Reply, query: dict) -> Reply:
@@ -218,7 +258,42 @@ class FixtureServer(HTTPSite):
         return Reply(json.dumps(page).encode(), JSON)
 
 
+def latency_ms(text: str) -> tuple[float, float] | None:
+    """``"50,150"`` (milliseconds) -> ``(0.05, 0.15)`` seconds; ``"100"`` -> ``(0.1, 0.1)``; ``"0"`` -> None."""
+    try:
+        parts = [float(part) / 1000 for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"expected LOW,HIGH milliseconds, not {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not 0 <= parts[0] <= parts[1]:
+        raise ValueError(f"expected LOW,HIGH milliseconds with 0 <= LOW <= HIGH, not {text!r}")
+    return (parts[0], parts[1]) if parts[1] > 0 else None
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve the fixture sites (and generated /bench/ articles).")
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--bench-pages", type=int, default=500, help="articles at /bench/article-N.html (500)")
+    parser.add_argument(
+        "--latency-ms", default="0", metavar="LOW,HIGH", help="response time of /bench/ pages and robots.txt (0)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the response times")
+    args = parser.parse_args()
+    try:
+        latency = latency_ms(args.latency_ms)
+    except ValueError as exc:
+        parser.error(str(exc))
+    server = FixtureServer(bench_pages=args.bench_pages, latency=latency, latency_seed=args.seed, port=args.port)
+    with server:
+        print(f"serving fixtures at {server.base} (Ctrl-C to stop)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
 if __name__ == "__main__":
-    with FixtureServer(bench_pages=500) as server:
-        print(f"serving fixtures at {server.base} (Ctrl-C to stop)")
-        threading.Event().wait()
+    main()
