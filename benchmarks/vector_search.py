@@ -221,6 +221,8 @@ def main() -> None:
                             "model": MODEL,
                             "query_vector": literal(queries[0]),
                             "query_text": "",
+                            "keyword_weight": 1.0,
+                            "coverage_power": 2.0,
                             "candidates": 10,
                             "limit": 10,
                         },

@@ -7,7 +7,10 @@ are never returned. The vector side orders by ``embedding::vector(dim) <=> query
 ``model = ...`` so that the model's partial HNSW index serves it; ``hnsw.iterative_scan`` keeps
 scanning the index until enough rows pass the filters. The keyword side ranks the chunks'
 ``search_vector`` (title weighted above text) with ``ts_rank`` against the query's words, any of
-which may match. A chunk's fused score is the sum over both sides of ``1 / (60 + rank)``.
+which may match. A chunk's fused score is the sum over both sides of ``1 / (60 + rank)``, the
+full-text side's term scaled by ``keyword_weight * coverage ** coverage_power``, where coverage is
+the fraction of the query's words the chunk contains: an exact identifier, a title or a quoted
+sentence counts fully; a paraphrase that shares a few common words with some chunk barely counts.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class SearchHit:
     vector_similarity: float | None
     keyword_rank: int | None
     keyword_score: float | None
+    keyword_coverage: float | None = None  # share of the query's words in the chunk (full-text side)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -94,13 +98,21 @@ def hybrid_sql(dimension: int, filters: SearchFilters, *, use_keywords: bool = T
         limit :candidates
     ),
     keyword_ranked as (
-        select *, row_number() over (order by keyword_score desc, chunk_id) as keyword_rank
-        from keyword_candidates
+        select candidate.*,
+               row_number() over (order by candidate.keyword_score desc, candidate.chunk_id) as keyword_rank,
+               (select count(*) from unnest(query.lexemes) as lexeme
+                where lexeme = any(tsvector_to_array(chunk.search_vector)))::float8
+                 / greatest(cardinality(query.lexemes), 1) as keyword_coverage
+        from keyword_candidates as candidate
+        join marts.chunks as chunk on chunk.chunk_id = candidate.chunk_id,
+             (select tsvector_to_array(to_tsvector('english', :query_text)) as lexemes) as query
     ),"""
         if use_keywords
         else """
     keyword_ranked as (
-        select null::text as chunk_id, null::real as keyword_score, null::bigint as keyword_rank where false
+        select null::text as chunk_id, null::real as keyword_score, null::bigint as keyword_rank,
+               null::float8 as keyword_coverage
+        where false
     ),"""
     )
     return f"""
@@ -118,14 +130,18 @@ def hybrid_sql(dimension: int, filters: SearchFilters, *, use_keywords: bool = T
     fused as (
         select coalesce(vector_ranked.chunk_id, keyword_ranked.chunk_id) as chunk_id,
                (coalesce(1.0 / ({RRF_K} + vector_ranked.vector_rank), 0)
-                 + coalesce(1.0 / ({RRF_K} + keyword_ranked.keyword_rank), 0))::float8 as score,
+                 + coalesce(cast(:keyword_weight as float8)
+                            * power(keyword_ranked.keyword_coverage, cast(:coverage_power as float8))
+                            / ({RRF_K} + keyword_ranked.keyword_rank), 0))::float8 as score,
                vector_ranked.vector_rank, 1 - vector_ranked.distance as vector_similarity,
-               keyword_ranked.keyword_rank, keyword_ranked.keyword_score::float8 as keyword_score
+               keyword_ranked.keyword_rank, keyword_ranked.keyword_score::float8 as keyword_score,
+               keyword_ranked.keyword_coverage
         from vector_ranked full outer join keyword_ranked on keyword_ranked.chunk_id = vector_ranked.chunk_id
     )
     select chunk.chunk_id, chunk.document_id, chunk.text, chunk.title, chunk.source_url as url,
            chunk.platform, chunk.kind, chunk.published_at, chunk.position,
-           fused.score, fused.vector_rank, fused.vector_similarity, fused.keyword_rank, fused.keyword_score
+           fused.score, fused.vector_rank, fused.vector_similarity, fused.keyword_rank, fused.keyword_score,
+           fused.keyword_coverage
     from fused
     join marts.chunks as chunk on chunk.chunk_id = fused.chunk_id
     where chunk.user_id = :user_id{_chunk_filter_sql(filters, "chunk")}
@@ -157,12 +173,15 @@ def search_chunks(
     candidates: int | None = None,
     ef_search: int | None = None,
     use_keywords: bool = True,
+    keyword_weight: float | None = None,
+    coverage_power: float | None = None,
     exact: bool = False,
 ) -> list[SearchHit]:
     """The ``limit`` best chunks of ``user_id`` for ``query`` (hybrid, best first).
 
     ``query_vector`` skips encoding (it must come from the same model); ``candidates`` is how many
-    chunks each side contributes before fusion; ``exact`` makes the vector side an exact scan
+    chunks each side contributes before fusion; ``keyword_weight`` scales the full-text side's share
+    of the fused score (the vector side's is 1); ``exact`` makes the vector side an exact scan
     instead of the HNSW index (for evaluation: slow on large users).
     """
     if user_id is None:
@@ -179,6 +198,8 @@ def search_chunks(
         "model": model_name,
         "query_vector": "[" + ",".join(f"{float(value):.7g}" for value in query_vector) + "]",
         "query_text": query,
+        "keyword_weight": float(settings.search_keyword_weight if keyword_weight is None else keyword_weight),
+        "coverage_power": float(settings.search_coverage_power if coverage_power is None else coverage_power),
         "candidates": max(int(candidates or settings.search_candidates), limit),
         "limit": limit,
         "platforms": filters.platforms,

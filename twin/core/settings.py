@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, le=4096)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     search_candidates: int = Field(default=50, ge=1, le=1000)
+    # The full-text side's weight in the fused score (vector side: 1); benchmarks/known_item_retrieval.py
+    search_keyword_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    # The full-text side's share is also scaled by coverage ** power: the fraction of the query's
+    # words the chunk contains (0 turns it off: plain reciprocal rank fusion). With 2, a paraphrase
+    # that shares a few common words with some chunk no longer outranks the vector side's answer,
+    # while an exact identifier, a title or a quoted sentence keeps its full weight
+    # (benchmarks/known_item_retrieval.py: passages recall@5 0.937 -> 0.985).
+    search_coverage_power: float = Field(default=2.0, ge=0.0, le=8.0)
     base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     models_dir: Path | None = Field(default=None, description="prepared base models; default $TWIN_HOME/models")
 

@@ -47,6 +47,25 @@ def test_results_carry_text_document_fields_and_scores(engine, indexed_corpus, e
     assert best.vector_rank is not None and best.keyword_rank is not None and 0 < best.vector_similarity <= 1
 
 
+def test_the_full_text_share_is_scaled_by_the_square_of_the_query_words_a_chunk_contains(
+    engine, indexed_corpus, embedding_model
+):
+    query = "teams that fuse keyword ranking with vectors find error codes like ERR_CONN_RESET"
+    hits = search_chunks(engine, indexed_corpus.author_id, query, limit=10, model=embedding_model)
+    assert any(hit.keyword_rank for hit in hits) and any(0 < (hit.keyword_coverage or 0) < 1 for hit in hits)
+    for hit in hits:
+        expected = (1 / (60 + hit.vector_rank) if hit.vector_rank else 0) + (
+            hit.keyword_coverage**2 / (60 + hit.keyword_rank) if hit.keyword_rank else 0
+        )
+        assert hit.score == pytest.approx(expected)
+    plain = search_chunks(engine, indexed_corpus.author_id, query, limit=10, model=embedding_model, coverage_power=0)
+    for hit in plain:
+        expected = (1 / (60 + hit.vector_rank) if hit.vector_rank else 0) + (
+            1 / (60 + hit.keyword_rank) if hit.keyword_rank else 0
+        )
+        assert hit.score == pytest.approx(expected)
+
+
 def test_keyword_side_finds_exact_identifiers(engine, indexed_corpus, embedding_model):
     hits = search_chunks(engine, indexed_corpus.author_id, "ERR_CONN_RESET", limit=3, model=embedding_model)
     assert hits[0].url.endswith("why-your-vector-index-needs-a-keyword-friend")
@@ -123,6 +142,8 @@ def test_vector_side_uses_the_models_hnsw_index(engine, indexed_corpus):
                     "model": MODEL,
                     "query_vector": str([0.05] * 384),
                     "query_text": "postgres",
+                    "keyword_weight": 1.0,
+                    "coverage_power": 2.0,
                     "candidates": 10,
                     "limit": 5,
                 },
