@@ -56,7 +56,7 @@ def run_direct(user_id: int) -> float:
     return time.perf_counter() - started
 
 
-def run_through_airflow(user_id: int, settings) -> tuple[float, str]:
+def run_through_airflow(user_id: int, settings) -> tuple[float, str, list]:
     from twin.orchestration.airflow import airflow_home, running_airflow
     from twin.orchestration.airflow_client import AirflowClient
 
@@ -66,7 +66,28 @@ def run_through_airflow(user_id: int, settings) -> tuple[float, str]:
             started = time.perf_counter()
             run = client.trigger("twin_collect", {"user_id": user_id})
             finished = client.wait("twin_collect", run.dag_run_id, timeout=1800, poll=0.5)
-            return time.perf_counter() - started, finished.state
+            wall = time.perf_counter() - started
+            return wall, finished.state, client.task_states("twin_collect", run.dag_run_id), finished
+
+
+def print_breakdown(tasks: list, run) -> None:
+    """Per task instance: seconds from the run's start to queued, queued to running, and running."""
+    from datetime import datetime
+
+    def moment(value: str | None):
+        return datetime.fromisoformat(value) if value else None
+
+    origin = moment(run.start_date)
+    print(f"{'task':28} {'queued at':>9} {'waited':>7} {'ran':>6}  (seconds; from the run's start)")
+    for task in sorted(tasks, key=lambda task: task.start_date or ""):
+        queued, start, end = moment(task.queued_when), moment(task.start_date), moment(task.end_date)
+        name = task.task_id + (f"[{task.map_index}]" if task.map_index >= 0 else "")
+        if not (origin and start and end):
+            print(f"{name:28} {'':>9} {'':>7} {'':>6}  {task.state}")
+            continue
+        waited = (start - queued).total_seconds() if queued else float("nan")
+        queued_at = (queued - origin).total_seconds() if queued else float("nan")
+        print(f"{name:28} {queued_at:9.1f} {waited:7.1f} {(end - start).total_seconds():6.1f}")
 
 
 def main() -> None:
@@ -86,7 +107,9 @@ def main() -> None:
         airflow_user = create_user_with_sources(server, url)
         run_direct(create_user_with_sources(server, url))  # warm-up: first dbt build and model load
         direct = run_direct(direct_user)
-        through_airflow, state = run_through_airflow(airflow_user, settings)
+        through_airflow, state, tasks, run = run_through_airflow(airflow_user, settings)
+    print(f"preload in the scheduler: {settings.airflow_preload} (TWIN_AIRFLOW_PRELOAD)")
+    print_breakdown(tasks, run)
     print(f"direct steps        : {direct:7.1f} s")
     print(f"through Airflow     : {through_airflow:7.1f} s  (run {state})")
     print(f"Airflow overhead    : {through_airflow / direct:7.2f}x the direct wall time")

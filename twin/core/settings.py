@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     airflow_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080")
     airflow_user: str = "admin"
     airflow_password: SecretStr = SecretStr("admin")
+    # Import the tasks' heavy modules once in the process that forks Airflow's task processes
+    # (twin.orchestration.task_preload): seconds saved per task.
+    airflow_preload: bool = True
     serving_timeout_s: float = Field(default=300.0, gt=0)
     web_port: int = Field(default=8000, ge=1, le=65535)
     ray_dashboard_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8265")

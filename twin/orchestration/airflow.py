@@ -27,6 +27,7 @@ from twin.core.settings import PROJECT_ROOT, Settings, SettingsError, get_settin
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAGS_FOLDER = PROJECT_ROOT / "dags"
+AIRFLOW_LOCAL_SETTINGS = Path(__file__).resolve().parent / "airflow_local"  # on the PYTHONPATH of Airflow processes
 
 
 class AirflowError(RuntimeError):
@@ -78,6 +79,10 @@ def airflow_env(
             "DATABASE_URL": project_url,
             "TWIN_HOME": str(settings.home),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join(
+                ([str(AIRFLOW_LOCAL_SETTINGS)] if settings.airflow_preload else [])
+                + [part for part in env.get("PYTHONPATH", "").split(os.pathsep) if part]
+            ),
             "NO_COLOR": "1",
         }
     )

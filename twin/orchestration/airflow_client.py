@@ -48,6 +48,9 @@ class TaskState:
     map_index: int
     state: str | None
     try_number: int
+    queued_when: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
 
 
 class AirflowClient:
@@ -157,7 +160,15 @@ class AirflowClient:
         path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(dag_run_id, safe='')}/taskInstances"
         data = self._request("GET", path, f"read tasks of {dag_run_id}", params={"limit": 1000})
         return [
-            TaskState(item["task_id"], item.get("map_index", -1), item.get("state"), item.get("try_number", 0))
+            TaskState(
+                item["task_id"],
+                item.get("map_index", -1),
+                item.get("state"),
+                item.get("try_number", 0),
+                item.get("queued_when"),
+                item.get("start_date"),
+                item.get("end_date"),
+            )
             for item in data.get("task_instances", [])
         ]
 
