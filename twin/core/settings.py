@@ -14,6 +14,9 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# What runs the embedding model's transformer (twin.core.embedding): sentence-transformers' own fp32 torch,
+# or a local export of the same weights run by ONNX Runtime (fp32 / int8) or OpenVINO (fp32 / bf16).
+EmbeddingBackend = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 
 
 class SettingsError(RuntimeError):
@@ -39,6 +42,7 @@ class Settings(BaseSettings):
     airflow_db_name: str = Field(default="airflow", pattern=r"^[a-z_][a-z0-9_]*$")
 
     embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_backend: EmbeddingBackend = "torch"
     embed_batch_size: int = Field(default=32, ge=1, le=4096)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
     search_candidates: int = Field(default=50, ge=1, le=1000)
