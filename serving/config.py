@@ -40,6 +40,11 @@ class GenerationConfig(_Section):
     base_model: str | None = Field(default=None, description="null: TWIN_BASE_MODEL")
     device: str | None = Field(default=None, description="null: cuda when available, else cpu")
     torch_threads: int | None = Field(default=None, ge=1)
+    # serving.generation.PRECISIONS: on CPU fp16 keeps the greedy text identical at 1.5-1.9x fp32's
+    # tokens/s (benchmarks/generation.py); int8 is faster still (~2x) but changes the text.
+    precision: Literal["fp32", "fp16", "bf16", "int8"] = Field(
+        default="fp32", description="weights of the transformers backend: fp32 | fp16 | bf16 | int8 (CPU only)"
+    )
     openai: OpenAIBackend = OpenAIBackend()
 
 

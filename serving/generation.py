@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,12 +109,80 @@ def resolve_base_model(name: str, home: Path) -> str:
     return str(build_tiny_model(STARTER_CORPUS * 4, TinyModelSpec(), home, seed=STARTER_SEED))
 
 
+# How the transformers backend holds its weights (``generation.precision`` in serving/config.yaml).
+# Measured on SmolLM2-135M-Instruct, 2-core AVX-512 CPU, 543-token prompt, 96 new tokens
+# (benchmarks/generation.py prints the table; x = tokens/s over fp32's):
+#   fp32  the reference.
+#   fp16  CPU: every base nn.Linear's weight stored in fp16 and multiplied by fbgemm with fp32
+#         activations and fp32 accumulation (``quantize_dynamic(dtype=float16)``): 1.5-1.9x, greedy
+#         tokens identical, the same 8/8 posts word for word (the shipped weights come from a 4-bit
+#         GGUF, so fp16 holds them almost exactly). GPU: the whole model in fp16.
+#   bf16  the whole model in bfloat16: about 1x on CPU (the elementwise ops pay for the
+#         conversions), posts differ from fp32's and pass the quality check less often (5/8 vs 6/8).
+#   int8  CPU only: dynamic int8 (weights and activations) on every base nn.Linear: about 2x, but
+#         lossy on this model (top-1 agreement with fp32 about 55%, quality 5/8 vs 6/8).
+# A LoRA adapter stays in fp32 on top of the converted base layers (fp16/int8 convert only the
+# base nn.Linear modules, not lora_A/lora_B), so a user's adapter changes the output as before and
+# can still be switched off (the fluency judge does).
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+CPU_ONLY_PRECISIONS = ("int8",)
+
+
+def check_precision(precision: str, device: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown generation precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision in CPU_ONLY_PRECISIONS and device != "cpu":
+        raise ValueError(
+            f"generation precision {precision!r} runs on the CPU only (device is {device!r}): use fp16 or bf16"
+        )
+
+
+def _base_linears(model) -> list[str]:
+    """Names of the plain ``nn.Linear`` modules of ``model`` outside any LoRA adapter (peft keeps the
+    adapter's own layers under ``lora_A``/``lora_B``; the wrapped base layer is ``base_layer``)."""
+    import torch
+
+    return [
+        name
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and not any(part.startswith("lora_") for part in name.split("."))
+    ]
+
+
+def apply_precision(model, precision: str, device: str):
+    """``model`` (already on ``device``) converted to ``precision`` (see :data:`PRECISIONS`)."""
+    import torch
+
+    check_precision(precision, device)
+    if precision == "fp32":
+        return model
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    if precision == "fp16" and device != "cpu":
+        return model.to(torch.float16)
+    if precision == "fp16" and "fbgemm" not in torch.backends.quantized.supported_engines:
+        raise ValueError("generation precision 'fp16' on the CPU needs fbgemm (an x86-64 build of torch): use fp32")
+    names = _base_linears(model)
+    if not names:
+        return model
+    with warnings.catch_warnings():  # torch.ao.quantization announces torchao; its eager dynamic path still works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from torch.ao.quantization import default_dynamic_qconfig, float16_dynamic_qconfig, quantize_dynamic
+
+        qconfig, dtype = (
+            (float16_dynamic_qconfig, torch.float16) if precision == "fp16" else (default_dynamic_qconfig, torch.qint8)
+        )
+        return quantize_dynamic(model, {name: qconfig for name in names}, dtype=dtype, inplace=True)
+
+
 class TransformersModel:
-    """A base model (+ LoRA adapter) and its tokenizer, ready to generate."""
+    """A base model (+ LoRA adapter) and its tokenizer, ready to generate, its weights held in
+    ``precision`` (one of :data:`PRECISIONS`)."""
 
     backend = "transformers"
 
-    def __init__(self, spec: ModelSpec, *, home: Path, device: str | None = None):
+    def __init__(self, spec: ModelSpec, *, home: Path, device: str | None = None, precision: str = "fp32"):
         import torch
 
         from twin.core.model_loading import load_for_inference
@@ -121,6 +190,8 @@ class TransformersModel:
         self.spec = spec
         self.fallback_reason: str | None = None
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = precision
+        check_precision(precision, torch.device(self.device).type)
         base = resolve_base_model(spec.base_model, home)
         started = time.perf_counter()
         try:
@@ -133,6 +204,7 @@ class TransformersModel:
             logger.warning("adapter fallback: %s", self.fallback_reason)
             self.model, self.tokenizer = load_for_inference(None, base)
         self.model.to(self.device)
+        self.model = apply_precision(self.model, precision, torch.device(self.device).type)
         self.load_ms = (time.perf_counter() - started) * 1000
         config = getattr(self.model, "config", None)
         self.max_positions = int(getattr(config, "max_position_embeddings", None) or 2048)
@@ -155,6 +227,7 @@ class TransformersModel:
             "fallback": not adapter_used,
             "adapter_used": adapter_used,
             "fallback_reason": None,
+            "precision": self.precision,
         }
         if self.fallback_reason:
             info.update(adapter=None, fallback_reason=self.fallback_reason)
@@ -335,7 +408,7 @@ class OpenAIModel:
 def load_model(spec: ModelSpec, config: GenerationConfig, *, home: Path, api_key: str | None = None):
     if config.backend == "openai":
         return OpenAIModel(spec, config, api_key)
-    return TransformersModel(spec, home=home, device=config.device)
+    return TransformersModel(spec, home=home, device=config.device, precision=config.precision)
 
 
 # Each retry samples more conservatively than the one before.
