@@ -33,27 +33,35 @@ CHUNKS_SEARCH_INDEX = "create index on marts.chunks using gin (search_vector)"
 
 
 @contextlib.contextmanager
-def scratch_database(database: str | None = None) -> Iterator[sa.Engine]:
-    """An engine on a new database (raw/vectors/registry migrated, an empty marts.chunks), dropped at exit."""
+def migrated_database(prefix: str = "twin_bench") -> Iterator[tuple[str, sa.Engine]]:
+    """(url, engine) of a new database on the project's server migrated to head (raw, vectors,
+    registry), dropped at exit."""
     from twin.core.migrate import upgrade_data_plane
 
-    url = database or database_url()
+    url = database_url()
     admin_url = with_database(url, "postgres")
-    name = f"twin_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     ensure_database(admin_url, name)
     scratch_url = with_database(url, name)
     engine = sa.create_engine(sqlalchemy_url(scratch_url))
     try:
         upgrade_data_plane(scratch_url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(CHUNKS_DDL)
-        yield engine
+        yield scratch_url, engine
     finally:
         engine.dispose()
         admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[sa.Engine]:
+    """An engine on a new database (raw/vectors/registry migrated, an empty marts.chunks), dropped at exit."""
+    with migrated_database() as (_, engine):
+        with engine.begin() as conn:
+            conn.exec_driver_sql(CHUNKS_DDL)
+        yield engine
 
 
 def insert_chunks(engine: sa.Engine, rows: list[tuple[str, int, str]]) -> None:

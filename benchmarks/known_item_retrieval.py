@@ -20,14 +20,11 @@ Latency here is on a small corpus; ``vector_search.py`` measures it at 100k chun
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from benchmarks._scratch import percentile  # noqa: E402
+from benchmarks._scratch import migrated_database, percentile  # noqa: E402
 from testing import known_items  # noqa: E402
 
 USER_ID = 4242
@@ -66,29 +63,6 @@ CONFIGS = [
     Config("chunks 200/0", chunk_overlap_tokens=0),
     Config("title in embedding", title_in_embedding=True, note="the chunk's title before its text"),
 ]
-
-
-@contextlib.contextmanager
-def pipeline_database() -> Iterator[tuple[str, sa.Engine]]:
-    """A new database migrated to head (raw, vectors, registry), dropped at exit."""
-    from twin.core.db import database_url, ensure_database, sqlalchemy_url, with_database
-    from twin.core.migrate import upgrade_data_plane
-
-    url = database_url()
-    admin_url = with_database(url, "postgres")
-    name = f"twin_known_items_{uuid.uuid4().hex[:8]}"
-    ensure_database(admin_url, name)
-    scratch_url = with_database(url, name)
-    engine = sa.create_engine(sqlalchemy_url(scratch_url))
-    try:
-        upgrade_data_plane(scratch_url)
-        yield scratch_url, engine
-    finally:
-        engine.dispose()
-        admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def load(engine: sa.Engine, corpus: list[known_items.Article]) -> None:
@@ -187,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_embedding_model(MODEL)
     query_vectors = encode(model, [query.text for query in queries], batch_size=32)
     rows = []
-    with pipeline_database() as (url, engine):
+    with migrated_database("twin_known_items") as (url, engine):
         load(engine, corpus)
         for config in configs:
             chunk(url, config)
