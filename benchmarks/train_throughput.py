@@ -3,18 +3,22 @@
 Both train the same model on the same samples with the same config, one worker unless --workers
 says otherwise (a Ray worker gets the machine's cores divided among the workers, as in production;
 the direct loop gets all of them). --model default: the shipped SmolLM2-135M-Instruct with
-training/configs/smollm2-135m-cpu.yaml on --samples samples of the fixture corpus (one epoch);
---model tiny: the tiny random model with training/configs/tiny.yaml (--epochs). Prints tokens/s
-inside the training loop (trainer runtime) and end to end (wall time: Ray's worker start-up, model
-loading, checkpoint reporting included), and the Ray/direct ratios. Ray is started before timing.
+training/configs/smollm2-135m-cpu.yaml on --samples samples of the fixture corpus for --epochs
+epochs; the defaults (32 samples x 2 epochs = 16 steps of 4) are the default config's own workload,
+64 samples in one epoch (the fixture corpus has 32 training samples). --model tiny: the tiny random
+model with training/configs/tiny.yaml. Prints tokens/s inside the training loop (trainer runtime)
+and end to end (wall time: Ray's worker start-up, model loading, checkpoint reporting included),
+and the Ray/direct ratios. Ray is started before timing (a running Ray is reused, as `twin up`'s is).
+--rounds N repeats both, alternating which goes first, and prints the median ratios.
 
-    .venv/bin/python benchmarks/train_throughput.py [--model default] [--samples 24] [--workers 1]
+    .venv/bin/python benchmarks/train_throughput.py [--model default] [--samples 32] [--epochs 2] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -42,9 +46,10 @@ def main() -> None:
         default="default",
         help="default: the shipped SmolLM2-135M-Instruct; tiny: the random test model",
     )
-    parser.add_argument("--samples", type=int, default=24, help="training samples (default model; default 24)")
+    parser.add_argument("--samples", type=int, default=32, help="training samples (default model; default 32)")
     parser.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1: same compute as direct)")
-    parser.add_argument("--epochs", type=float, default=None, help="epochs (default: 1 for the default model, 12 tiny)")
+    parser.add_argument("--epochs", type=float, default=None, help="epochs (default: 2 for the default model, 12 tiny)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat both paths, alternating the order (default 1)")
     args = parser.parse_args()
 
     import torch
@@ -60,7 +65,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="twin-bench-"))
     tiny = args.model == "tiny"
-    epochs = args.epochs or (12 if tiny else 1)
+    epochs = args.epochs or (12 if tiny else 2)
     config = load_config(
         TINY_CONFIG if tiny else DEFAULT_CONFIG,
         epochs=epochs,
@@ -81,37 +86,57 @@ def main() -> None:
     }
 
     threads = set_threads(loop_config, 1)  # what the one Ray worker of this node gets too
-    started = time.perf_counter()
-    trainer = build_sft_trainer(loop_config, str(work / "direct"))
-    trainer.train()
-    direct = _throughput(trainer.state.log_history, time.perf_counter() - started)
-    del trainer
-    torch.set_num_threads(threads)
+
+    def direct() -> dict[str, float]:
+        started = time.perf_counter()
+        trainer = build_sft_trainer(loop_config, str(work / "direct"))
+        trainer.train()
+        result = _throughput(trainer.state.log_history, time.perf_counter() - started)
+        del trainer
+        torch.set_num_threads(threads)
+        return result
+
+    def ray_train(round_index: int) -> dict[str, float]:
+        started = time.perf_counter()
+        summary = fit(
+            loop_config, storage_path=str(work / "ray"), name=f"bench-{round_index}", adapter_dir=work / "adapter"
+        )
+        return _throughput(summary["log_history"], time.perf_counter() - started)
 
     ensure_ray(
         get_settings().model_copy(
             update={"ray_num_cpus": max(2, args.workers), "ray_dashboard": False, "ray_address": None}
         )
     )
-    started = time.perf_counter()
-    summary = fit(loop_config, storage_path=str(work / "ray"), name="bench", adapter_dir=work / "adapter")
-    ray_path = _throughput(summary["log_history"], time.perf_counter() - started)
+    rounds = []
+    for round_index in range(args.rounds):
+        if round_index % 2 == 0:
+            rounds.append((direct(), ray_train(round_index)))
+        else:
+            ray_result = ray_train(round_index)
+            rounds.append((direct(), ray_result))
 
     print(
         f"{config.base_model}, {len(snapshot.train)} samples x {epochs:g} epochs, max {config.max_seq_length} "
         f"tokens, batch {config.per_device_batch_size}; Ray workers: {args.workers}; {threads} torch threads"
     )
-    print(f"{'':14}{'tokens':>10}{'loop tok/s':>12}{'e2e tok/s':>12}{'wall s':>9}")
-    for name, result in (("direct", direct), ("ray train", ray_path)):
-        print(
-            f"{name:14}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.1f}"
-            f"{result['end_to_end_tokens_per_s']:>12.1f}{result['wall_s']:>9.1f}"
-        )
     print(
-        f"ratio ray/direct: loop {ray_path['loop_tokens_per_s'] / direct['loop_tokens_per_s']:.2f}, "
-        f"end to end {ray_path['end_to_end_tokens_per_s'] / direct['end_to_end_tokens_per_s']:.2f} "
-        f"(Ray overhead ratio = direct/ray end to end: "
-        f"{direct['end_to_end_tokens_per_s'] / ray_path['end_to_end_tokens_per_s']:.2f}x)"
+        f"{'round':7}{'':12}{'tokens':>10}{'loop tok/s':>12}{'e2e tok/s':>12}{'wall s':>9}{'ray/direct loop, e2e':>24}"
+    )
+    loop_ratios, end_to_end_ratios = [], []
+    for round_index, (direct_result, ray_result) in enumerate(rounds):
+        loop_ratios.append(ray_result["loop_tokens_per_s"] / direct_result["loop_tokens_per_s"])
+        end_to_end_ratios.append(ray_result["end_to_end_tokens_per_s"] / direct_result["end_to_end_tokens_per_s"])
+        first = "direct first" if round_index % 2 == 0 else "ray first"
+        for name, result in (("direct", direct_result), ("ray train", ray_result)):
+            ratios = f"{loop_ratios[-1]:.2f}, {end_to_end_ratios[-1]:.2f}" if name == "ray train" else first
+            print(
+                f"{round_index + 1:<7}{name:12}{result['tokens']:>10.0f}{result['loop_tokens_per_s']:>12.1f}"
+                f"{result['end_to_end_tokens_per_s']:>12.1f}{result['wall_s']:>9.1f}{ratios:>24}"
+            )
+    print(
+        f"median ratio ray/direct over {len(rounds)} round(s): loop {statistics.median(loop_ratios):.2f}, "
+        f"end to end {statistics.median(end_to_end_ratios):.2f}"
     )
 
 

@@ -46,7 +46,6 @@ AddressKind = Literal["none", "local", "remote"]
 # Environment every process of a local stack runs with, drivers and the head alike.
 RAY_ENV_DEFAULTS = {
     "RAY_AUTH_MODE": "disabled",  # Ray 2.60 enables token auth by default; a local stack is one user's machine
-    "RAY_TRAIN_ENABLE_STATE_TRACKING": "1",  # read by the driver: Ray Train runs show in the dashboard's Train page
 }
 
 
@@ -153,8 +152,21 @@ def resolve_address(settings: Settings) -> tuple[AddressKind, str | None]:
 # --- joining ------------------------------------------------------------------------------------------
 
 
-def apply_driver_env() -> None:
-    for name, value in RAY_ENV_DEFAULTS.items():
+def train_env(*, dashboard: bool, single_node: bool) -> dict[str, str]:
+    """Which of Ray Train's helper actors (one process each, read from the driver's environment) are
+    worth starting. State tracking feeds the dashboard's Train page; without a dashboard its actor only
+    logs failed state-API calls. The preemption watcher follows node draining, which only happens on a
+    cluster with nodes to lose (a cloud autoscaler's spot nodes), never on this machine's own Ray."""
+    return {
+        "RAY_TRAIN_ENABLE_STATE_TRACKING": "1" if dashboard else "0",
+        "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0" if single_node else "1",
+    }
+
+
+def apply_driver_env(*, dashboard: bool, single_node: bool) -> None:
+    """Defaults only: a stack's components get these from the stack (:func:`train_env`), the user's
+    own settings win."""
+    for name, value in {**RAY_ENV_DEFAULTS, **train_env(dashboard=dashboard, single_node=single_node)}.items():
         os.environ.setdefault(name, value)
 
 
@@ -174,13 +186,16 @@ def connect_or_start(
 
     if ray.is_initialized():
         return False
-    apply_driver_env()
-    kind, address = resolve_address(settings)
     options = {"namespace": namespace, "runtime_env": runtime_env, "log_to_driver": log_to_driver}
-    if address is not None:
-        if kind == "local" and not settings.ray_address:
-            logger.info("joining this project's Ray at %s (%s)", address, state_path(settings))
-        ray.init(address=address, **options)
+    if settings.ray_address:  # any cluster: assume the dashboard and nodes that come and go
+        apply_driver_env(dashboard=True, single_node=False)
+        ray.init(address=settings.ray_address.strip(), **options)
+        return True
+    stack = discover(settings)
+    if stack is not None:
+        apply_driver_env(dashboard=stack.dashboard_url is not None, single_node=True)
+        logger.info("joining this project's Ray at %s (%s)", stack.address, state_path(settings))
+        ray.init(address=stack.address, **options)
         return True
     dashboard = settings.ray_dashboard if dashboard is None else dashboard
     port = dashboard_port(settings)
@@ -191,6 +206,7 @@ def connect_or_start(
             port,
         )
         dashboard = False
+    apply_driver_env(dashboard=dashboard, single_node=True)
     # address="local": a new Ray even when `ray start` ran on this machine (plain ray.init() would
     # join the cluster /tmp/ray/ray_current_cluster names, running or not)
     ray.init(

@@ -148,6 +148,7 @@ class Stack:
             ),
         )
         self.env.update(ray_cluster.RAY_ENV_DEFAULTS)
+        self.env.update(ray_cluster.train_env(dashboard=dashboard_url is not None, single_node=True))
         self.env["RAY_ADDRESS"] = address
         self.ray_address = address
         return address

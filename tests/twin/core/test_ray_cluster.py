@@ -122,7 +122,8 @@ def fake_ray(monkeypatch):
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
-    for name in ray_cluster.RAY_ENV_DEFAULTS:  # restored after the test
+    names = [*ray_cluster.RAY_ENV_DEFAULTS, *ray_cluster.train_env(dashboard=True, single_node=True)]
+    for name in names:  # restored after the test
         monkeypatch.delenv(name, raising=False)
     return calls
 
@@ -132,7 +133,22 @@ def test_connect_or_start_joins_the_recorded_cluster(settings, listener, fake_ra
     assert ray_cluster.connect_or_start(settings, namespace="serve", num_cpus=2, dashboard=True) is True
     assert fake_ray == [{"address": listener, "namespace": "serve", "runtime_env": None, "log_to_driver": True}]
     assert os.environ["RAY_AUTH_MODE"] == "disabled"
-    assert os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] == "1"
+    # the recorded stack runs without a dashboard, on this machine only: no state or preemption actors
+    assert os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] == "0"
+    assert os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "0"
+
+
+def test_ray_trains_helper_actors_follow_the_cluster(settings, fake_ray, monkeypatch):
+    ray_cluster.connect_or_start(settings.model_copy(update={"ray_address": "ray://head:10001"}))
+    assert fake_ray[-1]["address"] == "ray://head:10001"
+    assert os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] == "1"  # a cluster's dashboard shows the run
+    assert os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "1"  # its nodes may be drained
+
+    monkeypatch.setenv("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "1")  # the user's choice wins
+    monkeypatch.delenv("RAY_TRAIN_ENABLE_STATE_TRACKING")
+    ray_cluster.connect_or_start(settings, dashboard=False)
+    assert os.environ["RAY_TRAIN_ENABLE_STATE_TRACKING"] == "0"
+    assert os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "1"
 
 
 def test_a_private_ray_gives_up_a_taken_dashboard_port(settings, fake_ray):
