@@ -3,7 +3,9 @@
 The connection comes from the database URL through environment variables that ``dbt/profiles.yml``
 reads (the password as a ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its logs). dbt's
 target and log folders live under ``$TWIN_HOME/dbt`` so the source tree stays clean and parallel
-homes never share state. A failing model or test raises :class:`TransformFailed`, naming it, so
+homes never share state. Each database user gets its own target folder: dbt re-parses the whole
+project when the profile it last parsed with changes, and the owner (``twin transform`` by hand) and
+the pipeline role (Airflow's tasks) would otherwise take turns throwing away each other's parse. A failing model or test raises :class:`TransformFailed`, naming it, so
 whatever comes after (embedding) does not run on data that did not pass.
 """
 
@@ -102,6 +104,11 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def target_path(settings: Settings, url: str) -> Path:
+    """dbt's target folder (compiled SQL, docs, the partial-parse manifest) for the user behind ``url``."""
+    return settings.home / "dbt" / "target" / connection_parts(url)["user"]
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -130,7 +137,7 @@ def run_dbt(
         "--profiles-dir",
         str(project_dir),
         "--target-path",
-        str(state_dir / "target"),
+        str(target_path(settings, url)),
         "--log-path",
         str(state_dir / "logs"),
         "--quiet",
@@ -185,10 +192,11 @@ def generate_docs(
 ) -> Path:
     """``dbt docs generate``; returns the folder holding ``index.html``, ``manifest.json`` and ``catalog.json``."""
     settings = settings or get_settings()
+    url = url or project_database_url(settings)
     outcome = run_dbt(["docs", "generate"], url=url, project_dir=project_dir, settings=settings)
     if not outcome.success:
         raise TransformFailed(f"dbt docs generate failed: {outcome.exception or 'see the dbt log'}")
-    return settings.home / "dbt" / "target"
+    return target_path(settings, url)
 
 
 def _first_line(message: str | None) -> str:

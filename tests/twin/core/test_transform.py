@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.twin import index_corpus
-from twin.core.transform import DBT_PROJECT_DIR, TransformFailed, generate_docs, transform
+from twin.core.transform import DBT_PROJECT_DIR, TransformFailed, generate_docs, target_path, transform
 
 pytestmark = pytest.mark.slow
 CHUNK_CAP = 200
@@ -168,3 +168,25 @@ def test_docs_generate(database_url, indexed_corpus):
     catalog = json.loads((target / "catalog.json").read_text())
     assert "model.twin.chunks" in catalog["nodes"]
     assert "search_vector" in catalog["nodes"]["model.twin.chunks"]["columns"]
+
+
+def test_each_database_user_keeps_its_own_parse(database_url, indexed_corpus):
+    """dbt re-parses the whole project when the profile changes: the owner (by hand) and twin_pipeline
+    (Airflow) keep separate targets, so neither throws away the other's partial-parse manifest."""
+    from urllib.parse import urlsplit
+
+    from twin.core.db import with_login
+    from twin.core.settings import get_settings
+
+    settings = get_settings()
+    owner_target = target_path(settings, database_url)
+    pipeline_target = target_path(settings, with_login(database_url, "twin_pipeline", "secret"))
+    assert owner_target.name == urlsplit(database_url).username and pipeline_target.name == "twin_pipeline"
+    assert owner_target.parent == pipeline_target.parent == settings.home / "dbt" / "target"
+
+    transform(database_url)
+    manifest = owner_target / "partial_parse.msgpack"
+    assert manifest.is_file()
+    written = manifest.stat().st_mtime_ns
+    transform(database_url)  # nothing changed: dbt reuses the parse instead of writing a new one
+    assert manifest.stat().st_mtime_ns == written
