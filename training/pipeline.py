@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from training import registry
 from training.config import CONFIG_DIR, DEFAULT_CONFIG, ConfigError, TrainingConfig, parse_config, read_config_file
 from training.dataset import DatasetError, DatasetSnapshot, load_snapshot, prepare_dataset
-from twin.core import model_registry
+from twin.core import model_registry, storage
 from twin.core.model_loading import BaseModelNotFound
 from twin.core.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -210,7 +210,14 @@ def fine_tune(
         with engine.begin() as conn:
             registry.fail_run(conn, model_id, reason)
         shutil.rmtree(adapter_dir, ignore_errors=True)
+        storage.remove(_adapter_location(settings, user_id, model_id))
         raise TrainingFailed(reason, model_id) from exc
+
+
+def _adapter_location(settings: Settings, user_id: int, model_id: uuid.UUID) -> str:
+    """Where a run's adapter is stored for serving (``adapters/<user>/<model>`` in TWIN_STORAGE_URI;
+    by default the local adapter folder itself)."""
+    return storage.location_for(settings, "adapters", str(user_id), str(model_id))
 
 
 def start_fine_tune(
@@ -241,7 +248,7 @@ def _export_snapshot(
 ) -> tuple[DatasetSnapshot, dict]:
     """The run's dataset snapshot: the one it already recorded, or a new export recorded on its row."""
     if run.get("dataset_snapshot"):
-        return load_snapshot(Path(run["dataset_snapshot"])), run
+        return load_snapshot(storage.local_copy(run["dataset_snapshot"], settings)), run
     connection = None if rows is not None else engine.connect()
     try:
         snapshot = prepare_dataset(
@@ -260,10 +267,14 @@ def _export_snapshot(
     finally:
         if connection is not None:
             connection.close()
-    run = {**run, "dataset_snapshot": str(snapshot.path)}
+    # kept where a resumed run on another machine finds it (by default: where it was written)
+    location = storage.upload_dir(
+        snapshot.path, storage.location_for(settings, "datasets", str(user_id), snapshot.snapshot_id)
+    )
+    run = {**run, "dataset_snapshot": location}
     with engine.begin() as conn:
         record = model_registry.get_model(conn, model_id)
-        registry.update_run(conn, model_id, dataset_snapshot=str(snapshot.path), config={**record.config, "run": run})
+        registry.update_run(conn, model_id, dataset_snapshot=location, config={**record.config, "run": run})
     return snapshot, run
 
 
@@ -355,7 +366,7 @@ def _open_run(engine, settings, user_id, config, resume_model_id):
         error = exc
     run = None
     if spec is not None:
-        storage_path = spec.storage_path or str(settings.home / "ray_results")
+        storage_path = spec.storage_path or storage.location_for(settings, "ray_results")
         run = {"storage_path": storage_path, "name": f"user{user_id}-{model_id}", "dataset_snapshot": None}
         document = {"config_path": document.get("config_path"), "training": spec.model_dump(mode="json"), "run": run}
     raw_base = document.get("raw", {}).get("base_model") if isinstance(document.get("raw"), dict) else None
@@ -384,7 +395,10 @@ def _run(
     progress("exporting the dataset snapshot", None, None)
     snapshot, run = _export_snapshot(engine, settings, user_id, model_id, spec, run, rows)
 
-    _check_disk(spec, [Path(run["storage_path"]), settings.home])
+    _check_disk(
+        spec,
+        [Path(run["storage_path"]), settings.home] if not storage.has_scheme(run["storage_path"]) else [settings.home],
+    )
 
     progress("preparing the base model", None, None)
     if spec.is_tiny_local:
@@ -397,7 +411,13 @@ def _run(
 
     progress(f"starting Ray Train ({spec.scaling.num_workers} workers)", None, None)
     ensure_ray(settings)
-    progress_file = Path(run["storage_path"]) / f"{run['name']}.progress.json"
+    # rank 0 writes its progress where this driver polls it: a local folder (a worker on another node
+    # without a shared TWIN_HOME only costs the progress bar)
+    progress_dir = (
+        settings.home / "ray_results" if storage.has_scheme(run["storage_path"]) else Path(run["storage_path"])
+    )
+    progress_dir.mkdir(parents=True, exist_ok=True)
+    progress_file = progress_dir / f"{run['name']}.progress.json"
     loop_config = {
         "training": spec.model_dump(mode="json"),
         "base_model": base_model,
@@ -420,8 +440,8 @@ def _run(
     with engine.connect() as conn:
         active = model_registry.active_model(conn, user_id)
     adapters = {"base": None, "tuned": str(adapter_dir)}
-    if active and active.base_model == base_model and active.adapter_uri and Path(active.adapter_uri).is_dir():
-        adapters["active"] = active.adapter_uri
+    if active and active.base_model == base_model and active.adapter_uri and storage.exists(active.adapter_uri):
+        adapters["active"] = str(storage.local_copy(active.adapter_uri, settings))
     evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model)
     baseline = "active" if "active" in evaluation else "base"
 
@@ -464,17 +484,18 @@ def _run(
     metrics = registry.json_safe(metrics)  # an infinite perplexity (a random model) becomes null, not invalid JSON
     report_path, plot_path = write_report(metrics, adapter_dir)
     metrics["report"] = {"json": str(report_path), "plot": str(plot_path)}
+    adapter_uri = storage.upload_dir(adapter_dir, _adapter_location(settings, user_id, model_id))
     with engine.begin() as conn:
         status = registry.finish_run(
             conn,
             model_id,
-            adapter_uri=str(adapter_dir),
+            adapter_uri=adapter_uri,
             metrics=metrics,
             perplexity=evaluation["tuned"]["perplexity"],
             baseline_perplexity=evaluation[baseline]["perplexity"],
         )
     return FineTuneOutcome(
-        model_id, status, str(adapter_dir), base_model, str(snapshot.path), metrics, report_path, plot_path
+        model_id, status, adapter_uri, base_model, run["dataset_snapshot"], metrics, report_path, plot_path
     )
 
 

@@ -38,6 +38,12 @@ def _callbacks(config: dict[str, Any]):
     class InterruptAfterStep(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             if state.global_step >= config["interrupt_after_step"]:
+                import time
+
+                # Ray's controller collects a reported checkpoint when it next polls the workers
+                # (every 2 s) and drops it if the worker has failed by then: die after that, as a
+                # worker killed later in the next step would
+                time.sleep(5)
                 raise StopTraining(f"interrupted after step {state.global_step} (interrupt_after_step)")
 
     class WallClockLimit(TrainerCallback):

@@ -73,7 +73,9 @@ def load_for_inference(adapter_uri: str | None, base_model: str, *, dtype=None, 
     if adapter_uri is None:
         model, tokenizer = load_base_model(base_model, dtype=dtype, device_map=device_map)
     else:
-        adapter_path = Path(adapter_uri.removeprefix("file://"))
+        from twin.core.storage import local_copy
+
+        adapter_path = local_copy(adapter_uri)  # a URI in TWIN_STORAGE_URI: fetched once into the cache
         if not (adapter_path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"no LoRA adapter at {adapter_path} (adapter_config.json missing)")
         base, _ = load_base_model(base_model, dtype=dtype, device_map=device_map)

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     search_coverage_power: float = Field(default=2.0, ge=0.0, le=8.0)
     base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     models_dir: Path | None = Field(default=None, description="prepared base models; default $TWIN_HOME/models")
+    # Where training writes Ray Train checkpoints, LoRA adapters and dataset snapshots for serving
+    # replicas and resumed runs on any node: a shared path or an object-store URI (s3://, gs://,
+    # file://); unset: TWIN_HOME (twin.core.storage).
+    storage_uri: str | None = None
 
     serving_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8100")
     serving_token: SecretStr = SecretStr("change-me-serving-token")
