@@ -7,7 +7,7 @@ An invalid file raises :class:`ConfigError` with one line per problem, naming th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,6 +41,9 @@ class ScalingSpec(_Section):
     num_workers: int = Field(default=1, ge=1, le=1024)
     use_gpu: bool = False
     resources_per_worker: dict[str, float] = {"CPU": 1}
+    # Ray's placement group strategy for the workers: PACK fills a node first, SPREAD puts them on as
+    # many nodes as it can (STRICT_ variants fail instead of falling back)
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
 class EvaluationSpec(_Section):

@@ -436,12 +436,14 @@ def _run(
         poller.join()
         progress_file.unlink(missing_ok=True)
 
+    # stored before evaluating: the evaluation tasks may run on any node and read it from there
+    adapter_uri = storage.upload_dir(adapter_dir, _adapter_location(settings, user_id, model_id))
     progress("evaluating base and tuned models on the held-out split", None, None)
     with engine.connect() as conn:
         active = model_registry.active_model(conn, user_id)
-    adapters = {"base": None, "tuned": str(adapter_dir)}
+    adapters = {"base": None, "tuned": adapter_uri}
     if active and active.base_model == base_model and active.adapter_uri and storage.exists(active.adapter_uri):
-        adapters["active"] = str(storage.local_copy(active.adapter_uri, settings))
+        adapters["active"] = active.adapter_uri
     evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model)
     baseline = "active" if "active" in evaluation else "base"
 
@@ -459,6 +461,7 @@ def _run(
             "global_step": summary["global_step"],
             "resumed_from_step": summary["resumed_from_step"],
             "world_size": summary["world_size"],
+            "worker_nodes": summary.get("worker_nodes", []),
             "max_steps": summary.get("max_steps"),
             "stopped_by_time_limit": summary.get("stopped_by_time_limit", False),
             "train_seconds": summary.get("train_seconds"),
@@ -484,7 +487,7 @@ def _run(
     metrics = registry.json_safe(metrics)  # an infinite perplexity (a random model) becomes null, not invalid JSON
     report_path, plot_path = write_report(metrics, adapter_dir)
     metrics["report"] = {"json": str(report_path), "plot": str(plot_path)}
-    adapter_uri = storage.upload_dir(adapter_dir, _adapter_location(settings, user_id, model_id))
+    storage.upload_dir(adapter_dir, adapter_uri)  # again, with the report
     with engine.begin() as conn:
         status = registry.finish_run(
             conn,

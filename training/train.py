@@ -146,6 +146,25 @@ def set_threads(config: dict[str, Any], workers_on_this_node: int) -> int:
     return threads
 
 
+def worker_placement(context) -> list[dict[str, Any]]:
+    """Where every rank of the worker group runs (Ray node id, IP, pid), gathered over the group's
+    process group, so the driver can report it (and a test check SPREAD placement)."""
+    import ray
+    import torch.distributed as dist
+
+    record = {
+        "rank": context.get_world_rank(),
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_ip": ray.util.get_node_ip_address(),
+        "pid": os.getpid(),
+    }
+    if context.get_world_size() == 1 or not (dist.is_available() and dist.is_initialized()):
+        return [record]
+    gathered: list[Any] = [None] * context.get_world_size()
+    dist.all_gather_object(gathered, record)
+    return gathered
+
+
 def train_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: SFT with LoRA, reporting checkpoints to Ray; resumes from the latest one."""
     import ray.train
@@ -154,6 +173,7 @@ def train_loop(config: dict[str, Any]) -> None:
 
     context = ray.train.get_context()
     set_threads(config, context.get_local_world_size())
+    placement = worker_placement(context)
     scratch = Path(tempfile.mkdtemp(prefix=f"twin-train-rank{context.get_world_rank()}-"))
     trainer = build_sft_trainer(config, str(scratch / "hf"), [RayTrainReportCallback(), *_callbacks(config)])
     trainer = prepare_trainer(trainer)
@@ -180,6 +200,7 @@ def train_loop(config: dict[str, Any]) -> None:
         "train_seconds": round(sum(entry.get("train_runtime", 0) for entry in trainer.state.log_history), 1),
         "resumed_from_step": resumed_from_step,
         "world_size": context.get_world_size(),
+        "worker_nodes": placement,
         "log_history": trainer.state.log_history,
     }
     final = scratch / "final"
@@ -207,6 +228,7 @@ def fit(loop_config: dict[str, Any], *, storage_path: str, name: str, adapter_di
             num_workers=spec.scaling.num_workers,
             use_gpu=spec.scaling.use_gpu,
             resources_per_worker=dict(spec.scaling.resources_per_worker),
+            placement_strategy=spec.scaling.placement_strategy,
         ),
         run_config=RunConfig(
             storage_path=storage_path,
