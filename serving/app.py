@@ -153,7 +153,9 @@ class Generator:
     async def generate(self, request: GenerationRequest) -> dict:
         model = await self._model(request.spec)
         result = await asyncio.to_thread(generate, model, request, self.config.prompt, self.config.quality)
-        return result.to_dict()
+        answer = result.to_dict()
+        answer["model"] = {**answer["model"], "served_by": _replica()}
+        return answer
 
     async def generate_stream(self, request: GenerationRequest):
         model = await self._model(request.spec)
@@ -168,7 +170,18 @@ class Generator:
             "backend": backend,
             "base_model": self.config.generation.base_model or self.settings.base_model,
             "loaded_models": sorted(self.loaded),
+            "served_by": _replica(),
         }
+
+
+def _replica() -> dict[str, str]:
+    """The Serve replica that answered and the Ray node it runs on (for operators scaling out)."""
+    import ray
+
+    return {
+        "replica": serve.get_replica_context().replica_id.unique_id,
+        "node_id": ray.get_runtime_context().get_node_id(),
+    }
 
 
 class ServePostService(PostService):

@@ -6,13 +6,16 @@ two Ray Train workers placed on different nodes (SPREAD, and each worker needs m
 node), checkpoints, the dataset snapshot and the adapter in shared storage named by TWIN_STORAGE_URI
 (a file:// URI, read through pyarrow as s3:// would be). One worker is killed mid-run; Ray restarts the
 worker group from the last checkpoint in storage. Then a task pinned to the second node loads the
-adapter the way serving does, from the storage URI into that node's own cache, and generates.
+adapter the way serving does, from the storage URI into that node's own cache, and generates; and
+`twin serve` deploys the Serve app with two Generator replicas on the two nodes, each answering for
+users whose adapter (that run's, registered for several users) it loads from the storage URI.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -165,6 +168,46 @@ def two_node_cluster(tmp_path):
             subprocess.run(["rm", "-rf", temp_dir], check=False)
 
 
+def _serving_config(tmp_path: Path, port: int) -> Path:
+    """serving/config.yaml with two Generator replicas, at most one per node, and one HTTP proxy (two
+    nodes on one machine cannot both listen on the port)."""
+    config = yaml.safe_load((PROJECT_ROOT / "serving" / "config.yaml").read_text())
+    config["proxy_location"] = "HeadOnly"
+    config["http_options"].update(host="127.0.0.1", port=port)
+    for deployment in config["applications"][0]["deployments"]:
+        if deployment["name"] == "Generator":
+            deployment.update(num_replicas=2, max_replicas_per_node=1)
+    path = tmp_path / "serving-two-nodes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _register_for(engine, user_ids: list[int], outcome: dict) -> None:
+    """The trained adapter registered (active) for more users, so requests spread over models."""
+    import uuid
+
+    from training import registry
+
+    with engine.begin() as conn:
+        for user_id in user_ids:
+            model_id = registry.start_run(conn, user_id, outcome["base_model"], {"run": {}}, uuid.uuid4())
+            status = registry.finish_run(
+                conn, model_id, adapter_uri=outcome["adapter_uri"], metrics={}, perplexity=1.0, baseline_perplexity=2.0
+            )
+            assert status == "active"
+
+
+def _index_writing(engine, database_url: str, user_id: int) -> None:
+    """Something of a user's to retrieve (and the marts serving reads)."""
+    from tests.twin import index_corpus
+    from twin.core.embed import embed_chunks
+    from twin.core.transform import transform
+
+    index_corpus.load(engine, user_id, index_corpus.OTHER_AUTHOR_POSTS)
+    transform(database_url)
+    embed_chunks(engine, "all-MiniLM-L6-v2")
+
+
 def _training_config(tmp_path: Path) -> Path:
     from training.config import TINY_CONFIG
 
@@ -212,11 +255,9 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return []
 
 
-def test_training_spreads_over_two_nodes_survives_a_killed_worker_and_loads_from_shared_storage(
-    two_node_cluster, database_url, tmp_path
+def test_training_spreads_over_two_nodes_survives_a_killed_worker_and_serves_from_shared_storage(
+    two_node_cluster, database_url, engine, tmp_path
 ):
-    import random
-
     address = two_node_cluster["address"]
     shared = tmp_path / "shared"
     user_id = random.randint(10**9, 2 * 10**9)
@@ -287,3 +328,60 @@ def test_training_spreads_over_two_nodes_survives_a_killed_worker_and_loads_from
     second_home = two_node_cluster["homes"]["second"]
     assert loaded["twin_home"] == str(second_home)
     assert list((second_home / "cache" / "storage").iterdir())  # fetched from the storage URI into its cache
+
+    # serving: two Generator replicas, one per node, each loading adapters from the storage URI
+    import httpx
+
+    from twin.core.user_tokens import authorization_header
+
+    port = free_ports(1)[0]
+    token = os.environ["TWIN_SERVING_TOKEN"]
+    users = [random.randint(10**9, 2 * 10**9) for _ in range(6)]
+    _register_for(engine, users, outcome)
+    _index_writing(engine, database_url, users[0])
+    serve_log = tmp_path / "serve.log"
+    serve_env = {
+        **driver_env,
+        "TWIN_SERVING_CONFIG": str(_serving_config(tmp_path, port)),
+        "TWIN_SERVING_URL": f"http://127.0.0.1:{port}",
+        "TWIN_SERVING_TOKEN": token,
+    }
+    with serve_log.open("w") as handle:
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "twin", "serve"],
+            cwd=PROJECT_ROOT,
+            env=serve_env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    answered: dict[str, list[int]] = {}
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert serving.poll() is None, serve_log.read_text()[-5000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        for user in users:
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/v1/posts",
+                headers=authorization_header(token, user, issuer="tests"),
+                json={"user": user, "prompt": "What I learned deleting pipelines", "max_new_tokens": 8},
+                timeout=300,
+            )
+            assert response.status_code == 200, response.text
+            model = response.json()["model"]
+            assert model["adapter"] == outcome["adapter_uri"] and model["adapter_used"], model
+            answered.setdefault(model["served_by"]["node_id"], []).append(user)
+            if len(answered) == 2:
+                break
+    finally:
+        stop_tree(serving)
+    for node_id, node_users in answered.items():
+        marker = "head_node" if "head_node" in nodes[node_id] else "second_node"
+        print(f"Generator replica on node {node_id[:12]} ({marker}) answered users {node_users}")
+    assert len(answered) == 2, f"every request went to one replica: {answered}\n{serve_log.read_text()[-3000:]}"
