@@ -138,15 +138,19 @@ def discover(settings: Settings) -> LocalCluster | None:
     return None
 
 
+def _cluster_to_join(settings: Settings) -> tuple[str | None, LocalCluster | None]:
+    """``RAY_ADDRESS`` first (no stack record), then the stack's cluster from ``ray.json``."""
+    if settings.ray_address:
+        return settings.ray_address.strip(), None
+    cluster = discover(settings)
+    return (cluster.address, cluster) if cluster is not None else (None, None)
+
+
 def resolve_address(settings: Settings) -> tuple[AddressKind, str | None]:
     """What :func:`connect_or_start` will do: (``remote`` | ``local``, address) or (``none``, None)
     for a private Ray. ``RAY_ADDRESS`` first, then the stack's cluster from ``ray.json``."""
-    if settings.ray_address:
-        return address_kind(settings.ray_address), settings.ray_address.strip()
-    cluster = discover(settings)
-    if cluster is not None:
-        return "local", cluster.address
-    return "none", None
+    address, _ = _cluster_to_join(settings)
+    return (address_kind(address), address) if address is not None else ("none", None)
 
 
 # --- joining ------------------------------------------------------------------------------------------
@@ -187,15 +191,14 @@ def connect_or_start(
     if ray.is_initialized():
         return False
     options = {"namespace": namespace, "runtime_env": runtime_env, "log_to_driver": log_to_driver}
-    if settings.ray_address:  # any cluster: assume the dashboard and nodes that come and go
-        apply_driver_env(dashboard=True, single_node=False)
-        ray.init(address=settings.ray_address.strip(), **options)
-        return True
-    stack = discover(settings)
-    if stack is not None:
-        apply_driver_env(dashboard=stack.dashboard_url is not None, single_node=True)
-        logger.info("joining this project's Ray at %s (%s)", stack.address, state_path(settings))
-        ray.init(address=stack.address, **options)
+    address, stack = _cluster_to_join(settings)
+    if address is not None:
+        if stack is None:  # any cluster: assume the dashboard and nodes that come and go
+            apply_driver_env(dashboard=True, single_node=False)
+        else:
+            apply_driver_env(dashboard=stack.dashboard_url is not None, single_node=True)
+            logger.info("joining this project's Ray at %s (%s)", address, state_path(settings))
+        ray.init(address=address, **options)
         return True
     dashboard = settings.ray_dashboard if dashboard is None else dashboard
     port = dashboard_port(settings)

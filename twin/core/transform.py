@@ -5,8 +5,9 @@ reads (the password as a ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its
 target and log folders live under ``$TWIN_HOME/dbt`` so the source tree stays clean and parallel
 homes never share state. Each database user gets its own target folder: dbt re-parses the whole
 project when the profile it last parsed with changes, and the owner (``twin transform`` by hand) and
-the pipeline role (Airflow's tasks) would otherwise take turns throwing away each other's parse. A failing model or test raises :class:`TransformFailed`, naming it, so
-whatever comes after (embedding) does not run on data that did not pass.
+the pipeline role (Airflow's tasks) would otherwise take turns throwing away each other's parse.
+A failing model or test raises :class:`TransformFailed`, naming it, so whatever comes after
+(embedding) does not run on data that did not pass.
 """
 
 from __future__ import annotations
