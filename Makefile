@@ -8,8 +8,8 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 .PHONY: help install system-deps test test-fast lint demo up lock clean
 
 help:
-	@echo "make test     install everything (venv, packages, chromium) and run the whole test suite"
-	@echo "make test-fast  install (no chromium) and run the unit tier only: no service starts, under a minute"
+	@echo "make test     install everything (venv, packages, chromium, redis-server) and run the whole test suite"
+	@echo "make test-fast  install (no system packages) and run the unit tier only: no service starts, under a minute"
 	@echo "make lint     ruff (ruff.toml) and the layer contract (.importlinter); CI runs it before the tests"
 	@echo "make demo     install, then run the whole twin on the bundled sample persona (Ctrl-C stops it)"
 	@echo "make up       install, then start every service for real use (no demo data)"

@@ -34,9 +34,11 @@ def live_airflow(
     name: str = "airflow",
     password: str = "a-test-password",
     base_env: dict[str, str] | None = None,
+    **settings: object,
 ) -> Iterator[LiveAirflow]:
     """Airflow on a fresh metadata database ``{name}_<random>`` running the DAGs in ``dags_folder``;
-    ``base_env`` is the environment its processes start from (default: this process's)."""
+    ``base_env`` is the environment its processes start from (default: this process's); ``settings``
+    override the rest (e.g. ``airflow_executor="CeleryExecutor"`` with a broker)."""
     from twin.core.db import drop_database, ensure_database
     from twin.core.settings import load_settings
     from twin.orchestration.airflow import running_airflow
@@ -49,6 +51,7 @@ def live_airflow(
             airflow_db_name=database,
             airflow_url=f"http://127.0.0.1:{free_port()}",
             airflow_password=password,
+            **settings,
         )
         with running_airflow(settings, dags_folder=dags_folder, base_env=base_env) as processes:
             yield LiveAirflow(settings, processes)

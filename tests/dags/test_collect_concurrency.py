@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ import sqlalchemy as sa
 from testing.airflow import live_airflow
 from testing.fixture_server import FIXTURES
 from tests.crawlers.spider_fixtures import fixture_server  # noqa: F401
+from tests.dags.conftest import add_sources, new_user
 from twin.core.processes import stop_tree
 from twin.core.raw import INTERRUPTED
-from twin.core.sources import sources_source
 from twin.core.tables import crawl_runs, documents
 from twin.orchestration.airflow_client import AirflowClient
 
@@ -52,26 +51,12 @@ def airflow(fixture_server, admin_database_url, tmp_path_factory):
             yield live.processes, client
 
 
-def _new_user(database_url: str, who: str) -> int:
-    from twin.core.users import create_user
-
-    return create_user(f"{who}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple", database_url)[0]
-
-
-def _add_sources(engine, user_id: int, urls: list[tuple[str, str]]) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sources_source.insert().values(created_at=sa.func.now(), updated_at=sa.func.now()),
-            [{"user_id": user_id, "platform": platform, "url": url, "is_active": True} for platform, url in urls],
-        )
-
-
 def test_a_stuck_users_run_does_not_hold_another_users_run(airflow, engine, database_url, fixture_server):
     _, client = airflow
-    stuck_user, quick_user = _new_user(database_url, "stuck"), _new_user(database_url, "quick")
+    stuck_user, quick_user = new_user(database_url, "stuck"), new_user(database_url, "quick")
     fixture_server.set("/web/never-answers", "<p>late</p>", delay=120.0)
-    _add_sources(engine, stuck_user, [("web", fixture_server.url("/web/never-answers"))])
-    _add_sources(
+    add_sources(engine, stuck_user, [("web", fixture_server.url("/web/never-answers"))])
+    add_sources(
         engine,
         quick_user,
         [("medium", fixture_server.url("/medium/feed/@ada")), ("web", fixture_server.url("/web/article.html"))],
@@ -110,10 +95,10 @@ def test_a_scheduler_killed_mid_run_leaves_nothing_running_and_the_next_one_fini
     airflow, engine, database_url, fixture_server
 ):
     processes, client = airflow
-    user_id = _new_user(database_url, "crash")
+    user_id = new_user(database_url, "crash")
     article = (FIXTURES / "web" / "article.html").read_bytes()
     fixture_server.set("/web/slow-article.html", article, delay=60.0)  # the crawl in progress when the scheduler dies
-    _add_sources(
+    add_sources(
         engine,
         user_id,
         [("medium", fixture_server.url("/medium/feed/@ada")), ("web", fixture_server.url("/web/slow-article.html"))],

@@ -131,6 +131,39 @@ def test_operator_ports_are_published_on_loopback_only():
     assert published == OPERATOR_PORTS
 
 
+def test_celery_overlay_runs_the_airflow_components_on_a_password_protected_broker(compose):
+    """docker/compose.celery.yaml: every Airflow component on the CeleryExecutor, a Redis broker that
+    requires REDIS_PASSWORD (compose refuses to start without one) and is not published, and workers
+    built from the triggerer's service (same image, env files, TWIN_HOME volume)."""
+    from airflow.providers.celery.get_provider_info import get_provider_info
+
+    text = (DOCKER / "compose.celery.yaml").read_text()
+    overlay = yaml.safe_load(text)
+    services = overlay["services"]
+    airflow = {name for name in compose["services"] if name.startswith("airflow-")}
+    assert set(services) == airflow | {"redis", "airflow-worker"}
+    assert not any(service.get("ports") for service in services.values())
+    celery_options = get_provider_info()["config"]["celery"]["options"]
+    for name in airflow | {"airflow-worker"}:
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        for key in environment:
+            section, _, option = key.removeprefix("AIRFLOW__").lower().partition("__")
+            assert section == "core" or (section == "celery" and option in celery_options), key
+        broker = environment["AIRFLOW__CELERY__BROKER_URL"]
+        assert broker.startswith("redis://:${REDIS_PASSWORD:?") and broker.endswith("}@redis:6379/0"), broker
+    redis = services["redis"]
+    assert "--requirepass" in " ".join(redis["command"]) and "$$REDIS_PASSWORD" in " ".join(redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+    worker = services["airflow-worker"]
+    assert worker["extends"] == {"file": "compose.yaml", "service": "airflow-triggerer"}
+    assert compose["services"]["airflow-triggerer"]["env_file"][-1]["path"] == "roles/pipeline.env"
+    assert worker["command"] == ["airflow", "celery", "worker"]
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["airflow-scheduler"]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
 def test_healthchecks_and_dependencies(compose):
     services = compose["services"]
     for name, service in services.items():

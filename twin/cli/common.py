@@ -38,7 +38,7 @@ def service_settings(*required: str, component: str):
     return settings
 
 
-AIRFLOW_SECRETS = ("airflow_password", "secret_key", "database_url", "airflow_jwt_secret")
+AIRFLOW_SECRETS = ("airflow_password", "secret_key", "database_url", "airflow_jwt_secret", "airflow_broker_url")
 WEB_SECRETS = ("secret_key", "serving_token", "database_url")
 SERVING_SECRETS = ("serving_token", "database_url")
 

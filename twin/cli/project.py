@@ -161,7 +161,7 @@ def airflow(
     import time
 
     from twin.core.db import ensure_database, with_database
-    from twin.orchestration.airflow import AirflowError, AirflowProcesses, airflow_home, prepare
+    from twin.orchestration.airflow import AirflowError, AirflowProcesses, airflow_home, local_workers, prepare
 
     settings = service_settings(*AIRFLOW_SECRETS, component="Airflow")
     try:
@@ -174,7 +174,7 @@ def airflow(
     if migrate_only:
         console.print("Airflow metadata database is ready.")
         return
-    processes = AirflowProcesses(env, airflow_home(settings) / "logs" / "components")
+    processes = AirflowProcesses(env, airflow_home(settings) / "logs" / "components", workers=local_workers(settings))
     processes.start()
     try:
         with console.status("starting Airflow..."):
@@ -193,6 +193,56 @@ def airflow(
         console.print("stopping Airflow...")
     finally:
         processes.stop()
+
+
+@app.command("airflow-worker")
+def airflow_worker(
+    name: Annotated[
+        str | None, typer.Option(help="the worker's name in Airflow and Celery (default: this machine's hostname)")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="task slots (default TWIN_AIRFLOW_WORKER_CONCURRENCY)")
+    ] = None,
+    log_server_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="where the api-server fetches this worker's task logs")
+    ] = 8793,
+) -> None:
+    """Run one Celery worker for this project's Airflow until Ctrl-C (TWIN_AIRFLOW_EXECUTOR=CeleryExecutor).
+
+    Start it on every machine that should run tasks, with the same settings as `twin airflow` (database,
+    TWIN_AIRFLOW_BROKER_URL, TWIN_SECRET_KEY, TWIN_AIRFLOW_URL as the workers reach it) and the same
+    project version. It takes crawls, dbt builds and embedding from the broker's default queue.
+    """
+    import socket
+
+    from twin.core.processes import start_service, stop_tree
+    from twin.orchestration.airflow import AirflowError, airflow_env, worker_command
+
+    settings = service_settings(*AIRFLOW_SECRETS, component="The Airflow worker")
+    if settings.airflow_executor != "CeleryExecutor":
+        raise fail(
+            "Airflow workers need TWIN_AIRFLOW_EXECUTOR=CeleryExecutor (with LocalExecutor the scheduler runs the tasks)"
+        )
+    if concurrency is not None:
+        settings = settings.model_copy(update={"airflow_worker_concurrency": concurrency})
+    try:
+        env = airflow_env(settings)
+    except AirflowError as exc:
+        raise fail(str(exc))
+    env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(log_server_port)
+    name = name or socket.gethostname()
+    process = start_service(worker_command(name, serve_logs=True), env=env)
+    console.print(
+        f"Airflow worker {name} ({settings.airflow_worker_concurrency} task slots, task logs served on port "
+        f"{log_server_port}) is starting; Ctrl-C stops it.",
+        highlight=False,
+    )
+    try:
+        raise typer.Exit(process.wait())
+    except KeyboardInterrupt:
+        console.print("stopping the worker (running tasks get 20 s to finish)...")
+    finally:
+        stop_tree(process)
 
 
 @app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

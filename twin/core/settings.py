@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     # Import the tasks' heavy modules once in the process that forks Airflow's task processes
     # (twin.orchestration.task_preload): seconds saved per task.
     airflow_preload: bool = True
+    # Where Airflow runs tasks: LocalExecutor (in the scheduler's machine) or CeleryExecutor (on
+    # `twin airflow-worker` processes on any machine, fed through a Redis broker with a password:
+    # redis://:PASSWORD@HOST:6379/0). twin_collect, twin_import and twin_finetune run unchanged on either.
+    airflow_executor: Literal["LocalExecutor", "CeleryExecutor"] = "LocalExecutor"
+    airflow_broker_url: SecretStr | None = None
+    airflow_workers: int = Field(default=1, ge=0, le=64)  # Celery workers `twin airflow` / `twin up` start here
+    airflow_worker_concurrency: int = Field(default=2, ge=1, le=256)  # task slots per Celery worker
     serving_timeout_s: float = Field(default=300.0, gt=0)
     web_port: int = Field(default=8000, ge=1, le=65535)
     ray_dashboard_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8265")
@@ -113,6 +120,16 @@ class Settings(BaseSettings):
         scheme = value.split("://", 1)[0]
         if "://" not in value or not scheme.startswith(("postgresql", "postgres")):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user:password@host:5432/dbname")
+        return value
+
+    @field_validator("airflow_broker_url")
+    @classmethod
+    def _redis_broker(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        if url.split("://", 1)[0] not in ("redis", "rediss") or "://" not in url:
+            raise ValueError("must be a Redis URL such as redis://:PASSWORD@HOST:6379/0")
         return value
 
     @field_validator("home")
@@ -163,6 +180,12 @@ def insecure_secrets(settings: Settings, names: tuple[str, ...], environ: dict[s
                 unquote(urlsplit(settings.database_url).password or ""), SHIPPED_DATABASE_PASSWORDS
             ):
                 found.append("DATABASE_URL (its password)")
+        elif name == "airflow_broker_url":
+            broker = settings.airflow_broker_url
+            if broker is not None and _shipped(
+                unquote(urlsplit(broker.get_secret_value()).password or ""), SHIPPED_DATABASE_PASSWORDS
+            ):
+                found.append("TWIN_AIRFLOW_BROKER_URL (its password: the Redis broker must require one)")
         elif name == "airflow_jwt_secret":
             value = environ.get(AIRFLOW_JWT_SECRET_VAR)
             if value is not None and _shipped(value, set()):
@@ -213,11 +236,8 @@ def load_settings(**overrides) -> Settings:
         for error in exc.errors():
             name = _env_name(str(error["loc"][0])) if error["loc"] else "settings"
             value = error.get("input")
-            shown = (
-                ""
-                if "secret" in name.lower() or "token" in name.lower() or "password" in name.lower()
-                else f"={value!r}"
-            )
+            hidden = ("secret", "token", "password", "broker")
+            shown = "" if any(word in name.lower() for word in hidden) else f"={value!r}"
             lines.append(f"invalid setting {name}{shown}: {error['msg']}")
         raise SettingsError(
             "\n".join(lines) + "\nFix the variable in your environment or .env (see .env.example)."

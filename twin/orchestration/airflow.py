@@ -1,8 +1,12 @@
-"""Running Airflow 3 for this project: environment, metadata database, and the four components.
+"""Running Airflow 3 for this project: environment, metadata database, the four components and, with
+the Celery executor, its workers.
 
 Metadata lives in the ``airflow`` database on the project's Postgres server. The admin login comes
 from settings (``TWIN_AIRFLOW_USER`` / ``TWIN_AIRFLOW_PASSWORD``) through the simple auth manager's
 passwords file. Each component runs in its own process group so that stopping kills its workers too.
+``TWIN_AIRFLOW_EXECUTOR`` picks where tasks run: LocalExecutor (forked by the scheduler) or
+CeleryExecutor (``airflow celery worker`` processes here and on other machines, through the Redis
+broker ``TWIN_AIRFLOW_BROKER_URL``; task results go to the metadata database).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def airflow_env(
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": settings.airflow_executor,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{port}/execution/",
@@ -86,7 +90,48 @@ def airflow_env(
             "NO_COLOR": "1",
         }
     )
+    if settings.airflow_executor == "CeleryExecutor":
+        env.update(celery_env(settings, metadata_url))
     return env
+
+
+def celery_env(settings: Settings, metadata_url: str) -> dict[str, str]:
+    """Airflow's Celery configuration: the Redis broker, task results in the metadata database, and
+    the task slots per worker."""
+    if settings.airflow_broker_url is None:
+        raise AirflowError(
+            "TWIN_AIRFLOW_EXECUTOR=CeleryExecutor needs TWIN_AIRFLOW_BROKER_URL=redis://:PASSWORD@HOST:6379/0, a "
+            "Redis that every Airflow machine reaches and that requires a password (Debian: apt-get install "
+            "redis-server, then set requirepass in /etc/redis/redis.conf)."
+        )
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": settings.airflow_broker_url.get_secret_value(),
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.airflow_worker_concurrency),
+    }
+
+
+def local_workers(settings: Settings) -> tuple[str, ...]:
+    """The Celery workers `twin airflow` and `twin up` run beside the other components (none with
+    LocalExecutor, whose scheduler runs the tasks)."""
+    if settings.airflow_executor != "CeleryExecutor":
+        return ()
+    return tuple(f"worker-{number}" for number in range(1, settings.airflow_workers + 1))
+
+
+def worker_command(name: str, *, serve_logs: bool) -> list[str]:
+    """A Celery worker named ``<name>@<host>``. One on another machine serves its task logs to the
+    api-server; those started beside the api-server need not (it reads the shared log folder)."""
+    return airflow_command(
+        "celery", "worker", "--celery-hostname", f"{name}@%h", *([] if serve_logs else ["--skip-serve-logs"])
+    )
+
+
+def component_command(component: str) -> list[str]:
+    """``airflow <component>``, or for ``worker-<n>`` a Celery worker started beside it."""
+    if component.startswith("worker-"):
+        return worker_command(component, serve_logs=False)
+    return airflow_command(component)
 
 
 def write_admin_login(settings: Settings) -> None:
@@ -125,22 +170,25 @@ def migrate_metadata(env: dict[str, str]) -> None:
 
 @dataclass
 class AirflowProcesses:
-    """The api-server, scheduler, dag-processor and triggerer, each in its own process group."""
+    """The api-server, scheduler, dag-processor and triggerer, plus ``workers`` (Celery workers named
+    ``worker-<n>``), each in its own process group."""
 
     env: dict[str, str]
     log_dir: Path
+    workers: tuple[str, ...] = ()
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def start(self) -> None:
-        for component in COMPONENTS:
+        for component in COMPONENTS + self.workers:
             self.start_component(component)
 
-    def start_component(self, component: str) -> None:
-        """Start one component (again, after it died), logging to ``<log_dir>/<component>.log``."""
+    def start_component(self, component: str, env: dict[str, str] | None = None) -> None:
+        """Start one component (again, after it died), logging to ``<log_dir>/<component>.log``;
+        ``env`` adds to the shared environment for this one."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{component}.log", "ab") as log:
             self.processes[component] = start_service(
-                airflow_command(component), env=self.env, stdout=log, stderr=subprocess.STDOUT
+                component_command(component), env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
             )
 
     def dead(self) -> list[str]:
@@ -193,6 +241,7 @@ def running_airflow(
     processes = AirflowProcesses(
         prepare(settings, dags_folder=dags_folder, base_env=base_env),
         log_dir or airflow_home(settings) / "logs" / "components",
+        workers=local_workers(settings),
     )
     processes.start()
     try:
@@ -214,6 +263,7 @@ def prepare(
             "secret_key",
             "database_url",
             "airflow_jwt_secret",
+            "airflow_broker_url",
             component="Airflow",
             environ=base_env,
         )

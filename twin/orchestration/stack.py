@@ -25,7 +25,7 @@ import httpx
 from twin.core import ports, ray_cluster
 from twin.core.processes import start_service, stop_tree
 from twin.core.settings import PROJECT_ROOT, Settings
-from twin.orchestration.airflow import AirflowProcesses, airflow_home, prepare
+from twin.orchestration.airflow import AirflowProcesses, airflow_home, local_workers, prepare
 from twin.orchestration.web_server import gunicorn_command
 
 
@@ -155,7 +155,9 @@ class Stack:
 
     def start_airflow(self) -> None:
         env = prepare(self.settings.model_copy(update={"db_role": "pipeline"}), base_env=self.env)
-        self.airflow = AirflowProcesses(env, airflow_home(self.settings) / "logs" / "components")
+        self.airflow = AirflowProcesses(
+            env, airflow_home(self.settings) / "logs" / "components", workers=local_workers(self.settings)
+        )
         self.airflow.start()
         self.airflow.wait_until_ready(str(self.settings.airflow_url), timeout=300)
 

@@ -20,7 +20,7 @@ from twin.core.settings import (
 )
 
 RANDOM = {"TWIN_SECRET_KEY": "k" * 40, "TWIN_SERVING_TOKEN": "s" * 40, "TWIN_AIRFLOW_PASSWORD": "p" * 24}
-ALL = ("secret_key", "serving_token", "airflow_password", "database_url", "airflow_jwt_secret")
+ALL = ("secret_key", "serving_token", "airflow_password", "database_url", "airflow_jwt_secret", "airflow_broker_url")
 
 
 @pytest.fixture
