@@ -8,7 +8,9 @@ node), checkpoints, the dataset snapshot and the adapter in shared storage named
 worker group from the last checkpoint in storage. Then a task pinned to the second node loads the
 adapter the way serving does, from the storage URI into that node's own cache, and generates; and
 `twin serve` deploys the Serve app with two Generator replicas on the two nodes, each answering for
-users whose adapter (that run's, registered for several users) it loads from the storage URI.
+users whose adapter (that run's, registered for several users) it loads from the storage URI. And
+`twin train` given the head's job server (RAY_ADDRESS=http://...) submits the run as a Ray job and
+returns; the job's driver trains on the cluster.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
     env.update(
         RAY_AUTH_MODE="disabled",
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")])),
+        PATH=os.pathsep.join(filter(None, [str(Path(sys.executable).parent), base.get("PATH")])),  # `python` of a job
         TOKENIZERS_PARALLELISM="false",
         HF_HUB_OFFLINE="1",
     )
@@ -110,9 +113,10 @@ def _wait_for_nodes(address: str, env: dict[str, str], count: int, processes, ti
 
 @pytest.fixture
 def two_node_cluster(tmp_path):
-    """A head node and a second node, each with NODE_CPUS CPUs, a marker resource, its own temp dir
-    (short: Ray's socket paths) and its own TWIN_HOME; stopped with everything they started."""
-    gcs, client, *ports = free_ports(12)
+    """A head node (with the dashboard and job server) and a second node, each with NODE_CPUS CPUs, a
+    marker resource, its own temp dir (short: Ray's socket paths) and its own TWIN_HOME; stopped with
+    everything they started."""
+    gcs, client, dashboard, *ports = free_ports(13)
     address = f"127.0.0.1:{gcs}"
     started = []
     homes = {"head": tmp_path / "home-head", "second": tmp_path / "home-second"}
@@ -122,7 +126,9 @@ def two_node_cluster(tmp_path):
             "--head",
             f"--port={gcs}",
             f"--ray-client-server-port={client}",
-            "--include-dashboard=false",
+            "--include-dashboard=true",  # and with it the job server `twin train` submits to
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
             f"--dashboard-agent-listen-port={ports[0]}",
             f"--dashboard-agent-grpc-port={ports[1]}",
             f"--runtime-env-agent-port={ports[2]}",
@@ -160,7 +166,12 @@ def two_node_cluster(tmp_path):
                 )
             started.append((process, log))
             _wait_for_nodes(address, env, len(started), started)
-        yield {"address": address, "processes": started, "homes": homes}
+        yield {
+            "address": address,
+            "dashboard_url": f"http://127.0.0.1:{dashboard}",
+            "processes": started,
+            "homes": homes,
+        }
     finally:
         for process, _ in reversed(started):
             stop_tree(process, signals=((signal.SIGTERM, 20.0),))
@@ -267,7 +278,6 @@ def test_training_spreads_over_two_nodes_survives_a_killed_worker_and_serves_fro
         TWIN_STORAGE_URI=f"file://{shared}",
         TWIN_HOME=str(tmp_path / "home-driver"),
         DATABASE_URL=database_url,
-        RAY_TRAIN_ENABLE_STATE_TRACKING="0",  # this cluster runs no dashboard to show it
     )
     driver_log = tmp_path / "driver.log"
     with driver_log.open("w") as handle:
@@ -385,3 +395,62 @@ def test_training_spreads_over_two_nodes_survives_a_killed_worker_and_serves_fro
         marker = "head_node" if "head_node" in nodes[node_id] else "second_node"
         print(f"Generator replica on node {node_id[:12]} ({marker}) answered users {node_users}")
     assert len(answered) == 2, f"every request went to one replica: {answered}\n{serve_log.read_text()[-3000:]}"
+
+
+def test_twin_train_submits_a_ray_job_that_trains_on_the_remote_cluster(
+    two_node_cluster, engine, database_url, tmp_path
+):
+    """`twin train` with RAY_ADDRESS=http://HEAD:8265 starts nothing here: it uploads the project as
+    the job's working dir, with a config from outside the project in the job's environment, and
+    returns; the job's driver trains on the cluster and registers the adapter."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    from testing.corpus import POSTS
+    from tests.training.test_cli_train import _new_user, _post_urls
+    from training.config import TINY_CONFIG
+    from twin.core import model_registry
+    from twin.core.raw import CrawlRun, DocumentRecord
+    from twin.core.transform import transform
+
+    user_id, email = _new_user(database_url)
+    with CrawlRun(engine, user_id, "fixture-linkedin", "linkedin") as run:
+        for url, post in zip(_post_urls(user_id), POSTS):
+            run.store(DocumentRecord(platform="linkedin", kind="post", source_url=url, content=post))
+    transform(database_url)
+    config = tmp_path / "my-config.yaml"  # outside the project: it travels in the job's environment
+    config.write_text(yaml.safe_dump({**yaml.safe_load(TINY_CONFIG.read_text()), "epochs": 1}))
+
+    dashboard_url = two_node_cluster["dashboard_url"]
+    client_home = tmp_path / "home-client"
+    submitted = subprocess.run(
+        [sys.executable, "-m", "twin", "train", "--user", email, "--config", str(config)],
+        env=_env(dict(os.environ), RAY_ADDRESS=dashboard_url, TWIN_HOME=str(client_home)),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
+    output = " ".join((submitted.stdout + submitted.stderr).split())
+    assert "Submitted Ray job " in output, output[-3000:]
+    job_id = output.split("Submitted Ray job ", 1)[1].split()[0]
+    assert not (client_home / "ray").exists()  # no local Ray was started for it
+
+    jobs = JobSubmissionClient(dashboard_url)
+    deadline = time.monotonic() + 900
+    while jobs.get_job_status(job_id) not in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
+        assert time.monotonic() < deadline, jobs.get_job_logs(job_id)[-4000:]
+        time.sleep(3)
+    logs = jobs.get_job_logs(job_id)
+    assert jobs.get_job_status(job_id) == JobStatus.SUCCEEDED, logs[-6000:]
+    info = jobs.get_job_info(job_id)
+    nodes = {node["node_id"]: node["resources"] for node in _nodes(two_node_cluster["address"], _env(os.environ))}
+    marker = "head_node" if "head_node" in nodes.get(info.driver_node_id, {}) else "second_node"
+    print(f"Ray job {job_id}: driver on node {info.driver_node_id[:12]} ({marker}), {info.entrypoint}")
+    assert "--config-from-env" in info.entrypoint
+
+    with engine.connect() as conn:
+        [record] = model_registry.list_models(conn, user_id)
+    assert record.status in {"active", "candidate"}, record
+    assert str(record.model_id) in logs
+    assert record.adapter_uri and str(two_node_cluster["homes"]["head"]) in record.adapter_uri

@@ -107,18 +107,26 @@ def _submit_job(address: str, user_id: int, config: Path | None, resume: str | N
     """Hand the run to a Ray cluster's job server; its driver runs ``python -m training.job``."""
     from ray.job_submission import JobSubmissionClient
 
+    from training.job import CONFIG_ENV_VAR
     from training.pipeline import WORKING_DIR_EXCLUDES
     from twin.core.settings import PROJECT_ROOT
 
     entrypoint = f"python -m training.job --user-id {user_id}"
+    runtime_env = {"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES}
     if config:
-        entrypoint += f" --config {shlex.quote(str(config.resolve().relative_to(PROJECT_ROOT)))}"
+        config = config.resolve()
+        if config.is_relative_to(PROJECT_ROOT):  # uploaded with the project
+            entrypoint += f" --config {shlex.quote(str(config.relative_to(PROJECT_ROOT)))}"
+        else:  # a config of your own elsewhere travels in the job's environment
+            try:
+                runtime_env["env_vars"] = {CONFIG_ENV_VAR: config.read_text()}
+            except OSError as exc:
+                raise fail(f"cannot read the training config {config}: {exc}")
+            entrypoint += f" --config-from-env {CONFIG_ENV_VAR}"
     if resume:
         entrypoint += f" --resume {shlex.quote(resume)}"
     try:
-        job_id = JobSubmissionClient(address).submit_job(
-            entrypoint=entrypoint, runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES}
-        )
+        job_id = JobSubmissionClient(address).submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
     except Exception as exc:  # the job client raises plain RuntimeError/ConnectionError with the cause
         raise fail(f"could not submit the training job to {address}: {exc}")
     console.print(
