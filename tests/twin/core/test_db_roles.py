@@ -326,7 +326,7 @@ def test_the_stack_starts_each_service_as_its_role(monkeypatch, tmp_path):
         return Started(name)
 
     class FakeAirflow:
-        def __init__(self, env, log_dir):
+        def __init__(self, env, log_dir, workers=()):
             pass
 
         def start(self):
