@@ -30,8 +30,12 @@ $(STAMP): requirements.lock requirements-models.lock pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# Two pytest-xdist workers: the slow tests mostly wait on services starting (tests/conftest.py and
+# testing/scheduling.py say which tests share a worker). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: install system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The unit tier (tests/conftest.py gives every test unit, integration or e2e from what it uses).
 test-fast: install

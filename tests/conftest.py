@@ -8,6 +8,9 @@ time a test requests a fixture that needs it (``database_url``, ``engine``, ``db
 then isolates itself: ``db_conn`` rolls back, Django's ``db`` fixture rolls back, and tests that
 commit through a subprocess use unique users.
 
+Under pytest-xdist (``make test`` runs ``-n 2``) each worker has a home of its own under that home
+(``gw0``, ``gw1``: its own embedded server) and ``testing.scheduling`` decides which tests run where.
+
 Tiers (``pytest -m unit`` / ``integration`` / ``e2e``) are given in ``pytest_collection_modifyitems``
 from what a test uses; see :data:`EXPLICIT_TIERS` for those its fixtures cannot tell. A test of
 the ``unit`` tier that asks for the database fails with "this test needs Postgres".
@@ -59,6 +62,8 @@ EXPLICIT_TIERS: dict[str, str] = {
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("help") or config.getoption("version"):
         return
+    if _xdist_controller(config):
+        return  # the workers run the tests; each configures itself
     config.pluginmanager.register(_UnitGuard(), "twin-unit-guard")
     from twin.core import db
     from twin.core.embedded_pg import EmbeddedPostgres
@@ -66,6 +71,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     external = os.environ.get("DATABASE_URL")
     home = Path(os.environ.get("TWIN_TEST_HOME", ROOT / ".twin" / "test"))
+    if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+        home = home / worker
     if external:
         admin_url = db.with_database(db.database_url(load_settings()), "postgres")
     else:
@@ -144,6 +151,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _session["server"].stop()
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from testing.scheduling import GroupedScheduling
+
+    return GroupedScheduling(config, log)
+
+
 # -- tiers -----------------------------------------------------------------------------------------
 def _explicit_tier(item: pytest.Item) -> str | None:
     path = Path(item.path)
@@ -167,9 +185,13 @@ def _inferred_tier(item: pytest.Item) -> str:
     return "unit"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort below keeps
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test one tier: its own mark, else the higher of :data:`EXPLICIT_TIERS` and what
-    its fixtures and body use."""
+    its fixtures and body use. Then the longest tests first (``testing.scheduling``)."""
+    from testing.scheduling import rank
+
+    items.sort(key=lambda item: rank(item.nodeid))
     for item in items:
         if any(item.get_closest_marker(tier) for tier in TIERS):
             continue
