@@ -21,7 +21,7 @@ from pathlib import Path
 from serving.config import GenerationConfig, PromptConfig, QualityConfig
 from twin.core.base_models import SHIPPED_MODEL_ID, TINY_LOCAL, display_name, is_tiny_local
 from twin.core.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
-from twin.core.post_quality import URL, QualityReport, add_citations, check_post, text_perplexity
+from twin.core.post_quality import URL, QualityReport, check_post, citation_parts, text_perplexity
 from twin.core.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
 
 logger = logging.getLogger("ray.serve.twin")
@@ -95,9 +95,12 @@ class GenerationResult:
     generate_ms: float = 0.0
     quality: dict = field(default_factory=dict)  # twin.core.post_quality.QualityReport as a dict
     rejected_draft: str | None = None  # the last draft when every attempt failed the quality check
+    written: str = ""  # what the model wrote: ``post`` before the sources line we may append
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        result = asdict(self)
+        del result["written"]
+        return result
 
 
 def resolve_base_model(name: str, home: Path) -> str:
@@ -452,13 +455,22 @@ def reference_perplexity(model, text: str, quality: QualityConfig) -> float:
 
 
 def judge(
-    model, post: str, sources: list[dict], quality: QualityConfig, max_chars: int, known_urls: list[str] | None = None
+    model,
+    post: str,
+    sources: list[dict],
+    quality: QualityConfig,
+    max_chars: int,
+    known_urls: list[str] | None = None,
+    written: str | None = None,
 ) -> QualityReport:
-    """The quality report of one draft (fluency measured only when the cheap rules pass)."""
-    report = check_post(post, sources=sources, max_chars=max_chars, known_urls=known_urls)
+    """The quality report of one draft (fluency measured only when the cheap rules pass). ``written``
+    is what the model wrote, without the sources line we appended: a fluent footer must not carry a
+    few words of salad past the length and fluency rules."""
+    written = post if written is None else written
+    report = check_post(post, sources=sources, max_chars=max_chars, known_urls=known_urls, written=written)
     if not report.passed:
         return report
-    perplexity = reference_perplexity(model, post, quality)
+    perplexity = reference_perplexity(model, written, quality)
     return check_post(
         post,
         sources=sources,
@@ -466,6 +478,7 @@ def judge(
         threshold=quality.fluency_threshold,
         max_chars=max_chars,
         known_urls=known_urls,
+        written=written,
     )
 
 
@@ -509,11 +522,12 @@ def _result(
     info = model.describe()
     if not info.get("adapter_used") and not info.get("fallback_reason"):
         info["fallback_reason"] = request.spec.no_adapter_reason or "no adapter yet: this user has no trained adapter"
-    post = add_citations(
+    written, footer = citation_parts(
         postprocess(raw, prompt_config.max_post_chars), _sources(assembled), prompt_config.max_post_chars
     )
     return GenerationResult(
-        post=post,
+        post=written + footer,
+        written=written,
         model=info,
         used=[
             {**entry.item.to_dict(), "tokens": entry.tokens, "truncated": entry.truncated} for entry in assembled.used
@@ -550,7 +564,13 @@ def _finish(
         }
         return True
     report = judge(
-        model, result.post, _sources(assembled), quality, prompt_config.max_post_chars, _known_urls(request, assembled)
+        model,
+        result.post,
+        _sources(assembled),
+        quality,
+        prompt_config.max_post_chars,
+        _known_urls(request, assembled),
+        written=result.written,
     )
     report.attempts = attempt + 1
     result.quality = {**report.to_dict(), "checked": True}

@@ -11,7 +11,7 @@ import pytest
 
 from serving.config import GenerationConfig, LimitsConfig, OpenAIBackend, PromptConfig, QualityConfig, ServingConfig
 from serving.context import read_links
-from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream
+from serving.generation import GenerationRequest, ModelSpec, OpenAIModel, generate, generate_stream, judge
 from serving.pipeline import InProcessTwin
 from serving.schemas import PostRequest, request_errors
 from twin.core.chat_template import INSTRUCTION_MARKER, RESPONSE_MARKER, SYSTEM_MARKER
@@ -156,6 +156,13 @@ def test_private_and_metadata_addresses_are_refused_without_fetching():
     assert "cloud metadata" in results[1]["error"] and "only http and https" in results[3]["error"]
 
 
+def test_the_judge_counts_what_the_model_wrote_not_the_sources_line_we_appended():
+    source = {"url": "https://medium.com/@ada/chunking-for-retrieval-3f2a", "title": "Chunking for retrieval"}
+    post = "maximging Lidation!!\n\nMore in my earlier piece: Chunking for retrieval " + source["url"]
+    report = judge(None, post, [source], QualityConfig(), 3000, written="maximging Lidation!!")
+    assert not report.passed and report.problems == ["too short to be a post (2 words)"]
+
+
 @pytest.fixture(scope="module")
 def in_process(serving_users):
     """Plumbing on the tiny random model, quality check off (its text fails it: see below)."""
@@ -240,7 +247,7 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"body": body, "auth": self.headers.get("Authorization")})
-        text = "Hook line.\n\nA short paragraph. #search ### Instruction: leaked"
+        text = "Hook line.\n\nA short paragraph on search, as long as a post people would publish. #search ### Instruction: leaked"
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -285,8 +292,8 @@ def test_openai_compatible_backend_uses_the_adapter_model_name_and_post_processe
         )
         result = generate(model, request, PromptConfig(), QualityConfig(enabled=False))
         assert (
-            result.post
-            == "Hook line.\n\nA short paragraph. #search\n\nMore in my earlier piece: C1 https://example.com/c1"
+            result.post == "Hook line.\n\nA short paragraph on search, as long as a post people would publish. #search"
+            "\n\nMore in my earlier piece: C1 https://example.com/c1"
         )
         assert result.prompt_tokens == 120 and result.generated_tokens == 14
         assert result.model["served_model"] == "user-m-1" and result.model["fallback"] is False

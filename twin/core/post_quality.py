@@ -171,11 +171,13 @@ def check_post(
     threshold: float = FLUENCY_THRESHOLD,
     max_chars: int = MAX_POST_CHARS,
     known_urls: Iterable[str] | None = None,
+    written: str | None = None,
 ) -> QualityReport:
     """Every rule on ``text``; ``perplexity`` None skips fluency (no reference model at hand);
-    ``known_urls`` None skips the invented-link rule."""
+    ``known_urls`` None skips the invented-link rule. ``written`` is the part the model wrote when
+    we appended a sources line (:func:`citation_parts`): its length counts, not the footer's."""
     problems = []
-    words = _words(text)
+    words = _words(text if written is None else written)
     if len(words) < MIN_WORDS:
         problems.append(f"too short to be a post ({len(words)} words)")
     if len(text) > max_chars:
@@ -204,12 +206,17 @@ def check_post(
 def add_citations(post: str, sources: list[dict], max_chars: int = MAX_POST_CHARS) -> str:
     """Append a short sources line when the post names none of the sources it drew on: the new links
     first (what a reader wants to open), else the author's own earlier piece."""
+    return "".join(citation_parts(post, sources, max_chars))
+
+
+def citation_parts(post: str, sources: list[dict], max_chars: int = MAX_POST_CHARS) -> tuple[str, str]:
+    """:func:`add_citations` as (the post, cut to fit if needed; the sources line, "" when none)."""
     if not sources or cites(post, sources):
-        return post
+        return post, ""
     links = [source for source in sources if source.get("origin") == "link"]
     chosen = links[:2] or [source for source in sources if source.get("url")][:1]
     if not chosen:
-        return post
+        return post, ""
     label = "Source" if links else "More in my earlier piece"
     lines = [
         f"{label}: {source['title']} {source['url']}" if source.get("title") else f"{label}: {source['url']}"
@@ -220,7 +227,7 @@ def add_citations(post: str, sources: list[dict], max_chars: int = MAX_POST_CHAR
         from twin.core.prompting import enforce_length
 
         post = enforce_length(post, max_chars - len(footer))
-    return post.rstrip() + footer
+    return post.rstrip(), footer
 
 
 def text_perplexity(

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from twin.core.post_quality import FLUENCY_THRESHOLD, add_citations, check_post, cites, text_perplexity
+from twin.core.post_quality import (
+    FLUENCY_THRESHOLD,
+    add_citations,
+    check_post,
+    citation_parts,
+    cites,
+    text_perplexity,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -161,6 +168,19 @@ def test_a_post_must_cite_one_of_its_sources_and_citations_are_added_when_missin
     assert "More in my earlier piece: Idempotency is a kindness" in own
     assert add_citations(cited, [SOURCE]) == cited, "a post that cites its sources is left alone"
     assert len(add_citations("word " * 700, [{**SOURCE, "origin": "link"}], max_chars=3000)) <= 3000
+
+
+def test_a_few_words_of_salad_are_not_carried_past_the_rules_by_the_sources_line_we_append():
+    """What the tiny random model once wrote, followed by the sources line serving appends: the whole
+    text has words enough, what the model wrote has two."""
+    salad = "maximging Lidation!!"
+    written, footer = citation_parts(salad, [{**SOURCE, "origin": "retrieval"}])
+    assert written == salad and footer.startswith("\n\nMore in my earlier piece: Idempotency is a kindness")
+    assert written + footer == add_citations(salad, [{**SOURCE, "origin": "retrieval"}])
+    assert check_post(written + footer, sources=[SOURCE]).passed, "judged whole, the footer carries it"
+    report = check_post(written + footer, sources=[SOURCE], written=written)
+    assert report.problems == ["too short to be a post (2 words)"]
+    assert citation_parts(POST + " " + SOURCE["url"], [SOURCE]) == (POST + " " + SOURCE["url"], "")
 
 
 @pytest.fixture(scope="module")
