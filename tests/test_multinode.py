@@ -111,11 +111,13 @@ def _wait_for_nodes(address: str, env: dict[str, str], count: int, processes, ti
     raise AssertionError(f"{count} Ray nodes were not up after {timeout:.0f}s")
 
 
-@pytest.fixture
-def two_node_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def two_node_cluster(tmp_path_factory):
     """A head node (with the dashboard and job server) and a second node, each with NODE_CPUS CPUs, a
     marker resource, its own temp dir (short: Ray's socket paths) and its own TWIN_HOME; stopped with
-    everything they started."""
+    everything they started. One cluster for the module's tests, as a real cluster serves many runs:
+    each test stops what it started on it (`twin serve` shuts Serve down when stopped)."""
+    tmp_path = tmp_path_factory.mktemp("two-nodes")
     gcs, client, dashboard, *ports = free_ports(13)
     address = f"127.0.0.1:{gcs}"
     started = []
