@@ -185,7 +185,8 @@ def _inferred_tier(item: pytest.Item) -> str:
     return "unit"
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort below keeps
+# Not trylast: the tiers must be given before `-m` deselects. pytest-django's ordering (tryfirst)
+# has run already; the stable sort below keeps it within each rank.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test one tier: its own mark, else the higher of :data:`EXPLICIT_TIERS` and what
     its fixtures and body use. Then the longest tests first (``testing.scheduling``)."""
