@@ -12,8 +12,6 @@ workers overlap that waiting. Three rules keep the run correct and short:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from xdist.scheduler import LoadScopeScheduling
 
 # Paths under tests/ (a folder ends with "/") of the files that share Ray with the test process or
@@ -44,25 +42,20 @@ LONGEST_FIRST = (
 )
 
 
-def relative(nodeid: str) -> str:
-    return nodeid.removeprefix("tests/")
-
-
-def rank(nodeid: str, order: Sequence[str] = LONGEST_FIRST) -> int:
+def rank(nodeid: str) -> int:
     """Position of a test in :data:`LONGEST_FIRST` (those not listed after every listed one)."""
-    node = relative(nodeid)
-    return next((index for index, prefix in enumerate(order) if node.startswith(prefix)), len(order))
+    node = nodeid.removeprefix("tests/")
+    return next((index for index, prefix in enumerate(LONGEST_FIRST) if node.startswith(prefix)), len(LONGEST_FIRST))
 
 
 def scope(nodeid: str) -> str:
     """The unit of work a test belongs to (see the module doc)."""
-    node = relative(nodeid)
-    path = nodeid.split("::", 1)[0]
+    node = nodeid.removeprefix("tests/")
     if node.startswith(SERIAL):
         return SERIAL_SCOPE
-    if relative(path) in PER_TEST:
+    if node.split("::", 1)[0] in PER_TEST:
         return nodeid.split("[", 1)[0]
-    return path
+    return nodeid.split("::", 1)[0]
 
 
 class GroupedScheduling(LoadScopeScheduling):

@@ -302,6 +302,24 @@ def scratch_database(admin_database_url):
     drop_database(admin_database_url, name)
 
 
+# Session fixtures that create a web app user: fixture name -> (id attribute, email attribute).
+SESSION_WEB_USERS = {"serving_users": ("ada_id", "ada_email"), "indexed_corpus": ("author_id", "author_email")}
+
+
+@pytest.fixture(autouse=True)
+def _session_web_users_survive_django_flushes(request):
+    """pytest-django empties ``auth_user`` after a transactional test: put back the web app user of
+    each session fixture this test uses (``testing.web_users``)."""
+    for name in SESSION_WEB_USERS.keys() & set(request.fixturenames):
+        from testing.web_users import restore_web_user
+
+        id_attribute, email_attribute = SESSION_WEB_USERS[name]
+        users = request.getfixturevalue(name)
+        restore_web_user(
+            request.getfixturevalue("engine"), getattr(users, id_attribute), getattr(users, email_attribute)
+        )
+
+
 @pytest.fixture
 def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:10]}@example.com"

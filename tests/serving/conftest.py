@@ -163,16 +163,6 @@ def serving_users(engine, database_url, serving_embedding_model, tmp_path_factor
     return users
 
 
-@pytest.fixture(autouse=True)
-def _serving_users_survive_django_flushes(request):
-    """Ada is a web app user: put her back if a transactional Django test emptied ``auth_user``."""
-    if "serving_users" in request.fixturenames:
-        from testing.web_users import restore_web_user
-
-        users = request.getfixturevalue("serving_users")
-        restore_web_user(request.getfixturevalue("engine"), users.ada_id, users.ada_email)
-
-
 @pytest.fixture(scope="session")
 def db_proxy(database_url):
     from twin.core.db import connection_parts

@@ -44,13 +44,3 @@ def indexed_corpus(engine, database_url, embedding_model) -> IndexedCorpus:
     result = transform(database_url)
     report = embed_chunks(engine, "all-MiniLM-L6-v2", model=embedding_model)
     return IndexedCorpus(author_id, author_email, other_author_id, result, report)
-
-
-@pytest.fixture(autouse=True)
-def _indexed_corpus_author_survives_django_flushes(request):
-    """Ada is a web app user: put her back if a transactional Django test emptied ``auth_user``."""
-    if "indexed_corpus" in request.fixturenames:
-        from testing.web_users import restore_web_user
-
-        corpus = request.getfixturevalue("indexed_corpus")
-        restore_web_user(request.getfixturevalue("engine"), corpus.author_id, corpus.author_email)
