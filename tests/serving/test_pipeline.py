@@ -107,12 +107,22 @@ def test_postprocessing_strips_template_leakage_and_enforces_the_length():
     assert len(enforce_length("x" * 5000, 3000)) == 3000
 
 
+def test_markdown_markup_becomes_the_plain_text_linkedin_shows():
+    raw = "Hook line.\n\n### What does a good day look like?\nA **quiet** pager.\n\n#oncall #sre"
+    assert clean_text(raw) == "Hook line.\n\nWhat does a good day look like?\nA quiet pager.\n\n#oncall #sre"
+    assert clean_text("## Lessons\n- keep **one** rule") == "Lessons\n- keep one rule"
+    assert clean_text("Call it from __init__ and tag it #2") == "Call it from __init__ and tag it #2"
+    assert clean_text("Hook\n### Response: again") == "Hook", "a leaked template heading is still cut"
+
+
 def test_a_post_cut_by_the_token_limit_ends_at_its_last_complete_sentence():
     assert (
         postprocess("We deleted 40 alerts. Pages fell to 3. It might run on the other branch that doesn")
         == "We deleted 40 alerts. Pages fell to 3."
     )
     assert postprocess('She said "ship it." And then we') == 'She said "ship it."'
+    assert postprocess("Ship small. But most won’") == "Ship small."  # cut inside "won’t"
+    assert postprocess("Ship small. The team's") == "Ship small."
     for finished in (
         "Ship small. Sleep well. 🚢",
         "Ship small.\n\n#oncall #sre",
@@ -128,6 +138,9 @@ def test_streaming_holds_back_what_could_become_a_marker():
     assert stream_safe_prefix("Hello world\n### Instr") == "Hello world"
     assert stream_safe_prefix("Hello <|im_") == "Hello"
     assert stream_safe_prefix("Hello world. #ai") == "Hello world. #ai"
+    assert stream_safe_prefix("Hello world\n##") == "Hello world", "a markdown heading starts like a marker"
+    assert stream_safe_prefix("A **quiet pa") == "A"
+    assert stream_safe_prefix("A **quiet pager**") == "A quiet pager"
 
 
 def test_request_limits_name_the_field():

@@ -221,13 +221,22 @@ def _cut_at_markers(text: str) -> str:
     return stripped[: min(positions)] if positions else stripped
 
 
+MARKDOWN_HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(?=\S)")  # "## Title"; a "#hashtag" has no space
+MARKDOWN_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+
+
+def plain_text(text: str) -> str:
+    """Markdown headings and bold as LinkedIn shows them: plain lines and words, not ``###`` or ``**``."""
+    return MARKDOWN_BOLD.sub(r"\1", MARKDOWN_HEADING.sub("", text))
+
+
 def clean_text(text: str) -> str:
-    """Template leakage and special tokens removed, whitespace tidied (no length limit)."""
+    """Template leakage, special tokens and markdown markup removed, whitespace tidied (no length limit)."""
     text = _cut_at_markers(text)
     eos = re.search(r"</s>|<\|(?:endoftext|im_end|eot_id|end)\|>", text)
     if eos:
         text = text[: eos.start()]
-    text = SPECIAL_TOKEN_RE.sub("", text).replace("\r\n", "\n")
+    text = plain_text(SPECIAL_TOKEN_RE.sub("", text)).replace("\r\n", "\n")
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
@@ -247,7 +256,7 @@ def enforce_length(text: str, max_chars: int) -> str:
 
 
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
-UNFINISHED_TAIL = re.compile(r"[\w,;:(\-–—]$")
+UNFINISHED_TAIL = re.compile(r"(?:[\w,;:(\-–—]|\w['’])$")  # "won’" is a cut word too
 
 
 def drop_unfinished_sentence(text: str) -> str:
@@ -279,4 +288,6 @@ def stream_safe_prefix(text: str) -> str:
     tail_tag = text.rfind("<")
     if tail_tag != -1 and ">" not in text[tail_tag:] and len(text) - tail_tag < 16:
         cleaned_end = min(cleaned_end, tail_tag)
+    if text.count("**", 0, cleaned_end) % 2:  # bold still open: shown once it closes, without the stars
+        cleaned_end = text.rfind("**", 0, cleaned_end)
     return clean_text(text[:cleaned_end])
