@@ -7,6 +7,8 @@ A post fails when it is
   posts — word salad is often made of real words, so a word list would not catch it;
 - looping: a word n-gram or a line repeated many times, or a tiny share of distinct words;
 - leaking the prompt: chat or section markers, special tokens, the context headings;
+- mostly code: a program (fenced or not) instead of a post; the model learns code from the
+  author's repositories, and LinkedIn shows it as plain text. A short snippet in a post passes;
 - a form letter or a chat reply: unfilled template slots such as ``[Client]``, ``[mentor_name]``;
   an assistant answering the writer ("Your story is perfect.", "Hey there! ... I'm here to help")
   instead of the writer's own post (small base models write those; nobody publishes them);
@@ -99,9 +101,18 @@ CHAT_REPLY_PHRASE = re.compile(
     r"\b(?:i['’]?m here to help|i am here to help|how can i (?:help|assist)|what brings you here|"
     r"let me know if you(?:['’]d| would) like|i hope this (?:message|email|note) finds you well|"
     r"as an ai(?: language model)?\b|feel free to ask me|i['’]?d love to hear more about your|"
-    r"here(?:'s|’s| is) a sample text)",
+    r"here(?:'s|’s| is) a sample text|(?:give you )?an answer to your question)",
     re.I,
 )
+CODE_FENCE = re.compile(r"^\s*(?:```|~~~)")
+CODE_LINE = re.compile(  # a line of a program, in the languages an engineer's repositories hold
+    r"^\s*(?:def |class |return\b|import |from [\w.]+ import |if __name__|elif |except\b|try:|"
+    r"(?:const|let|var|fn|func|pub|public|private|async function|function)\s+\w+|#include\b|@\w+\(|"
+    r"[\w.\[\]'\"]+\s*(?:=|\+=|:=)\s*[\w.\[{(\"'-]|\w+(?:\.\w+)*\([^)]*\)\s*[;:{]?\s*$|[{}\[\]()]+[,;]?\s*$|"
+    r"[\"'][^\"']*[\"']\s*:\s*.+,\s*$|//|/\*|\*/|\$ )"
+)
+MAX_CODE_SHARE = 0.4  # of the characters
+MIN_CODE_LINES = 3
 URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
@@ -139,6 +150,23 @@ def repetition_problems(text: str) -> list[str]:
     if len(words) >= 60 and len(set(words)) / len(words) < MIN_DISTINCT_WORD_SHARE:
         problems.append(f"repetitive: only {len(set(words))} distinct words in {len(words)}")
     return problems
+
+
+def code_share(text: str) -> tuple[int, float]:
+    """(lines of code, their share of the text's characters): fenced blocks (fences included) and
+    lines that read as a program."""
+    code_lines, code_chars, total, fenced = 0, 0, 0, False
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        total += len(line.strip())
+        is_code = fenced or bool(CODE_LINE.match(line))
+        if CODE_FENCE.match(line):
+            fenced, is_code = not fenced, True
+        if is_code:
+            code_lines += 1
+            code_chars += len(line.strip())
+    return code_lines, code_chars / total if total else 0.0
 
 
 def cites(text: str, sources: list[dict]) -> bool:
@@ -195,6 +223,9 @@ def check_post(
         problems.append(f"links to an address it was not given: {invented[0]}")
     if CONTROL.search(text):
         problems.append("control characters in the text")
+    lines, share = code_share(text if written is None else written)
+    if lines >= MIN_CODE_LINES and share > MAX_CODE_SHARE:
+        problems.append(f"mostly code, not a post: {lines} lines of code, {share:.0%} of the text")
     problems += repetition_problems(text)
     if perplexity is not None and (not math.isfinite(perplexity) or perplexity > threshold):
         problems.append(f"not fluent: perplexity {perplexity:.0f} under the reference model (at most {threshold:.0f})")

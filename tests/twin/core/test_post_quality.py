@@ -53,7 +53,29 @@ CHAT_REPLIES = [
     "At the end of your response, please explicitly add a postscript starting with P.S.",
     "Your posting touches the highlights of this incredible article. Please make sure to give me some space to "
     "think. Let's talk. Here's a sample text for you to get started.",
+    # the shipped base model in the demo, for the alert-budgets prompt
+    "They're called the blog, and the blog was created by a great guy named Eli Goldstein, and he loved it.\n\n"
+    "I'll give you an answer to your question quickly:\n\nWhen you create a blog, you should consider having "
+    "someone with you as a beta tester. We all start out doing different jobs.",
 ]
+# A tuned twin in the demo (it learns code from the author's repositories): perplexity 23, fluent code.
+CODE_POST = (
+    "```python\ndef create_pullrequest(project, requestlist, listofdeprecatedchanges=None):\n"
+    '    """Create pull request"""\n\nTODO\n    return {\n'
+    "        'description': f\"Created pull request {taskname} ({{target}}), which includes `package`s,\n"
+    '     * dependencies`, and any other changes."\n\n'
+    "Source: Alert budgets: what 40 on-call teams learned from capping their pages https://example.com/alert-budgets"
+)
+UNFENCED_CODE_POST = (
+    "Here is how we page now.\nimport alerts\nbudget = alerts.Budget(team='sre', pages_per_week=3)\n"
+    "for alert in alerts.load('prod'):\n    budget.charge(alert)\nreturn budget.report()"
+)
+SNIPPET_POST = (
+    "One line changed how our team handles retries. We made every job idempotent, and the pager went quiet.\n\n"
+    "The whole trick:\n```\nINSERT ... ON CONFLICT (source_id) DO NOTHING\n```\n\n"
+    "Run it twice, get the same table. That is what a rerun at 3 a.m. needs. What did your team change?\n\n"
+    "#dataengineering #oncall"
+)
 INVENTED_LINKS = (
     "To create a new piece for this month's campaign, I'll start with: "
     "[post_id](https://www.facebook.com/nicebyjay87)\nToday marks the end of our month of 9 days! "
@@ -97,6 +119,8 @@ def test_a_real_post_passes_the_rules():
         (POST + "\n\nBest,\n[Your Name]", "unfilled template placeholder"),
         (POST.replace("last month", "in [month]"), "unfilled template placeholder"),
         (POST.replace("an SRE team", "a [team_name]"), "unfilled template placeholder"),
+        (CODE_POST, "mostly code, not a post"),
+        (UNFENCED_CODE_POST, "mostly code, not a post"),
     ],
 )
 def test_each_rule_fails_on_its_garbage(text, expected):
@@ -133,6 +157,11 @@ def test_every_real_post_of_the_persona_and_the_control_author_passes_the_rules(
         if not check_post(text, max_chars=100_000).passed
     }
     assert rejected == {}
+
+
+def test_a_post_with_a_short_snippet_is_still_a_post():
+    report = check_post(SNIPPET_POST)
+    assert report.passed, report.problems
 
 
 @pytest.mark.parametrize(
