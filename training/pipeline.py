@@ -57,10 +57,14 @@ class FineTuneOutcome:
 
 
 def default_config(settings: Settings | None = None) -> Path | TrainingConfig:
-    """The shipped config whose base_model is TWIN_BASE_MODEL (tiny.yaml for tiny-local, the CPU config
-    for the shipped SmolLM2); for any other base (a hub id, a local folder) the default CPU config
-    with that base_model, so a base without a config of its own still trains."""
-    base_model = (settings or get_settings()).base_model
+    """TWIN_TRAINING_CONFIG when set; else the shipped config whose base_model is TWIN_BASE_MODEL
+    (tiny.yaml for tiny-local, the CPU config for the shipped SmolLM2); for any other base (a hub id,
+    a local folder) the default CPU config with that base_model, so a base without a config of its
+    own still trains."""
+    settings = settings or get_settings()
+    if settings.training_config is not None:
+        return settings.training_config
+    base_model = settings.base_model
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         raw = read_config_file(path)
         if isinstance(raw, dict) and raw.get("base_model") == base_model:

@@ -64,3 +64,12 @@ def test_the_default_config_follows_the_base_model_and_any_other_base_still_trai
     assert other.max_train_minutes is not None, "the CPU config's bounds"
     assert config_location("tiny") == config_location("tiny.yaml") == TINY_CONFIG
     assert config_location("training/configs/tiny.yaml").name == "tiny.yaml"
+
+
+def test_twin_training_config_is_the_config_of_every_run_that_names_none(tmp_path, monkeypatch):
+    from training.pipeline import default_config
+    from twin.core.settings import load_settings
+
+    mine = tmp_path / "quick.yaml"
+    monkeypatch.setenv("TWIN_TRAINING_CONFIG", str(mine))
+    assert default_config(load_settings(_env_file=None, base_model="tiny-local")) == mine

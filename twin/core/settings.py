@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     search_coverage_power: float = Field(default=2.0, ge=0.0, le=8.0)
     base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     models_dir: Path | None = Field(default=None, description="prepared base models; default $TWIN_HOME/models")
+    # The training config YAML of every run that names none (the twin_finetune DAG's automatic runs,
+    # `twin train` without --config); unset: the one in training/configs/ for base_model.
+    training_config: Path | None = None
     # Where training writes Ray Train checkpoints, LoRA adapters and dataset snapshots for serving
     # replicas and resumed runs on any node: a shared path or an object-store URI (s3://, gs://,
     # file://); unset: TWIN_HOME (twin.core.storage).
