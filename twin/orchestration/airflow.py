@@ -150,22 +150,37 @@ def airflow_command(*args: str) -> list[str]:
 POOLS = {"twin_marts": (1, "dbt builds and embedding: one at a time across twin_collect and twin_import runs")}
 
 
+# `airflow db migrate` and `airflow pools set ...` in one interpreter: each `airflow` command spends
+# seconds importing Airflow before it does anything.
+_SETUP_COMMANDS = """
+import json, sys
+from airflow.cli import cli_parser
+parser = cli_parser.get_parser()
+for argv in json.loads(sys.argv[1]):
+    print("$ airflow " + " ".join(argv), flush=True)
+    args = parser.parse_args(argv)
+    args.func(args)
+"""
+
+
 def migrate_metadata(env: dict[str, str]) -> None:
     """``airflow db migrate`` against the project's ``airflow`` database, then the pools the DAGs use
     (both idempotent)."""
-    result = subprocess.run(airflow_command("db", "migrate"), env=env, capture_output=True, text=True, timeout=600)
+    commands = [["db", "migrate"]] + [
+        ["pools", "set", name, str(slots), description] for name, (slots, description) in POOLS.items()
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _SETUP_COMMANDS, json.dumps(commands)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0:
-        raise AirflowError("airflow db migrate failed:\n" + (result.stderr or result.stdout)[-3000:])
-    for name, (slots, description) in POOLS.items():
-        result = subprocess.run(
-            airflow_command("pools", "set", name, str(slots), description),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        ran = [line for line in result.stdout.splitlines() if line.startswith("$ airflow ")]
+        raise AirflowError(
+            f"{ran[-1][2:] if ran else 'airflow db migrate'} failed:\n" + (result.stderr or result.stdout)[-3000:]
         )
-        if result.returncode != 0:
-            raise AirflowError(f"creating Airflow's pool {name} failed:\n" + (result.stderr or result.stdout)[-3000:])
 
 
 @dataclass
