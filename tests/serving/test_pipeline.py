@@ -84,6 +84,32 @@ def test_a_long_link_never_pushes_out_all_of_the_authors_own_writing():
         assert "(written by others, not by me)" in assembled.text
 
 
+def test_the_context_shows_the_writings_prose_not_its_code_blocks():
+    readme = (
+        "runbook-lint checks every alert has a runbook before it pages anyone.\n\n"
+        "```python\ndef lint(path):\n    return [rule(path) for rule in RULES]\n```\n\n"
+        "Run it in CI so a page never arrives without its runbook."
+    )
+    hits = [
+        item("retrieval", "readme", readme, score=0.03),
+        item("retrieval", "snippet", "```bash\npip install runbook-lint\nrunbook-lint alerts/\n```", score=0.02),
+        item(
+            "retrieval", "open", "My notes on paging budgets, read them first.\n~~~\nbudget = 3 # unclosed", score=0.01
+        ),
+    ]
+    assembled = assemble_prompt(
+        "Write about runbooks", [], hits, count_tokens=words, prompt_budget=1000, context_tokens=300
+    )
+    used = {entry.item.key: entry.item.text for entry in assembled.used}
+    assert used["readme"] == (
+        "runbook-lint checks every alert has a runbook before it pages anyone.\n\n"
+        "Run it in CI so a page never arrives without its runbook."
+    )
+    assert "snippet" not in used, "nothing but code: no room spent on it"
+    assert used["open"] == "My notes on paging budgets, read them first."
+    assert "def lint" not in assembled.text and "```" not in assembled.text and "~~~" not in assembled.text
+
+
 def test_a_prompt_longer_than_the_window_is_cut_to_fit():
     assembled = assemble_prompt(
         "word " * 500,

@@ -190,16 +190,26 @@ def assemble_prompt(
     return AssembledPrompt(render(instruction, system), instruction, used, dropped, spent, prompt_truncated)
 
 
+CODE_BLOCK = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
+
+
+def prose(text: str) -> str:
+    """The text without its fenced code blocks: a post is prose, and a small model shown code in its
+    context writes code (the demo's twin answered with a Python function after a README's example)."""
+    return re.sub(r"\n{3,}", "\n\n", CODE_BLOCK.sub("", text)).strip()
+
+
 def _fit(number: int, item: ContextItem, budget: int, count_tokens: CountTokens) -> UsedItem | None:
-    """The item, cut to fit ``budget`` tokens with its header (None when too little room is left).
-    ``item.text`` is replaced by the text actually used."""
+    """The item's prose, cut to fit ``budget`` tokens with its header (None when too little room is
+    left, or no prose). ``item.text`` is replaced by the text actually used."""
     if budget < MIN_ITEM_TOKENS:
         return None
     header_tokens = count_tokens(format_item(number, item, ""))
-    text = truncate_to_tokens(item.text, budget - header_tokens - 2, count_tokens)
-    if not text or count_tokens(text) < min(MIN_ITEM_TOKENS // 2, count_tokens(item.text)):
+    full = prose(item.text)
+    text = truncate_to_tokens(full, budget - header_tokens - 2, count_tokens)
+    if not text or count_tokens(text) < min(MIN_ITEM_TOKENS // 2, count_tokens(full)):
         return None
-    truncated = text != item.text
+    truncated = text != full
     fitted = ContextItem(**{**item.to_dict(), "text": text})
     return UsedItem(fitted, count_tokens(format_item(number, fitted, text)), truncated)
 
