@@ -21,7 +21,14 @@ from pathlib import Path
 from serving.config import GenerationConfig, PromptConfig, QualityConfig
 from twin.core.base_models import SHIPPED_MODEL_ID, TINY_LOCAL, display_name, is_tiny_local
 from twin.core.chat_template import DEFAULT_SYSTEM_PROMPT, MARKERS, render_prompt
-from twin.core.post_quality import URL, QualityReport, check_post, citation_parts, text_perplexity
+from twin.core.post_quality import (
+    URL,
+    QualityReport,
+    check_post,
+    citation_parts,
+    lasting_problems,
+    text_perplexity,
+)
 from twin.core.prompting import AssembledPrompt, ContextItem, assemble_prompt, postprocess, stream_safe_prefix
 
 logger = logging.getLogger("ray.serve.twin")
@@ -101,6 +108,39 @@ class GenerationResult:
         result = asdict(self)
         del result["written"]
         return result
+
+
+@dataclass
+class DraftCheck:
+    """Judges a draft while it is generated: every ``every_tokens`` new tokens its text so far is
+    checked for problems no continuation can remove (:func:`lasting_problems`); the first found
+    stops the generation and stays in ``problems``."""
+
+    known_urls: list[str] | None = None  # the sites a link may point to (None: links are not judged)
+    every_tokens: int = 8
+    problems: list[str] = field(default_factory=list)
+
+    def rejects(self, raw: str) -> bool:
+        self.problems = lasting_problems(stream_safe_prefix(raw), self.known_urls)
+        return bool(self.problems)
+
+
+class _StopOnLastingProblem:
+    """A transformers stopping criterion around a :class:`DraftCheck` (a batch of one prompt)."""
+
+    def __init__(self, check: DraftCheck, tokenizer, prompt_length: int):
+        self.check, self.tokenizer, self.prompt_length = check, tokenizer, prompt_length
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        new_tokens = input_ids.shape[1] - self.prompt_length
+        stop = (
+            new_tokens > 0
+            and new_tokens % self.check.every_tokens == 0
+            and self.check.rejects(self.tokenizer.decode(input_ids[0, self.prompt_length :], skip_special_tokens=False))
+        )
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
 def resolve_base_model(name: str, home: Path) -> str:
@@ -248,7 +288,14 @@ class TransformersModel:
         # the chat template already holds every special token the model expects
         return self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
 
-    def _options(self, max_new_tokens: int, temperature: float, overrides: dict | None = None) -> dict:
+    def _options(
+        self,
+        max_new_tokens: int,
+        temperature: float,
+        overrides: dict | None = None,
+        check: DraftCheck | None = None,
+        prompt_length: int = 0,
+    ) -> dict:
         options = dict(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min(8, max_new_tokens),
@@ -262,36 +309,54 @@ class TransformersModel:
         else:
             options.update(do_sample=False)
         options.update(overrides or {})
+        if check is not None:
+            from transformers import StoppingCriteriaList
+
+            options["stopping_criteria"] = StoppingCriteriaList(
+                [_StopOnLastingProblem(check, self.tokenizer, prompt_length)]
+            )
         return options
 
     def complete(
-        self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None
+        self,
+        text: str,
+        max_new_tokens: int,
+        temperature: float,
+        overrides: dict | None = None,
+        check: DraftCheck | None = None,
     ) -> tuple[str, int, int]:
+        """(text, prompt tokens, new tokens); with ``check``, stopped early at a lasting problem."""
         import torch
 
         inputs = self._inputs(text)
-        with torch.inference_mode():
-            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature, overrides))
         prompt_length = inputs["input_ids"].shape[1]
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs, **self._options(max_new_tokens, temperature, overrides, check, prompt_length)
+            )
         generated = output[0][prompt_length:]
         return self.tokenizer.decode(generated, skip_special_tokens=False), prompt_length, len(generated)
 
     def stream(
-        self, text: str, max_new_tokens: int, temperature: float, overrides: dict | None = None
+        self,
+        text: str,
+        max_new_tokens: int,
+        temperature: float,
+        overrides: dict | None = None,
+        check: DraftCheck | None = None,
     ) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(text)
+        options = self._options(max_new_tokens, temperature, overrides, check, inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=300)
         error: list[BaseException] = []
 
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(
-                        **inputs, **self._options(max_new_tokens, temperature, overrides), streamer=streamer
-                    )
+                    self.model.generate(**inputs, **options, streamer=streamer)
             except BaseException as exc:  # surfaced to the consumer below
                 error.append(exc)
                 streamer.end()
@@ -551,8 +616,10 @@ def _finish(
     quality: QualityConfig,
     attempt: int,
     prompt_config: PromptConfig,
+    check: DraftCheck | None = None,
 ) -> bool:
-    """Judge the draft and record the verdict on ``result``; True when it may be shown."""
+    """Judge the draft and record the verdict on ``result``; True when it may be shown. A draft
+    ``check`` stopped early is rejected for what stopped it."""
     if not quality.enabled:
         result.quality = {
             "passed": True,
@@ -563,17 +630,24 @@ def _finish(
             "checked": False,
         }
         return True
-    report = judge(
-        model,
-        result.post,
-        _sources(assembled),
-        quality,
-        prompt_config.max_post_chars,
-        _known_urls(request, assembled),
-        written=result.written,
-    )
+    stopped = bool(check and check.problems)
+    if stopped:
+        report = QualityReport(False, list(check.problems))
+    else:
+        report = judge(
+            model,
+            result.post,
+            _sources(assembled),
+            quality,
+            prompt_config.max_post_chars,
+            _known_urls(request, assembled),
+            written=result.written,
+        )
     report.attempts = attempt + 1
-    result.quality = {**report.to_dict(), "checked": True}
+    result.quality = {**report.to_dict(), "checked": True, "stopped_early": stopped}
+    if not report.passed:
+        draft = {"attempt": attempt + 1, "problems": report.problems, "stopped_early": stopped}
+        logger.info(json.dumps({"event": "draft_rejected", **draft, "tokens": result.generated_tokens}))
     return report.passed
 
 
@@ -591,11 +665,17 @@ def _reject(result: GenerationResult) -> GenerationResult:
     return result
 
 
+def _draft_check(model, quality: QualityConfig, known_urls: list[str]) -> DraftCheck | None:
+    """A check that stops a local model's draft early (an OpenAI-compatible server finishes its own)."""
+    return DraftCheck(known_urls) if quality.enabled and isinstance(model, TransformersModel) else None
+
+
 def generate(
     model, request: GenerationRequest, prompt_config: PromptConfig, quality: QualityConfig | None = None
 ) -> GenerationResult:
     """Assemble, generate, post-process and judge (blocking). A draft that fails the quality check
-    is generated again with more conservative sampling, up to ``quality.max_attempts`` drafts; when
+    is generated again with more conservative sampling, up to ``quality.max_attempts`` drafts (a
+    draft of a local model stops as soon as it has a problem no continuation can remove); when
     none passes, the result has an empty post, ``quality.passed`` false and the problems."""
     quality = quality or QualityConfig()
     started = time.perf_counter()
@@ -603,15 +683,16 @@ def generate(
     attempts = quality.max_attempts if quality.enabled else 1
     for attempt in range(attempts):
         temperature, overrides = _sampling(request.temperature, attempt)
+        check = _draft_check(model, quality, _known_urls(request, assembled))
         if isinstance(model, OpenAIModel):
             raw, prompt_tokens, generated = model.complete_chat(
                 assembled, new_tokens, temperature, prompt_config.system_prompt
             )
             prompt_tokens = prompt_tokens or model.count_tokens(assembled.text)
         else:
-            raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, temperature, overrides)
+            raw, prompt_tokens, generated = model.complete(assembled.text, new_tokens, temperature, overrides, check)
         result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
-        if _finish(model, request, result, assembled, quality, attempt, prompt_config):
+        if _finish(model, request, result, assembled, quality, attempt, prompt_config, check):
             return result
     return _reject(result)
 
@@ -628,10 +709,11 @@ def generate_stream(
     attempts = quality.max_attempts if quality.enabled else 1
     for attempt in range(attempts):
         temperature, overrides = _sampling(request.temperature, attempt)
+        check = _draft_check(model, quality, _known_urls(request, assembled))
         if isinstance(model, OpenAIModel):
             pieces = model.stream_chat(assembled, new_tokens, temperature, prompt_config.system_prompt)
         else:
-            pieces = model.stream(assembled.text, new_tokens, temperature, overrides)
+            pieces = model.stream(assembled.text, new_tokens, temperature, overrides, check)
         raw, shown, count = "", "", 0
         for piece in pieces:
             raw += piece
@@ -643,7 +725,7 @@ def generate_stream(
         prompt_tokens = model.count_tokens(assembled.text)
         generated = len(model.tokenizer.encode(raw, add_special_tokens=False)) if hasattr(model, "tokenizer") else count
         result = _result(model, request, assembled, raw, prompt_tokens, generated, started, prompt_config)
-        if _finish(model, request, result, assembled, quality, attempt, prompt_config):
+        if _finish(model, request, result, assembled, quality, attempt, prompt_config, check):
             yield {"type": "result", "result": result.to_dict()}
             return
         if attempt + 1 < attempts:

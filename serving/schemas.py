@@ -89,6 +89,10 @@ class Quality(BaseModel):
     perplexity: float | None = Field(default=None, description="the post's perplexity under the pretrained base")
     threshold: float | None = Field(default=None, description="the fluency threshold it is compared with")
     checked: bool = Field(default=True, description="false when the check is disabled in the serving config")
+    stopped_early: bool = Field(
+        default=False,
+        description="the last draft was stopped as soon as it had a problem no continuation could remove",
+    )
 
 
 class PostResponse(BaseModel):

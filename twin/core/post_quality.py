@@ -19,7 +19,8 @@ A post fails when it is
 - silent about its sources: when sources were used, the post names at least one (URL or title).
 
 :func:`check_post` takes the perplexity as a number, so the rules are pure and testable;
-:func:`text_perplexity` computes it with a loaded model.
+:func:`text_perplexity` computes it with a loaded model. :func:`lasting_problems` judges a draft
+still being written, for the rules no continuation can undo (serving stops such a draft early).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ MIN_CODE_LINES = 3
 URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+SETTLED_END = re.compile(r"\n|[.!?…][\"'”’)\]]*\s")  # a line break, or a sentence end that more text followed
 
 
 @dataclass
@@ -134,14 +136,18 @@ def _words(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text)]
 
 
-def repetition_problems(text: str) -> list[str]:
-    problems = []
-    words = _words(text)
+def _loop(words: list[str]) -> str | None:
     grams = Counter(tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1))
     if grams:
         gram, count = grams.most_common(1)[0]
         if count >= MAX_NGRAM_REPEATS:
-            problems.append(f'repetition loop: "{" ".join(gram)}" appears {count} times')
+            return f'repetition loop: "{" ".join(gram)}" appears {count} times'
+    return None
+
+
+def repetition_problems(text: str) -> list[str]:
+    words = _words(text)
+    problems = [loop] if (loop := _loop(words)) else []
     lines = Counter(line.strip().lower() for line in text.splitlines() if len(line.strip()) > 10)
     if lines:
         line, count = lines.most_common(1)[0]
@@ -191,6 +197,41 @@ def invented_links(text: str, known_urls: Iterable[str]) -> list[str]:
     return [url.rstrip(".,;:!?") for url in URL.findall(text) if _site(url) not in known]
 
 
+def _invented_link_problems(text: str, known_urls: Iterable[str] | None) -> list[str]:
+    invented = invented_links(text, known_urls) if known_urls is not None else []
+    return [f"links to an address it was not given: {invented[0]}"] if invented else []
+
+
+def _form_problems(text: str) -> list[str]:
+    """A leaked template marker, an unfilled placeholder, a chat reply: each stays once written."""
+    problems = []
+    for pattern in LEAK_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            problems.append(f"leaked template marker {match.group(0).strip()!r}")
+            break
+    if match := PLACEHOLDER.search(text):
+        problems.append(f"unfilled template placeholder {match.group(0)!r}")
+    if match := (CHAT_REPLY_OPENING.search(text.strip()) or CHAT_REPLY_PHRASE.search(text)):
+        problems.append(f"reads as a chat reply to the writer, not their post: {match.group(0).strip()!r}")
+    return problems
+
+
+def lasting_problems(draft: str, known_urls: Iterable[str] | None = None) -> list[str]:
+    """The problems of a draft still being written that no continuation can remove: a leaked marker,
+    an unfilled placeholder, a chat reply, an invented link (with ``known_urls``), a repetition loop,
+    found in its settled part (up to its last line break or finished sentence; the rest may still
+    change). Serving stops generating a draft at the first, instead of finishing a post it would
+    reject."""
+    ends = [match.end() for match in SETTLED_END.finditer(draft)]
+    settled = draft[: ends[-1]] if ends else ""
+    problems = _form_problems(settled)
+    problems += _invented_link_problems(settled, known_urls)
+    if loop := _loop(_words(settled)):
+        problems.append(loop)
+    return problems
+
+
 def check_post(
     text: str,
     *,
@@ -210,17 +251,8 @@ def check_post(
         problems.append(f"too short to be a post ({len(words)} words)")
     if len(text) > max_chars:
         problems.append(f"too long: {len(text)} characters (at most {max_chars})")
-    for pattern in LEAK_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            problems.append(f"leaked template marker {match.group(0).strip()!r}")
-            break
-    if match := PLACEHOLDER.search(text):
-        problems.append(f"unfilled template placeholder {match.group(0)!r}")
-    if match := (CHAT_REPLY_OPENING.search(text.strip()) or CHAT_REPLY_PHRASE.search(text)):
-        problems.append(f"reads as a chat reply to the writer, not their post: {match.group(0).strip()!r}")
-    if known_urls is not None and (invented := invented_links(text, known_urls)):
-        problems.append(f"links to an address it was not given: {invented[0]}")
+    problems += _form_problems(text)
+    problems += _invented_link_problems(text, known_urls)
     if CONTROL.search(text):
         problems.append("control characters in the text")
     lines, share = code_share(text if written is None else written)

@@ -16,6 +16,7 @@ from twin.core.post_quality import (
     check_post,
     citation_parts,
     cites,
+    lasting_problems,
     text_perplexity,
 )
 
@@ -147,9 +148,7 @@ def test_a_link_to_a_site_the_context_did_not_name_is_invented():
 
 def test_every_real_post_of_the_persona_and_the_control_author_passes_the_rules():
     """The rules are for machine failures: none of them may reject what people really wrote."""
-    texts = persona_posts(count=100) + [
-        json.loads(line)["text"] for line in (ROOT / "training/control/passages.jsonl").read_text().splitlines() if line
-    ]
+    texts = _real_texts()
     assert len(texts) >= 10
     rejected = {
         text[:60]: check_post(text, max_chars=100_000).problems
@@ -157,6 +156,64 @@ def test_every_real_post_of_the_persona_and_the_control_author_passes_the_rules(
         if not check_post(text, max_chars=100_000).passed
     }
     assert rejected == {}
+
+
+def _real_texts() -> list[str]:
+    return persona_posts(count=100) + [
+        json.loads(line)["text"] for line in (ROOT / "training/control/passages.jsonl").read_text().splitlines() if line
+    ]
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"),
+    [
+        ("Your story is perfect. It brings", "reads as a chat reply"),
+        (CHAT_REPLIES[1][:60], "reads as a chat reply"),  # "I'm here to help" on a finished line
+        ("Ship small.\nBest,\n[Your Name]\n", "unfilled template placeholder"),
+        ("Dear [Client].\n\nIt's great", "unfilled template placeholder"),
+        ("Ship it. " + "ship small and sleep well. " * 4 + "ship", "repetition loop"),
+        ("Passages from my earlier writing\nShip", "leaked template marker"),
+    ],
+)
+def test_a_draft_is_rejected_while_written_once_a_settled_part_fails(draft, expected):
+    assert any(expected in problem for problem in lasting_problems(draft)), lasting_problems(draft)
+    assert any(expected in problem for problem in check_post(draft).problems), "a lasting problem stays in the post"
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "Ship small. Sleep well. Write about [topic",  # the slot may still become a Markdown link's text
+        "Ship small. Sleep well. Your story",  # not at the opening
+        "Your sto",
+        "Ship small and sleep well ship small and sleep well ship small and",  # no settled sentence yet
+        "We did three boring things. Every alert needs a runbook; every page",
+    ],
+)
+def test_a_draft_is_not_rejected_for_what_its_unsettled_tail_may_still_become(draft):
+    assert lasting_problems(draft) == []
+
+
+def test_a_drafts_link_is_judged_once_it_is_written_out():
+    known = [SOURCE["url"]]
+    invented = "More of this at https://www.facebook.com/nicebyjay87\nSee"
+    assert lasting_problems(invented, known) == [
+        "links to an address it was not given: https://www.facebook.com/nicebyjay87"
+    ]
+    assert lasting_problems(invented[:40], known) == []  # the address may still go on
+    assert lasting_problems(f"More in {SOURCE['url']}.\n\nShip", known) == []
+    assert lasting_problems(invented) == [], "without known_urls the rule is skipped"
+
+
+def test_no_prefix_of_a_real_post_has_a_lasting_problem():
+    """Serving stops a draft at a lasting problem: no real post may be stopped part way."""
+    stopped = {}
+    for text in [POST, SNIPPET_POST, *_real_texts()]:
+        for end in range(40, len(text) + 1, 40):
+            if problems := lasting_problems(text[:end]):
+                stopped[text[:60]] = (end, problems)
+                break
+    assert stopped == {}
 
 
 def test_a_post_with_a_short_snippet_is_still_a_post():
