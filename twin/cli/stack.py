@@ -101,12 +101,8 @@ def up() -> None:
             )
         with console.status("starting Ray..."):
             stack.start_ray()
-        with console.status("starting Airflow..."):
-            stack.start_airflow()
-        with console.status("starting Ray Serve (loading models)..."):
-            serving_url = stack.start_serving()
-        with console.status("starting the web app..."):
-            web_url = stack.start_web()
+        with console.status("starting Airflow, Ray Serve (loading models) and the web app..."):
+            web_url, serving_url = stack.start_services()
         _print_urls(settings, web_url, serving_url, stack.ray_address)
         _run_until_interrupted(stack)
     except (StackError, AirflowError, MigrationError, DatabaseUnavailable, EmbeddedPostgresError, DemoError) as exc:

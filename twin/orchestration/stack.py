@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,20 +162,35 @@ class Stack:
         self.airflow.start()
         self.airflow.wait_until_ready(str(self.settings.airflow_url), timeout=300)
 
-    def start_serving(self, timeout: float = 900.0) -> str:
-        service = self._spawn(
-            "serving", [sys.executable, "-m", "twin", "serve"], env={**self.env, "TWIN_DB_ROLE": "serving"}
-        )
+    def start_serving(self, timeout: float = 900.0, wait: bool = True) -> str:
+        """`twin serve` on the stack's Ray; returns its URL, once it answers unless ``wait`` is False."""
         url = str(self.settings.serving_url).rstrip("/")
-        self._wait_http(service, f"{url}/healthz", timeout, ok=(200,))
+        self._spawn("serving", [sys.executable, "-m", "twin", "serve"], env={**self.env, "TWIN_DB_ROLE": "serving"})
+        if wait:
+            self.wait_for_serving(timeout)
         return url
 
+    def wait_for_serving(self, timeout: float = 900.0) -> None:
+        """Until the serving app started by :meth:`start_serving` answers its health check."""
+        [service] = [service for service in self.services if service.name == "serving"]
+        self._wait_http(service, f"{str(self.settings.serving_url).rstrip('/')}/healthz", timeout, ok=(200,))
+
     def start_web(self, timeout: float = 120.0) -> str:
-        port = self.settings.web_port
-        service = self._spawn("web", gunicorn_command("127.0.0.1", port), env={**self.env, "TWIN_DB_ROLE": "web"})
-        url = f"http://127.0.0.1:{port}"
+        """The web app (gunicorn); returns its URL once it answers."""
+        url = f"http://127.0.0.1:{self.settings.web_port}"
+        service = self._spawn(
+            "web", gunicorn_command("127.0.0.1", self.settings.web_port), env={**self.env, "TWIN_DB_ROLE": "web"}
+        )
         self._wait_http(service, f"{url}/accounts/login/", timeout, ok=(200,))
         return url
+
+    def start_services(self, timeout: float = 900.0) -> tuple[str, str]:
+        """Ray Serve and Airflow side by side (each needs only the database and Ray), then the web
+        app, so that its page answers once everything behind it does; returns (web URL, serving URL)."""
+        serving_url = self.start_serving(wait=False)
+        self.start_airflow()
+        self.wait_for_serving(timeout)
+        return self.start_web(), serving_url
 
     def _wait_http(self, service: Service, url: str, timeout: float, ok: tuple[int, ...]) -> None:
         deadline = time.monotonic() + timeout
@@ -198,13 +214,14 @@ class Stack:
         return dead + ([f"airflow {name}" for name in self.airflow.dead()] if self.airflow else [])
 
     def stop(self) -> None:
-        """Web app and serving, then Airflow (its tasks may be Ray drivers), then the Ray head."""
-        for service in reversed(self.services):
-            service.stop()
+        """The web app, serving and Airflow together (each waits out its own grace period), then
+        the Ray head (Airflow's tasks and serving are its drivers)."""
+        stopping = [service.stop for service in self.services] + ([self.airflow.stop] if self.airflow else [])
+        with ThreadPoolExecutor(max_workers=max(1, len(stopping))) as pool:
+            for stopped in [pool.submit(stop) for stop in stopping]:
+                stopped.result()
         self.services.clear()
-        if self.airflow is not None:
-            self.airflow.stop()
-            self.airflow = None
+        self.airflow = None
         if self.ray_head is not None:
             ray_cluster.remove_state(self.settings, self.ray_head.process.pid)
             self.ray_head.stop()
