@@ -159,14 +159,17 @@ def _evaluate(
     adapters: dict[str, str | None],
     snapshot: DatasetSnapshot,
     embedding_model: str,
+    max_threads: int | None = None,
 ) -> dict[str, Any]:
-    """Each model on the held-out split, in a Ray task (on a GPU when the run trains on GPUs)."""
+    """Each model on the held-out split, in a Ray task (on a GPU when the run trains on GPUs), with
+    at most ``max_threads`` torch threads each (TWIN_TORCH_THREADS)."""
     import ray
 
     from training.evaluate import control_samples, evaluate_variant
 
     task = ray.remote(evaluate_variant).options(num_cpus=1, num_gpus=1 if spec.scaling.use_gpu else 0)
     threads = max(1, (os.cpu_count() or 1) // len(adapters))  # the variants run side by side
+    threads = min(threads, max_threads or threads)
     options = dict(
         max_length=spec.max_seq_length,
         max_samples=spec.evaluation.max_samples,
@@ -424,6 +427,7 @@ def _run(
     progress_file = progress_dir / f"{run['name']}.progress.json"
     loop_config = {
         "training": spec.model_dump(mode="json"),
+        "max_torch_threads": settings.torch_threads,
         "base_model": base_model,
         "train_records": [sample.trainer_record() for sample in snapshot.train],
         "validation_records": [sample.trainer_record() for sample in snapshot.validation],
@@ -448,7 +452,7 @@ def _run(
     adapters = {"base": None, "tuned": adapter_uri}
     if active and active.base_model == base_model and active.adapter_uri and storage.exists(active.adapter_uri):
         adapters["active"] = active.adapter_uri
-    evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model)
+    evaluation = _evaluate(spec, base_model, adapters, snapshot, settings.embedding_model, settings.torch_threads)
     baseline = "active" if "active" in evaluation else "base"
 
     from training.evaluate import loss_curve, relative_change, write_report

@@ -138,10 +138,12 @@ def build_sft_trainer(config: dict[str, Any], output_dir: str, extra_callbacks=(
 
 def set_threads(config: dict[str, Any], workers_on_this_node: int) -> int:
     """Ray starts CPU workers with OMP_NUM_THREADS=1, which halves training speed on a small machine:
-    give each worker its share of the cores (or the config's ``torch_threads``)."""
+    give each worker its share of the cores (or the config's ``torch_threads``), at most the
+    run's ``max_torch_threads`` (TWIN_TORCH_THREADS)."""
     import torch
 
     threads = config["training"].get("torch_threads") or max(1, (os.cpu_count() or 1) // max(1, workers_on_this_node))
+    threads = min(threads, config.get("max_torch_threads") or threads)
     torch.set_num_threads(threads)
     return threads
 

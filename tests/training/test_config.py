@@ -73,3 +73,33 @@ def test_twin_training_config_is_the_config_of_every_run_that_names_none(tmp_pat
     mine = tmp_path / "quick.yaml"
     monkeypatch.setenv("TWIN_TRAINING_CONFIG", str(mine))
     assert default_config(load_settings(_env_file=None, base_model="tiny-local")) == mine
+
+
+@pytest.mark.parametrize(
+    ("torch_threads", "max_torch_threads", "workers", "expected"),
+    [
+        (None, None, 1, "cores"),  # the one worker takes every core
+        (None, None, 2, "half"),
+        (None, 1, 1, 1),  # TWIN_TORCH_THREADS caps it (the test suite's xdist workers share the cores)
+        (3, None, 1, 3),  # the config's own count
+        (3, 2, 1, 2),
+    ],
+)
+def test_a_training_worker_takes_its_share_of_the_cores_at_most_twin_torch_threads(
+    torch_threads, max_torch_threads, workers, expected
+):
+    import os
+
+    import torch
+
+    from training.train import set_threads
+
+    cores = os.cpu_count() or 1
+    before = torch.get_num_threads()
+    try:
+        config = {"training": {"torch_threads": torch_threads}, "max_torch_threads": max_torch_threads}
+        threads = set_threads(config, workers)
+        assert threads == {"cores": cores, "half": max(1, cores // 2)}.get(expected, expected)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # The training config YAML of every run that names none (the twin_finetune DAG's automatic runs,
     # `twin train` without --config); unset: the one in training/configs/ for base_model.
     training_config: Path | None = None
+    # The most intra-op threads of each training worker and evaluation task; unset: the machine's
+    # cores shared among those running side by side. Set it (with OMP_NUM_THREADS for every other
+    # torch process) when other work shares the cores: two processes of 2 threads each on 2 cores
+    # ran 3x slower than with 1 thread each (torch's threads wait on each other's cores).
+    torch_threads: int | None = Field(default=None, ge=1, le=1024)
     # Where training writes Ray Train checkpoints, LoRA adapters and dataset snapshots for serving
     # replicas and resumed runs on any node: a shared path or an object-store URI (s3://, gs://,
     # file://); unset: TWIN_HOME (twin.core.storage).
