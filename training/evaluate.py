@@ -167,6 +167,8 @@ def evaluate_variant(
     from twin.core.model_loading import load_for_inference
 
     model, tokenizer = load_for_inference(adapter_dir, base_model)
+    if hasattr(model, "merge_and_unload"):  # the same numbers, without LoRA's extra matmuls (~15 % faster)
+        model = model.merge_and_unload()
     chosen = samples[:max_samples]
     generations = generate(model, tokenizer, chosen, max_new_tokens)
     references = [sample.response for sample in chosen]
