@@ -162,18 +162,17 @@ class Stack:
         self.airflow.start()
         self.airflow.wait_until_ready(str(self.settings.airflow_url), timeout=300)
 
-    def start_serving(self, timeout: float = 900.0, wait: bool = True) -> str:
-        """`twin serve` on the stack's Ray; returns its URL, once it answers unless ``wait`` is False."""
-        url = str(self.settings.serving_url).rstrip("/")
-        self._spawn("serving", [sys.executable, "-m", "twin", "serve"], env={**self.env, "TWIN_DB_ROLE": "serving"})
-        if wait:
-            self.wait_for_serving(timeout)
+    def start_serving(self, timeout: float = 900.0) -> str:
+        """`twin serve` on the stack's Ray; returns its URL once it answers."""
+        service, url = self._spawn_serving()
+        self._wait_http(service, f"{url}/healthz", timeout, ok=(200,))
         return url
 
-    def wait_for_serving(self, timeout: float = 900.0) -> None:
-        """Until the serving app started by :meth:`start_serving` answers its health check."""
-        [service] = [service for service in self.services if service.name == "serving"]
-        self._wait_http(service, f"{str(self.settings.serving_url).rstrip('/')}/healthz", timeout, ok=(200,))
+    def _spawn_serving(self) -> tuple[Service, str]:
+        service = self._spawn(
+            "serving", [sys.executable, "-m", "twin", "serve"], env={**self.env, "TWIN_DB_ROLE": "serving"}
+        )
+        return service, str(self.settings.serving_url).rstrip("/")
 
     def start_web(self, timeout: float = 120.0) -> str:
         """The web app (gunicorn); returns its URL once it answers."""
@@ -187,9 +186,9 @@ class Stack:
     def start_services(self, timeout: float = 900.0) -> tuple[str, str]:
         """Ray Serve and Airflow side by side (each needs only the database and Ray), then the web
         app, so that its page answers once everything behind it does; returns (web URL, serving URL)."""
-        serving_url = self.start_serving(wait=False)
+        serving, serving_url = self._spawn_serving()
         self.start_airflow()
-        self.wait_for_serving(timeout)
+        self._wait_http(serving, f"{serving_url}/healthz", timeout, ok=(200,))
         return self.start_web(), serving_url
 
     def _wait_http(self, service: Service, url: str, timeout: float, ok: tuple[int, ...]) -> None:

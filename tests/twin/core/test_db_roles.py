@@ -341,9 +341,8 @@ def test_the_stack_starts_each_service_as_its_role(monkeypatch, tmp_path):
         stack_module, "prepare", lambda settings, base_env: prepared.update(role=settings.db_role) or {}
     )
     monkeypatch.setattr(stack_module, "AirflowProcesses", FakeAirflow)
-    stack.start_web()
-    stack.start_serving()
-    stack.start_airflow()
+    assert stack.start_services() == (f"http://127.0.0.1:{settings.web_port}", str(settings.serving_url).rstrip("/"))
+    assert list(spawned) == ["serving", "web"], "serving starts beside Airflow, the web app after both answer"
     assert spawned["web"]["TWIN_DB_ROLE"] == "web"
     assert spawned["serving"]["TWIN_DB_ROLE"] == "serving"
     assert prepared["role"] == "pipeline"
