@@ -73,7 +73,6 @@ def pytest_configure(config: pytest.Config) -> None:
     home = Path(os.environ.get("TWIN_TEST_HOME", ROOT / ".twin" / "test"))
     if worker := os.environ.get("PYTEST_XDIST_WORKER"):
         home = home / worker
-        _share_the_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     if external:
         admin_url = db.with_database(db.database_url(load_settings()), "postgres")
     else:
@@ -112,16 +111,6 @@ def pytest_configure(config: pytest.Config) -> None:
     import django
 
     django.setup()  # pytest-django's own set-up only runs for settings configured before this hook
-
-
-def _share_the_cores(workers: int) -> None:
-    """Each xdist worker's torch processes (its own, Ray's, Airflow's, `twin demo`'s) use its share of
-    the cores: torch threads beyond the cores wait on each other (two processes of 2 threads on 2
-    cores ran 3x slower than with 1 thread each), and most of the time both workers run torch."""
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
-    os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TWIN_TORCH_THREADS=threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(int(threads))
 
 
 def _start_database() -> None:
