@@ -213,6 +213,9 @@ def demo(
         console.print("\n" + describe_post("Base model", base_answer), highlight=False)
         with console.status("the twin writes a post..."):
             answer = ask_for_a_post(settings, links=links)
+            if not answer["post"].strip():  # every draft rejected: ask again, as a user would
+                console.print("\n" + describe_post("Your twin", answer) + "\nAsking again.", highlight=False)
+                answer = ask_for_a_post(settings, links=links)
         timer.done("a post from the twin")
         console.print("\n" + describe_post("Your twin", answer), highlight=False)
         console.print(
