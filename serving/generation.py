@@ -681,9 +681,10 @@ def generate(
     started = time.perf_counter()
     assembled, new_tokens = _assemble(model, request, prompt_config)
     attempts = quality.max_attempts if quality.enabled else 1
+    known_urls = _known_urls(request, assembled)
     for attempt in range(attempts):
         temperature, overrides = _sampling(request.temperature, attempt)
-        check = _draft_check(model, quality, _known_urls(request, assembled))
+        check = _draft_check(model, quality, known_urls)
         if isinstance(model, OpenAIModel):
             raw, prompt_tokens, generated = model.complete_chat(
                 assembled, new_tokens, temperature, prompt_config.system_prompt
@@ -707,9 +708,10 @@ def generate_stream(
     started = time.perf_counter()
     assembled, new_tokens = _assemble(model, request, prompt_config)
     attempts = quality.max_attempts if quality.enabled else 1
+    known_urls = _known_urls(request, assembled)
     for attempt in range(attempts):
         temperature, overrides = _sampling(request.temperature, attempt)
-        check = _draft_check(model, quality, _known_urls(request, assembled))
+        check = _draft_check(model, quality, known_urls)
         if isinstance(model, OpenAIModel):
             pieces = model.stream_chat(assembled, new_tokens, temperature, prompt_config.system_prompt)
         else:
